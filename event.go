@@ -1,0 +1,45 @@
+package glasshouse
+
+import "context"
+
+// Event is something a member's open streams should see. Stores publish
+// events after commit, in commit order.
+type Event struct {
+	Message    *Message // the new message
+	Recipients []int64  // members of its conversation, the sender included
+}
+
+// Publisher receives committed events. Publish must not block: a store calls
+// it from its commit path.
+type Publisher interface {
+	Publish(ev Event)
+}
+
+// Subscription is one open stream's feed of events.
+type Subscription interface {
+	// C delivers events for the member, in commit order. It is closed when
+	// the subscriber fell too far behind or the hub closed; the client then
+	// resumes from its last message id.
+	C() <-chan Event
+	// Close ends the subscription.
+	Close()
+}
+
+// Hub fans events out to the open streams of each member. The in-process hub
+// serves one node; a NATS hub serves a cluster.
+type Hub interface {
+	Publisher
+	Subscribe(ctx context.Context, memberID int64) (Subscription, error)
+}
+
+// Store is everything the platform core keeps.
+type Store interface {
+	MemberStore
+	SessionStore
+	FriendStore
+	ConversationStore
+	// Ping checks the database is reachable.
+	Ping(ctx context.Context) error
+	// Close flushes pending writes and closes the database.
+	Close() error
+}
