@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/password"
+)
+
+// demoMember is one seeded member; the password is printed at start.
+type demoMember struct{ handle, name, password string }
+
+var demoMembers = []demoMember{
+	{"alice", "Alice Martin", "alice-demo-password"},
+	{"bob", "Bob Okafor", "bob-demo-password"},
+	{"carol", "Carol Nguyen", "carol-demo-password"},
+	{"dave", "Dave Schmidt", "dave-demo-password"},
+}
+
+var demoFriendships = [][2]string{{"alice", "bob"}, {"alice", "carol"}, {"bob", "carol"}, {"carol", "dave"}}
+
+// seedDemo creates the demo world. Every step checks what exists first, so a
+// restart (or a restart after a crash half-way) seeds nothing twice.
+func seedDemo(ctx context.Context, s glasshouse.Store, out io.Writer) error {
+	ids := map[string]int64{}
+	for _, d := range demoMembers {
+		m, err := s.MemberByHandle(ctx, d.handle)
+		if glasshouse.ErrorCode(err) == glasshouse.ENOTFOUND {
+			m = &glasshouse.Member{Handle: d.handle, DisplayName: d.name, Email: d.handle + "@example.org", Visibility: glasshouse.DefaultVisibility}
+			err = s.CreateMember(ctx, m, password.Hash(d.password))
+		}
+		if err != nil {
+			return fmt.Errorf("member %s: %w", d.handle, err)
+		}
+		ids[d.handle] = m.ID
+	}
+	for _, f := range demoFriendships {
+		if ok, err := s.AreFriends(ctx, ids[f[0]], ids[f[1]]); err != nil {
+			return err
+		} else if ok {
+			continue
+		}
+		// The other side's request makes them friends if one is pending.
+		if _, err := s.RequestFriend(ctx, ids[f[0]], f[1]); err != nil && glasshouse.ErrorCode(err) != glasshouse.ECONFLICT {
+			return fmt.Errorf("friends %s-%s: %w", f[0], f[1], err)
+		}
+		if _, err := s.RequestFriend(ctx, ids[f[1]], f[0]); err != nil && glasshouse.ErrorCode(err) != glasshouse.ECONFLICT {
+			return fmt.Errorf("friends %s-%s: %w", f[1], f[0], err)
+		}
+	}
+	direct, _, err := s.CreateDirect(ctx, ids["alice"], "bob")
+	if err != nil {
+		return fmt.Errorf("direct conversation: %w", err)
+	}
+	group, err := demoGroup(ctx, s, ids["alice"])
+	if err != nil {
+		return err
+	}
+	lines := []struct {
+		conv int64
+		from string
+		text string
+	}{
+		{direct.ID, "alice", "Hi Bob! Are you coming on Saturday?"},
+		{direct.ID, "bob", "Yes! Shall I bring anything?"},
+		{direct.ID, "alice", "Just yourself. And maybe snacks."},
+		{group.ID, "alice", "Movie night at mine, Saturday 8pm. Suggestions?"},
+		{group.ID, "carol", "Something with subtitles, please."},
+		{group.ID, "bob", "I'll bring popcorn."},
+	}
+	for i, l := range lines {
+		_, _, err := s.SendMessage(ctx, glasshouse.NewMessage{ConversationID: l.conv, SenderID: ids[l.from], Text: l.text, ClientTxnID: fmt.Sprintf("demo-seed-%d", i)})
+		if err != nil {
+			return fmt.Errorf("message %d: %w", i, err)
+		}
+	}
+	fmt.Fprintln(out, "Demo members (handle / password):")
+	for _, d := range demoMembers {
+		fmt.Fprintf(out, "  %-6s %s\n", d.handle, d.password)
+	}
+	return nil
+}
+
+// demoGroup returns alice's "Movie night" group, creating it once.
+func demoGroup(ctx context.Context, s glasshouse.Store, alice int64) (*glasshouse.Conversation, error) {
+	const title = "Movie night"
+	cs, err := s.Conversations(ctx, alice)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cs {
+		if c.Kind == glasshouse.Group && c.Title == title {
+			return c, nil
+		}
+	}
+	return s.CreateGroup(ctx, alice, glasshouse.NewGroup{Title: title, Members: []string{"bob", "carol"}})
+}

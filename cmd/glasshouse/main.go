@@ -1,0 +1,75 @@
+// Command glasshouse runs the glasshouse platform: `serve` for production,
+// `demo` for a seeded local world, `version`. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	} else if err != nil {
+		fmt.Fprintln(os.Stderr, "glasshouse:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `glasshouse: a social messaging platform partners can be held to account on.
+
+Usage:
+  glasshouse serve   [flags]   run the server
+  glasshouse demo    [flags]   seed the demo world once, then run the server
+  glasshouse version           print the version
+  glasshouse bench   [flags]   measure messaging throughput and latency over HTTP
+
+Run 'glasshouse COMMAND --help' for a command's flags. Every flag can also be
+set by the environment variable GLASSHOUSE_<FLAG> (for example GLASSHOUSE_ADDR).
+`
+
+// run dispatches a subcommand. It is main without the process exit, so that
+// tests can call it.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("missing command")
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve", "demo":
+		m := NewMain()
+		m.Stdout = stdout
+		if err := m.ParseFlags(cmd, rest, stderr); err != nil {
+			return err
+		}
+		if err := m.Run(ctx); err != nil {
+			m.Close()
+			return err
+		}
+		<-ctx.Done()
+		return m.Close()
+	case "version":
+		fmt.Fprintln(stdout, "glasshouse", version)
+		return nil
+	case "bench":
+		return runBench(ctx, rest, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}

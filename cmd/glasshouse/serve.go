@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glasshouse/glasshouse/postgres"
+	"github.com/glasshouse/glasshouse/realtime"
+	"github.com/glasshouse/glasshouse/sqlite"
+	"github.com/glasshouse/glasshouse/sqlstore"
+	"github.com/glasshouse/glasshouse/web"
+)
+
+// Config is what `serve` and `demo` are told by flags and the environment.
+type Config struct {
+	Addr      string // listen address; port 0 picks a free port
+	Data      string // data folder
+	DB        string // "sqlite:PATH" or a postgres:// URL; empty means sqlite under Data
+	LogFormat string // text or json
+	LogLevel  string // debug, info, warn, error
+	Secure    bool   // mark cookies Secure (behind a TLS-terminating proxy)
+	Demo      bool   // seed the demo world
+}
+
+// Main is the running program: tests start it for real on port 0.
+type Main struct {
+	Config Config
+	Stdout io.Writer
+	Logger *slog.Logger
+
+	Store *sqlstore.Store
+	Hub   *realtime.Hub
+	Web   *web.Server
+	HTTP  *http.Server
+	ln    net.Listener
+	done  chan error
+}
+
+// NewMain returns a Main with the documented defaults.
+func NewMain() *Main {
+	return &Main{
+		Config: Config{Addr: "127.0.0.1:8080", Data: "./glasshouse-data", LogFormat: "text", LogLevel: "info"},
+		Stdout: os.Stdout,
+	}
+}
+
+// ParseFlags reads cmd's flags from args, after the GLASSHOUSE_* environment.
+func (m *Main) ParseFlags(cmd string, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("glasshouse "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := &m.Config
+	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (host:port)")
+	fs.StringVar(&c.Data, "data", c.Data, "data folder")
+	fs.StringVar(&c.DB, "db", c.DB, "database: sqlite:PATH or a postgres:// URL (default sqlite under --data)")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
+	fs.BoolVar(&c.Secure, "secure-cookies", c.Secure, "mark session cookies Secure (set when served over HTTPS)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: glasshouse %s [flags]\n\n", cmd)
+		if cmd == "demo" {
+			fmt.Fprint(stderr, "Seeds the demo members, friendships and conversations once, then serves.\n\n")
+		} else {
+			fmt.Fprint(stderr, "Serves the platform.\n\n")
+		}
+		fmt.Fprint(stderr, "Flags (each also read from GLASSHOUSE_<NAME>, e.g. GLASSHOUSE_ADDR):\n")
+		fs.PrintDefaults()
+	}
+	if err := applyEnv(fs); err != nil {
+		return err
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	c.Demo = cmd == "demo"
+	return nil
+}
+
+// applyEnv sets each flag from GLASSHOUSE_<NAME> where that is set, so that
+// command-line flags, parsed after, win.
+func applyEnv(fs *flag.FlagSet) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "GLASSHOUSE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(name); ok && err == nil {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s: %v", name, e)
+			}
+		}
+	})
+	return err
+}
+
+// Run opens the database, seeds the demo world if asked, and starts serving
+// in the background. Close stops it.
+func (m *Main) Run(ctx context.Context) error {
+	logger, err := newLogger(m.Config.LogFormat, m.Config.LogLevel)
+	if err != nil {
+		return err
+	}
+	m.Logger = logger
+	m.Hub = realtime.NewHub(0)
+	if m.Store, err = m.openStore(ctx); err != nil {
+		return err
+	}
+	if m.Config.Demo {
+		if err := seedDemo(ctx, m.Store, m.Stdout); err != nil {
+			return fmt.Errorf("seed demo: %w", err)
+		}
+	}
+	m.Web = web.New(web.Config{
+		Store:         m.Store,
+		Hub:           m.Hub,
+		Logger:        logger,
+		DBStats:       m.Store.DBStats,
+		SecureCookies: m.Config.Secure,
+	})
+	if m.ln, err = net.Listen("tcp", m.Config.Addr); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	m.HTTP = &http.Server{
+		Handler:           m.Web.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	// Streams never go idle, so Shutdown would wait for them: close them as
+	// soon as shutdown starts, while in-flight requests finish.
+	m.HTTP.RegisterOnShutdown(m.Web.CloseStreams)
+	m.done = make(chan error, 1)
+	go func() { m.done <- m.HTTP.Serve(m.ln) }()
+	logger.Info("serving", "url", m.URL(), "db", dbKind(m.Config.DB))
+	fmt.Fprintf(m.Stdout, "glasshouse is running at %s\n", m.URL())
+	return nil
+}
+
+// URL is the base URL the server listens on.
+func (m *Main) URL() string {
+	if m.ln == nil {
+		return ""
+	}
+	return "http://" + m.ln.Addr().String()
+}
+
+func (m *Main) openStore(ctx context.Context) (*sqlstore.Store, error) {
+	cfg := sqlstore.Config{Publisher: m.Hub}
+	db := m.Config.DB
+	switch {
+	case db == "":
+		return sqlite.Open(ctx, filepath.Join(m.Config.Data, "glasshouse.db"), cfg)
+	case strings.HasPrefix(db, "sqlite:"):
+		return sqlite.Open(ctx, strings.TrimPrefix(db, "sqlite:"), cfg)
+	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
+		return postgres.Open(ctx, db, cfg)
+	}
+	return nil, fmt.Errorf("--db must be sqlite:PATH or a postgres:// URL, not %q", db)
+}
+
+// Close shuts down gracefully: stop accepting and finish in-flight requests,
+// close the streams, then flush and close the database.
+func (m *Main) Close() error {
+	var errs []error
+	if m.HTTP != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		if err := m.HTTP.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+		cancel()
+		if err := <-m.done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, fmt.Errorf("http: %w", err))
+		}
+	}
+	if m.Hub != nil {
+		m.Hub.Close()
+	}
+	if m.Store != nil {
+		if err := m.Store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close store: %w", err))
+		}
+	}
+	if m.Logger != nil {
+		m.Logger.Info("stopped")
+	}
+	return errors.Join(errs...)
+}
+
+func newLogger(format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level must be debug, info, warn or error, not %q", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
+}
+
+// dbKind names the database without its credentials, for the log.
+func dbKind(db string) string {
+	if strings.HasPrefix(db, "postgres") {
+		return "postgres"
+	}
+	return "sqlite"
+}

@@ -1,0 +1,132 @@
+package ratelimit
+
+import (
+	"container/list"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Config sets the limit for every key. Each key may act Burst times at once,
+// then once every Every.
+type Config struct {
+	Every   time.Duration
+	Burst   int
+	MaxKeys int              // default 100,000
+	Now     func() time.Time // default time.Now
+}
+
+// Limiter holds one token bucket per key. It is safe for concurrent use.
+type Limiter struct {
+	limit   rate.Limit
+	burst   int
+	maxKeys int
+	now     func() time.Time
+
+	mu   sync.Mutex
+	keys map[string]*list.Element // of *entry
+	lru  list.List                // front: most recently used
+}
+
+type entry struct {
+	key     string
+	limiter *rate.Limiter
+}
+
+// New returns a Limiter. Every and Burst must be positive.
+func New(c Config) *Limiter {
+	if c.Every <= 0 || c.Burst <= 0 {
+		panic("ratelimit: Every and Burst must be positive")
+	}
+	if c.MaxKeys <= 0 {
+		c.MaxKeys = 100_000
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return &Limiter{
+		limit:   rate.Every(c.Every),
+		burst:   c.Burst,
+		maxKeys: c.MaxKeys,
+		now:     c.Now,
+		keys:    make(map[string]*list.Element),
+	}
+}
+
+// Allow takes one token from key's bucket. When the bucket is empty it
+// returns false and how long until a token is back (for Retry-After).
+func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.evict(now)
+
+	r := l.entry(key).limiter.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+// Check reports what Allow would, without taking a token. With Take it
+// counts only some attempts, such as failed logins: Check before trying,
+// Take when the try failed.
+func (l *Limiter) Check(key string) (ok bool, retryAfter time.Duration) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	el, found := l.keys[key]
+	if !found {
+		return true, 0
+	}
+	lim := el.Value.(*entry).limiter
+	if missing := 1 - lim.TokensAt(now); missing > 0 {
+		return false, time.Duration(missing / float64(l.limit) * float64(time.Second))
+	}
+	return true, 0
+}
+
+// Take takes one token from key's bucket even if it is empty: the bucket
+// goes into debt, so attempts that passed Check together all count.
+func (l *Limiter) Take(key string) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.evict(now)
+	l.entry(key).limiter.ReserveN(now, 1)
+}
+
+// Len returns the number of keys held.
+func (l *Limiter) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.keys)
+}
+
+// entry returns key's entry, created if needed, as the most recently used.
+func (l *Limiter) entry(key string) *entry {
+	if el, ok := l.keys[key]; ok {
+		l.lru.MoveToFront(el)
+		return el.Value.(*entry)
+	}
+	if len(l.keys) >= l.maxKeys {
+		l.remove(l.lru.Back())
+	}
+	e := &entry{key: key, limiter: rate.NewLimiter(l.limit, l.burst)}
+	l.keys[key] = l.lru.PushFront(e)
+	return e
+}
+
+// evict drops least recently used keys while their buckets are full again.
+func (l *Limiter) evict(now time.Time) {
+	for el := l.lru.Back(); el != nil && el.Value.(*entry).limiter.TokensAt(now) >= float64(l.burst); el = l.lru.Back() {
+		l.remove(el)
+	}
+}
+
+func (l *Limiter) remove(el *list.Element) {
+	delete(l.keys, el.Value.(*entry).key)
+	l.lru.Remove(el)
+}

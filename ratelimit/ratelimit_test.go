@@ -1,0 +1,143 @@
+package ratelimit_test
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/glasshouse/glasshouse/ratelimit"
+)
+
+// clock is a settable time source.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func MustLimiter(tb testing.TB, every time.Duration, burst, maxKeys int) (*ratelimit.Limiter, *clock) {
+	tb.Helper()
+	c := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	return ratelimit.New(ratelimit.Config{Every: every, Burst: burst, MaxKeys: maxKeys, Now: c.Now}), c
+}
+
+func MustAllow(tb testing.TB, l *ratelimit.Limiter, key string) {
+	tb.Helper()
+	if ok, retry := l.Allow(key); !ok {
+		tb.Fatalf("Allow(%q) = false, %v; want true", key, retry)
+	}
+}
+
+func MustDeny(tb testing.TB, l *ratelimit.Limiter, key string, wantRetry time.Duration) {
+	tb.Helper()
+	if ok, retry := l.Allow(key); ok || retry != wantRetry {
+		tb.Fatalf("Allow(%q) = %v, %v; want false, %v", key, ok, retry, wantRetry)
+	}
+}
+
+func TestBurstThenRefill(t *testing.T) {
+	l, c := MustLimiter(t, time.Minute, 3, 0)
+	for range 3 {
+		MustAllow(t, l, "alice")
+	}
+	MustDeny(t, l, "alice", time.Minute)
+	c.Advance(20 * time.Second)
+	MustDeny(t, l, "alice", 40*time.Second) // a denied attempt takes no token
+	c.Advance(40 * time.Second)
+	MustAllow(t, l, "alice")
+	MustDeny(t, l, "alice", time.Minute)
+}
+
+func TestKeysAreIndependent(t *testing.T) {
+	l, _ := MustLimiter(t, time.Minute, 1, 0)
+	MustAllow(t, l, "alice")
+	MustDeny(t, l, "alice", time.Minute)
+	MustAllow(t, l, "bob")
+}
+
+func TestIdleKeysAreEvicted(t *testing.T) {
+	l, c := MustLimiter(t, time.Second, 5, 0)
+	for i := range 100 {
+		MustAllow(t, l, fmt.Sprint("ip", i))
+	}
+	if n := l.Len(); n != 100 {
+		t.Fatalf("Len = %d; want 100", n)
+	}
+	c.Advance(5 * time.Second) // long enough for any bucket to be full again
+	MustAllow(t, l, "fresh")
+	if n := l.Len(); n != 1 {
+		t.Fatalf("Len after idle period = %d; want 1", n)
+	}
+}
+
+func TestMaxKeysBoundsMemory(t *testing.T) {
+	l, _ := MustLimiter(t, time.Hour, 1, 10)
+	for i := range 1000 {
+		MustAllow(t, l, fmt.Sprint("ip", i))
+		if n := l.Len(); n > 10 {
+			t.Fatalf("Len = %d after %d keys; want at most 10", n, i+1)
+		}
+	}
+	// The most recently used keys are kept, with their empty buckets.
+	MustDeny(t, l, "ip999", time.Hour)
+}
+
+func TestConcurrentAllow(t *testing.T) {
+	l, _ := MustLimiter(t, time.Hour, 7, 0)
+	var allowed atomic.Int64
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			if ok, _ := l.Allow("shared"); ok {
+				allowed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := allowed.Load(); n != 7 {
+		t.Fatalf("%d of 50 concurrent attempts allowed; want the burst, 7", n)
+	}
+}
+
+func TestCheckAndTake(t *testing.T) {
+	l, c := MustLimiter(t, time.Minute, 2, 0)
+	for range 5 {
+		if ok, _ := l.Check("alice"); !ok {
+			t.Fatal("Check of an unused key = false")
+		}
+	}
+	if n := l.Len(); n != 0 {
+		t.Fatalf("Check created %d keys; want 0", n)
+	}
+	l.Take("alice")
+	if ok, _ := l.Check("alice"); !ok {
+		t.Fatal("Check with one token left = false")
+	}
+	l.Take("alice")
+	if ok, retry := l.Check("alice"); ok || retry != time.Minute {
+		t.Fatalf("Check of an empty bucket = %v, %v; want false, 1m", ok, retry)
+	}
+	// Attempts that passed Check together all count: the bucket goes into debt.
+	l.Take("alice")
+	if ok, retry := l.Check("alice"); ok || retry != 2*time.Minute {
+		t.Fatalf("Check in debt = %v, %v; want false, 2m", ok, retry)
+	}
+	MustDeny(t, l, "alice", 2*time.Minute)
+	c.Advance(2 * time.Minute)
+	if ok, _ := l.Check("alice"); !ok {
+		t.Fatal("Check after the debt is paid = false")
+	}
+}

@@ -1,0 +1,10 @@
+// Package realtime fans committed events out to the open streams of each
+// member.
+//
+// Hub is the in-process implementation of glasshouse.Hub for a single node:
+// each subscription has a bounded buffer, and Publish never blocks. A
+// subscriber whose buffer is full is closed rather than waited for; its
+// stream ends and the client resumes from the last message id it saw, so a
+// slow client never holds up the store's writer or other members. A NATS
+// implementation of the same interface serves clusters.
+package realtime

@@ -1,0 +1,196 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/glasshouse/glasshouse"
+)
+
+// op is one queued write: fn runs inside the writer's transaction.
+type op struct {
+	ctx    context.Context
+	fn     func(t *tx) error
+	state  atomic.Int32
+	err    error              // set by the writer before done is closed
+	events []glasshouse.Event // what fn published, if it succeeded
+	done   chan struct{}
+}
+
+// op states: a caller may abandon its op only while it is still queued.
+const (
+	opQueued int32 = iota
+	opTaken
+	opAbandoned
+)
+
+// write queues fn and waits until it has committed, durably, or failed. fn
+// runs on the writer goroutine inside a transaction shared with other
+// writes, under a SAVEPOINT of its own: if fn returns an error, whatever it
+// did is rolled back and write returns that error. fn's context is the
+// caller's without its cancellation: once fn has started it runs to the end.
+// If ctx is done before fn starts, fn is skipped and write returns ctx.Err().
+func (s *Store) write(ctx context.Context, fn func(t *tx) error) error {
+	o := &op{ctx: ctx, fn: fn, done: make(chan struct{})}
+
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return errClosed
+	}
+	select {
+	case s.queue <- o:
+		s.mu.RUnlock()
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return ctx.Err()
+	}
+
+	select {
+	case <-o.done:
+		return o.err
+	case <-ctx.Done():
+		if o.state.CompareAndSwap(opQueued, opAbandoned) {
+			return ctx.Err()
+		}
+		<-o.done // too late: it is running; its outcome is the answer
+		return o.err
+	}
+}
+
+// runWriter is the writer goroutine: it takes every write queued so far,
+// up to MaxBatch, commits them together, and starts over, until Close.
+func (s *Store) runWriter() {
+	defer close(s.stopped)
+	batch := make([]*op, 0, s.cfg.MaxBatch)
+	for o := range s.queue {
+		batch = append(batch[:0], o)
+	fill:
+		for len(batch) < s.cfg.MaxBatch {
+			select {
+			case o, ok := <-s.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		s.commit(batch)
+		clear(batch) // let the ops be collected
+	}
+}
+
+// commit runs a batch in one transaction, publishes the committed events in
+// order, and acknowledges every op.
+func (s *Store) commit(batch []*op) {
+	ops := batch[:0:0]
+	for _, o := range batch {
+		if o.state.CompareAndSwap(opQueued, opTaken) {
+			ops = append(ops, o)
+		}
+	}
+	if len(ops) == 0 {
+		return
+	}
+	if err := s.runBatch(ops); err != nil {
+		err = fmt.Errorf("commit: %w", err)
+		for _, o := range ops {
+			if o.err == nil {
+				o.err = err
+			}
+		}
+	} else if s.cfg.Publisher != nil {
+		for _, o := range ops {
+			if o.err == nil {
+				for _, ev := range o.events {
+					s.cfg.Publisher.Publish(ev)
+				}
+			}
+		}
+	}
+	for _, o := range ops {
+		close(o.done)
+	}
+	s.writer.prepareMissed()
+}
+
+// runBatch runs ops in one transaction and commits it. Each op's own error
+// is left in op.err; the returned error means nothing was committed.
+func (s *Store) runBatch(ops []*op) error {
+	ctx := context.Background()
+	sqlTx, err := s.writer.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer sqlTx.Rollback()
+	b := &batch{}
+	bt := &tx{ctx: ctx, s: s, pool: s.writer, sqlTx: sqlTx, batch: b}
+	if s.dialect.SerializeWrites {
+		if err := bt.queryRow(lockWrites).Scan(&b.lastID); err != nil {
+			return fmt.Errorf("lock writes: %w", err)
+		}
+		b.loaded = true
+	}
+	for _, o := range ops {
+		if err := o.ctx.Err(); err != nil {
+			o.err = err
+			continue
+		}
+		if _, err := bt.exec("SAVEPOINT op"); err != nil {
+			return fmt.Errorf("savepoint: %w", err)
+		}
+		t := &tx{ctx: context.WithoutCancel(o.ctx), s: s, pool: s.writer, sqlTx: sqlTx, batch: b}
+		if err := o.fn(t); err != nil {
+			o.err = err
+			if _, err := bt.exec("ROLLBACK TO SAVEPOINT op"); err != nil {
+				return fmt.Errorf("rollback to savepoint: %w", err)
+			}
+		} else {
+			o.events = t.events
+		}
+		if _, err := bt.exec("RELEASE SAVEPOINT op"); err != nil {
+			return fmt.Errorf("release savepoint: %w", err)
+		}
+	}
+	if b.used {
+		if _, err := bt.exec(`UPDATE counters SET value = ? WHERE name = 'message'`, b.lastID); err != nil {
+			return fmt.Errorf("save message counter: %w", err)
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// batch is what the operations of one write transaction share: message ids
+// are handed out from the counter row read once, and the row is written
+// back before commit. Write transactions run one at a time, so no other
+// transaction hands out ids meanwhile. An id handed to an operation that
+// fails is not reused: ids grow in commit order but may skip.
+type batch struct {
+	lastID int64 // the last message id handed out, or stored in counters
+	loaded bool  // lastID was read from counters
+	used   bool  // an id was handed out
+}
+
+// nextMessageID hands out the next message id.
+func (t *tx) nextMessageID() (int64, error) {
+	b := t.batch
+	if !b.loaded {
+		if err := t.queryRow(`SELECT value FROM counters WHERE name = 'message'`).Scan(&b.lastID); err != nil {
+			return 0, fmt.Errorf("read message counter: %w", err)
+		}
+		b.loaded = true
+	}
+	b.lastID++
+	b.used = true
+	return b.lastID, nil
+}
+
+// lockWrites makes write transactions run one at a time across every
+// process sharing the database; see Dialect.SerializeWrites.
+const lockWrites = `SELECT value FROM counters WHERE name = 'message' FOR UPDATE`

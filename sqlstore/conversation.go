@@ -1,0 +1,620 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/glasshouse/glasshouse"
+)
+
+func errNoConversation() error {
+	return glasshouse.Errorf(glasshouse.ENOTFOUND, "Conversation not found.")
+}
+
+// conversationColumns are what scanConversation reads, from
+// conversation_members cm (the viewer's row) joined with conversations c.
+// The unread count leaves out the viewer's own messages and those the
+// viewer deleted.
+const conversationColumns = `c.id, c.kind, c.title, c.creator_id, c.last_seq, c.created_at, cm.read_seq,
+	(SELECT COUNT(*) FROM messages m
+		WHERE m.conversation_id = c.id AND m.seq > cm.read_seq AND m.sender_id <> cm.member_id
+		AND NOT EXISTS(SELECT 1 FROM hidden_messages h
+			WHERE h.member_id = cm.member_id AND h.conversation_id = m.conversation_id AND h.seq = m.seq))`
+
+func scanConversation(row scanner) (*glasshouse.Conversation, error) {
+	var c glasshouse.Conversation
+	var created int64
+	if err := row.Scan(&c.ID, &c.Kind, &c.Title, &c.CreatorID, &c.LastSeq, &created, &c.ReadSeq, &c.Unread); err != nil {
+		return nil, err
+	}
+	c.CreatedAt = fromMicros(created)
+	c.Members = []*glasshouse.Member{}
+	return &c, nil
+}
+
+// conversation returns one conversation as viewer sees it.
+func (t *tx) conversation(viewer, id int64) (*glasshouse.Conversation, error) {
+	c, err := scanConversation(t.queryRow(`SELECT `+conversationColumns+`
+		FROM conversation_members cm JOIN conversations c ON c.id = cm.conversation_id
+		WHERE cm.member_id = ? AND cm.conversation_id = ?`, viewer, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errNoConversation()
+	} else if err != nil {
+		return nil, err
+	}
+	members, err := t.conversationMembers(viewer, `cm.conversation_id = ?`, id)
+	if err != nil {
+		return nil, err
+	}
+	c.Members = members[id]
+	return c, nil
+}
+
+// conversationMembers returns the members of the conversations that where
+// (a condition on conversation_members cm) selects, by conversation and
+// handle, as viewer sees them.
+func (t *tx) conversationMembers(viewer int64, where string, args ...any) (map[int64][]*glasshouse.Member, error) {
+	rows, err := t.query(`SELECT `+memberColumns+`, cm.conversation_id,
+			EXISTS(SELECT 1 FROM friendships f WHERE f.member_id = ? AND f.friend_id = m.id)
+		FROM conversation_members cm JOIN members m ON m.id = cm.member_id
+		WHERE `+where+` ORDER BY cm.conversation_id, m.handle`, append([]any{viewer}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	byConversation := make(map[int64][]*glasshouse.Member)
+	for rows.Next() {
+		var conversationID int64
+		var friend bool
+		m, err := scanMember(rows, &conversationID, &friend)
+		if err != nil {
+			return nil, err
+		}
+		seen := m.SeenBy(viewer, friend)
+		byConversation[conversationID] = append(byConversation[conversationID], &seen)
+	}
+	return byConversation, rows.Err()
+}
+
+// membership is what the write rules need to know about a conversation
+// member's conversation. ENOTFOUND if memberID is not a member.
+type membership struct {
+	kind    string
+	creator int64
+	lastSeq int64
+}
+
+func (t *tx) membership(memberID, conversationID int64) (*membership, error) {
+	var ms membership
+	err := t.queryRow(`SELECT c.kind, c.creator_id, c.last_seq
+		FROM conversation_members cm JOIN conversations c ON c.id = cm.conversation_id
+		WHERE cm.member_id = ? AND cm.conversation_id = ?`, memberID, conversationID).Scan(&ms.kind, &ms.creator, &ms.lastSeq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errNoConversation()
+	}
+	return &ms, err
+}
+
+// friendPeer finds a member that memberID may put in a conversation: not
+// absent or blocked either way (ENOTFOUND), not memberID (EINVALID), and a
+// friend (EFORBIDDEN).
+func (t *tx) friendPeer(memberID int64, handle string) (*glasshouse.Member, error) {
+	other, err := t.visiblePeer(memberID, handle)
+	if err != nil {
+		return nil, err
+	} else if other.ID == memberID {
+		return nil, glasshouse.Errorf(glasshouse.EINVALID, "You are in the conversation already.")
+	}
+	return other, t.requireFriend(memberID, other)
+}
+
+// requireFriend returns EFORBIDDEN unless other is memberID's friend.
+func (t *tx) requireFriend(memberID int64, other *glasshouse.Member) error {
+	if ok, err := t.areFriends(memberID, other.ID); err != nil {
+		return err
+	} else if !ok {
+		return glasshouse.Errorf(glasshouse.EFORBIDDEN, "You can only talk with friends, and @%s is not one.", other.Handle)
+	}
+	return nil
+}
+
+// CreateDirect returns the 1:1 conversation of memberID and other, creating
+// it if needed.
+func (s *Store) CreateDirect(ctx context.Context, memberID int64, other string) (*glasshouse.Conversation, bool, error) {
+	var c *glasshouse.Conversation
+	var created bool
+	now := s.now()
+	err := s.write(ctx, func(t *tx) error {
+		peer, err := t.friendPeer(memberID, other)
+		if err != nil {
+			return err
+		}
+		low, high := min(memberID, peer.ID), max(memberID, peer.ID)
+		var id int64
+		err = t.queryRow(`SELECT id FROM conversations WHERE direct_low = ? AND direct_high = ?`, low, high).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			created = true
+			if id, err = t.insertConversation(glasshouse.Direct, "", memberID, &low, &high, 2, micros(now)); err != nil {
+				return err
+			}
+			err = t.insertMembers(id, []int64{memberID, peer.ID}, 0, micros(now))
+		}
+		if err != nil {
+			return err
+		}
+		c, err = t.conversation(memberID, id)
+		return err
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("create direct: %w", err)
+	}
+	return c, created, nil
+}
+
+func (t *tx) insertConversation(kind, title string, creator int64, low, high *int64, members int, now int64) (int64, error) {
+	var id int64
+	err := t.queryRow(`INSERT INTO conversations
+		(kind, title, creator_id, direct_low, direct_high, member_count, last_seq, last_activity_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?) RETURNING id`,
+		kind, title, creator, low, high, members, now, now).Scan(&id)
+	return id, err
+}
+
+func (t *tx) insertMembers(conversationID int64, memberIDs []int64, readSeq, now int64) error {
+	for _, id := range memberIDs {
+		if _, err := t.exec(`INSERT INTO conversation_members (member_id, conversation_id, read_seq, joined_at)
+			VALUES (?, ?, ?, ?)`, id, conversationID, readSeq, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func errGroupFull() error {
+	return glasshouse.Errorf(glasshouse.ETOOLARGE, "A group holds at most %d members.", glasshouse.MaxGroupMembers)
+}
+
+// CreateGroup creates a group of memberID and the friends g names. A handle
+// named twice counts once.
+func (s *Store) CreateGroup(ctx context.Context, memberID int64, g glasshouse.NewGroup) (*glasshouse.Conversation, error) {
+	handles := make([]string, 0, len(g.Members))
+	seen := make(map[string]bool, len(g.Members))
+	for _, h := range g.Members {
+		if !seen[h] {
+			seen[h] = true
+			handles = append(handles, h)
+		}
+	}
+	if len(handles)+1 > glasshouse.MaxGroupMembers {
+		return nil, fmt.Errorf("create group: %w", errGroupFull())
+	}
+	var c *glasshouse.Conversation
+	now := s.now()
+	err := s.write(ctx, func(t *tx) error {
+		ids := []int64{memberID}
+		for _, h := range handles {
+			m, err := t.friendPeer(memberID, h)
+			if err != nil {
+				return err
+			}
+			ids = append(ids, m.ID)
+		}
+		id, err := t.insertConversation(glasshouse.Group, g.Title, memberID, nil, nil, len(ids), micros(now))
+		if err != nil {
+			return err
+		}
+		if err := t.insertMembers(id, ids, 0, micros(now)); err != nil {
+			return err
+		}
+		c, err = t.conversation(memberID, id)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create group: %w", err)
+	}
+	return c, nil
+}
+
+// AddMember adds a friend of the group's creator, memberID, to the group.
+// The new member's read marker starts at the last message.
+func (s *Store) AddMember(ctx context.Context, memberID, conversationID int64, handle string) error {
+	now := s.now()
+	err := s.write(ctx, func(t *tx) error {
+		ms, err := t.membership(memberID, conversationID)
+		if err != nil {
+			return err
+		} else if ms.kind != glasshouse.Group {
+			return glasshouse.Errorf(glasshouse.EFORBIDDEN, "Members cannot be added to a direct conversation.")
+		} else if ms.creator != memberID {
+			return glasshouse.Errorf(glasshouse.EFORBIDDEN, "Only the group's creator adds members.")
+		}
+		other, err := t.visiblePeer(memberID, handle)
+		if err != nil {
+			return err
+		}
+		if ok, err := t.exists(`SELECT EXISTS(SELECT 1 FROM conversation_members WHERE member_id = ? AND conversation_id = ?)`,
+			other.ID, conversationID); err != nil {
+			return err
+		} else if ok {
+			return glasshouse.Errorf(glasshouse.ECONFLICT, "@%s is already a member.", handle)
+		}
+		if err := t.requireFriend(memberID, other); err != nil {
+			return err
+		}
+		// The conditional increment also locks the row against a
+		// concurrent AddMember on another node.
+		if n, err := t.affected(`UPDATE conversations SET member_count = member_count + 1 WHERE id = ? AND member_count < ?`,
+			conversationID, glasshouse.MaxGroupMembers); err != nil {
+			return err
+		} else if n == 0 {
+			return errGroupFull()
+		}
+		return t.insertMembers(conversationID, []int64{other.ID}, ms.lastSeq, micros(now))
+	})
+	if err != nil {
+		return fmt.Errorf("add member: %w", err)
+	}
+	return nil
+}
+
+// Leave removes memberID from a group.
+func (s *Store) Leave(ctx context.Context, memberID, conversationID int64) error {
+	err := s.write(ctx, func(t *tx) error {
+		ms, err := t.membership(memberID, conversationID)
+		if err != nil {
+			return err
+		} else if ms.kind != glasshouse.Group {
+			return glasshouse.Errorf(glasshouse.EFORBIDDEN, "A direct conversation cannot be left.")
+		}
+		if _, err := t.exec(`DELETE FROM conversation_members WHERE member_id = ? AND conversation_id = ?`, memberID, conversationID); err != nil {
+			return err
+		}
+		_, err = t.exec(`UPDATE conversations SET member_count = member_count - 1 WHERE id = ?`, conversationID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("leave: %w", err)
+	}
+	return nil
+}
+
+// Conversation returns one conversation as memberID sees it.
+func (s *Store) Conversation(ctx context.Context, memberID, conversationID int64) (*glasshouse.Conversation, error) {
+	var c *glasshouse.Conversation
+	err := s.view(ctx, func(t *tx) error {
+		var err error
+		c, err = t.conversation(memberID, conversationID)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("conversation: %w", err)
+	}
+	return c, nil
+}
+
+// Conversations lists memberID's conversations, most recent activity first.
+func (s *Store) Conversations(ctx context.Context, memberID int64) ([]*glasshouse.Conversation, error) {
+	cs := []*glasshouse.Conversation{}
+	err := s.view(ctx, func(t *tx) error {
+		rows, err := t.query(`SELECT `+conversationColumns+`
+			FROM conversation_members cm JOIN conversations c ON c.id = cm.conversation_id
+			WHERE cm.member_id = ? ORDER BY c.last_activity_at DESC, c.id DESC`, memberID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			c, err := scanConversation(rows)
+			if err != nil {
+				return err
+			}
+			cs = append(cs, c)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		members, err := t.conversationMembers(memberID,
+			`cm.conversation_id IN (SELECT conversation_id FROM conversation_members WHERE member_id = ?)`, memberID)
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if ms := members[c.ID]; ms != nil {
+				c.Members = ms
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("conversations: %w", err)
+	}
+	return cs, nil
+}
+
+// messageColumns are what scanMessage reads, from messages m joined with
+// the sender in members s.
+const messageColumns = `m.id, m.conversation_id, m.seq, m.sender_id, s.handle, m.text, m.client_txn_id, m.via_partner, m.created_at`
+
+// notHidden is a condition on messages m: not deleted for the member given
+// as its one argument.
+const notHidden = `NOT EXISTS(SELECT 1 FROM hidden_messages h
+	WHERE h.member_id = ? AND h.conversation_id = m.conversation_id AND h.seq = m.seq)`
+
+func scanMessage(row scanner) (*glasshouse.Message, error) {
+	var m glasshouse.Message
+	var txn sql.NullString
+	var created int64
+	if err := row.Scan(&m.ID, &m.ConversationID, &m.Seq, &m.SenderID, &m.SenderHandle, &m.Text, &txn, &m.ViaPartner, &created); err != nil {
+		return nil, err
+	}
+	m.ClientTxnID = txn.String
+	m.CreatedAt = fromMicros(created)
+	return &m, nil
+}
+
+func (t *tx) messages(query string, args ...any) ([]*glasshouse.Message, error) {
+	rows, err := t.query(query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	msgs := []*glasshouse.Message{}
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, rows.Err()
+}
+
+// SendMessage stores a message and, once it has committed, publishes its
+// Event. A repeat of a (conversation, sender, ClientTxnID) returns the
+// stored message with created false.
+func (s *Store) SendMessage(ctx context.Context, nm glasshouse.NewMessage) (*glasshouse.Message, bool, error) {
+	// The limits protect the database, so they hold whatever the caller did.
+	if err := nm.Validate(); err != nil {
+		return nil, false, fmt.Errorf("send message: %w", err)
+	}
+	var msg *glasshouse.Message
+	var created bool
+	err := s.write(ctx, func(t *tx) error {
+		var err error
+		msg, created, err = t.sendMessage(nm)
+		return err
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("send message: %w", err)
+	}
+	return msg, created, nil
+}
+
+func (t *tx) sendMessage(nm glasshouse.NewMessage) (*glasshouse.Message, bool, error) {
+	// One query tells the recipients, the sender's handle, the last seq,
+	// and, in a direct conversation, whether each member is the sender's
+	// friend.
+	rows, err := t.query(`SELECT m.id, m.handle, c.kind, c.last_seq,
+			c.kind = 'direct' AND EXISTS(SELECT 1 FROM friendships f WHERE f.member_id = ? AND f.friend_id = m.id)
+		FROM conversations c
+		JOIN conversation_members cm ON cm.conversation_id = c.id
+		JOIN members m ON m.id = cm.member_id
+		WHERE c.id = ?`, nm.SenderID, nm.ConversationID)
+	if err != nil {
+		return nil, false, err
+	}
+	var kind, senderHandle string
+	var lastSeq int64
+	var recipients []int64
+	friends := true // with every other member of a direct conversation
+	for rows.Next() {
+		var id int64
+		var handle string
+		var friend bool
+		if err := rows.Scan(&id, &handle, &kind, &lastSeq, &friend); err != nil {
+			rows.Close()
+			return nil, false, err
+		}
+		recipients = append(recipients, id)
+		if id == nm.SenderID {
+			senderHandle = handle
+		} else if kind == glasshouse.Direct && !friend {
+			friends = false
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, false, err
+	}
+	if senderHandle == "" {
+		return nil, false, errNoConversation()
+	}
+
+	var txn sql.NullString
+	if nm.ClientTxnID != "" {
+		txn = sql.NullString{String: nm.ClientTxnID, Valid: true}
+	}
+	if !friends {
+		// A repeat of a message stored while they were friends returns it.
+		if txn.Valid {
+			if msg, err := t.messageByTxn(nm); err == nil {
+				return msg, false, nil
+			} else if !errors.Is(err, sql.ErrNoRows) {
+				return nil, false, err
+			}
+		}
+		return nil, false, glasshouse.Errorf(glasshouse.EFORBIDDEN, "You can only message friends.")
+	}
+
+	now := t.s.now()
+	msg := &glasshouse.Message{
+		ConversationID: nm.ConversationID,
+		Seq:            lastSeq + 1,
+		SenderID:       nm.SenderID,
+		SenderHandle:   senderHandle,
+		Text:           nm.Text,
+		ClientTxnID:    nm.ClientTxnID,
+		ViaPartner:     nm.ViaPartner,
+		CreatedAt:      now,
+	}
+	if msg.ID, err = t.nextMessageID(); err != nil {
+		return nil, false, err
+	}
+	// A repeat of a stored (conversation, sender, ClientTxnID) inserts
+	// nothing, and returns the stored message; the id handed out is skipped.
+	n, err := t.affected(`INSERT INTO messages (id, conversation_id, seq, sender_id, text, client_txn_id, via_partner, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (conversation_id, sender_id, client_txn_id) DO NOTHING`,
+		msg.ID, msg.ConversationID, msg.Seq, msg.SenderID, msg.Text, txn, msg.ViaPartner, micros(now))
+	if err != nil {
+		return nil, false, err
+	} else if n == 0 {
+		stored, err := t.messageByTxn(nm)
+		if err != nil {
+			return nil, false, fmt.Errorf("stored message: %w", err)
+		}
+		return stored, false, nil
+	}
+	// Write transactions run one at a time (see Dialect.SerializeWrites),
+	// so last_seq as read above is still the last; the unique
+	// (conversation_id, seq) would refuse a clash anyway.
+	if _, err := t.exec(`UPDATE conversations SET last_seq = ?, last_activity_at = ? WHERE id = ?`,
+		msg.Seq, micros(now), nm.ConversationID); err != nil {
+		return nil, false, err
+	}
+	published := *msg
+	t.publish(glasshouse.Event{Message: &published, Recipients: recipients})
+	return msg, true, nil
+}
+
+// messageByTxn returns the message nm repeats, or sql.ErrNoRows.
+func (t *tx) messageByTxn(nm glasshouse.NewMessage) (*glasshouse.Message, error) {
+	return scanMessage(t.queryRow(`SELECT `+messageColumns+`
+		FROM messages m JOIN members s ON s.id = m.sender_id
+		WHERE m.conversation_id = ? AND m.sender_id = ? AND m.client_txn_id = ?`,
+		nm.ConversationID, nm.SenderID, nm.ClientTxnID))
+}
+
+// Messages returns one page of a conversation's history.
+func (s *Store) Messages(ctx context.Context, q glasshouse.MessageQuery) (*glasshouse.MessagePage, error) {
+	if err := checkQuery(q); err != nil {
+		return nil, fmt.Errorf("messages: %w", err)
+	}
+	limit := q.Limit
+	if limit == 0 {
+		limit = glasshouse.DefaultPageSize
+	}
+	page := &glasshouse.MessagePage{}
+	err := s.view(ctx, func(t *tx) error {
+		if ok, err := t.exists(`SELECT EXISTS(SELECT 1 FROM conversation_members WHERE member_id = ? AND conversation_id = ?)`,
+			q.MemberID, q.ConversationID); err != nil {
+			return err
+		} else if !ok {
+			return errNoConversation()
+		}
+		query := `SELECT ` + messageColumns + ` FROM messages m JOIN members s ON s.id = m.sender_id
+			WHERE m.conversation_id = ? AND ` + notHidden
+		var cursor int64
+		if q.After > 0 {
+			query += ` AND m.seq > ? ORDER BY m.seq LIMIT ?`
+			cursor = q.After
+		} else {
+			query += ` AND m.seq < ? ORDER BY m.seq DESC LIMIT ?`
+			cursor = q.Before
+			if cursor == 0 {
+				cursor = math.MaxInt64
+			}
+		}
+		// One more than asked tells whether there is a next page.
+		msgs, err := t.messages(query, q.ConversationID, q.MemberID, cursor, limit+1)
+		if err != nil {
+			return err
+		}
+		if len(msgs) > limit {
+			msgs = msgs[:limit]
+			page.Next = msgs[limit-1].Seq
+		}
+		page.Messages = msgs
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("messages: %w", err)
+	}
+	return page, nil
+}
+
+// checkQuery returns EINVALID for a query with both cursors, a negative
+// one, or a limit outside 0 (the default) to MaxPageSize.
+func checkQuery(q glasshouse.MessageQuery) error {
+	switch {
+	case q.Before != 0 && q.After != 0:
+		return glasshouse.Errorf(glasshouse.EINVALID, "Set before or after, not both.")
+	case q.Before < 0 || q.After < 0:
+		return glasshouse.Errorf(glasshouse.EINVALID, "Cursors must not be negative.")
+	case q.Limit < 0 || q.Limit > glasshouse.MaxPageSize:
+		return glasshouse.Errorf(glasshouse.EINVALID, "Limit must be 1 to %d.", glasshouse.MaxPageSize)
+	}
+	return nil
+}
+
+// MarkRead moves memberID's read marker forward to seq, never back.
+func (s *Store) MarkRead(ctx context.Context, memberID, conversationID, seq int64) error {
+	err := s.write(ctx, func(t *tx) error {
+		ms, err := t.membership(memberID, conversationID)
+		if err != nil {
+			return err
+		} else if seq < 0 || seq > ms.lastSeq {
+			return glasshouse.Errorf(glasshouse.EINVALID, "There is no message %d to mark read.", seq)
+		}
+		_, err = t.exec(`UPDATE conversation_members SET read_seq = ? WHERE member_id = ? AND conversation_id = ? AND read_seq < ?`,
+			seq, memberID, conversationID, seq)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("mark read: %w", err)
+	}
+	return nil
+}
+
+// DeleteForMe hides one message from memberID only. Deleting it again is
+// no error.
+func (s *Store) DeleteForMe(ctx context.Context, memberID, conversationID, seq int64) error {
+	err := s.write(ctx, func(t *tx) error {
+		if _, err := t.membership(memberID, conversationID); err != nil {
+			return err
+		}
+		if ok, err := t.exists(`SELECT EXISTS(SELECT 1 FROM messages WHERE conversation_id = ? AND seq = ?)`, conversationID, seq); err != nil {
+			return err
+		} else if !ok {
+			return glasshouse.Errorf(glasshouse.ENOTFOUND, "Message not found.")
+		}
+		_, err := t.exec(`INSERT INTO hidden_messages (member_id, conversation_id, seq) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+			memberID, conversationID, seq)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete for me: %w", err)
+	}
+	return nil
+}
+
+// MessagesAfter returns up to limit messages with ID > after from the
+// conversations memberID belongs to, in ID order. A limit outside 1 to
+// MaxPageSize means MaxPageSize.
+func (s *Store) MessagesAfter(ctx context.Context, memberID, after int64, limit int) ([]*glasshouse.Message, error) {
+	if limit <= 0 || limit > glasshouse.MaxPageSize {
+		limit = glasshouse.MaxPageSize
+	}
+	msgs, err := s.read(ctx).messages(`SELECT `+messageColumns+`
+		FROM messages m
+		JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.member_id = ?
+		JOIN members s ON s.id = m.sender_id
+		WHERE m.id > ? AND `+notHidden+` ORDER BY m.id LIMIT ?`, memberID, after, memberID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("messages after: %w", err)
+	}
+	return msgs, nil
+}

@@ -1,0 +1,25 @@
+// Package sqlstore implements glasshouse.Store once, over database/sql, for
+// every SQL database glasshouse runs on. The sqlite and postgres packages
+// open their database, describe how it differs in a Dialect, and hand both
+// to Open; the queries, the business rules and the write path live here.
+//
+// Every write is one operation queued to a single writer goroutine per
+// Store. The writer runs all queued operations (up to Config.MaxBatch) in one
+// transaction, each inside its own SAVEPOINT so that a failing operation is
+// rolled back alone and its error returned to its caller only, then commits,
+// publishes the committed events in commit order, and only then acknowledges
+// the callers: an acknowledged write is durable. Batches form while the
+// previous commit is being flushed to disk, so many concurrent writers share
+// one fsync (group commit) without any artificial delay.
+//
+// Rules that need data (friends only, blocks, group size, membership,
+// idempotent sends) are checked inside the write transaction. Write
+// transactions run one at a time, also across nodes sharing one PostgreSQL
+// (see Dialect.SerializeWrites). Message ids are handed out from a counter
+// row that each transaction reads and writes back, so they grow in commit
+// order across conversations and nodes; a conversation's seq is its
+// last_seq plus one.
+//
+// Reads go to a separate pool and never wait for the writer. Queries are
+// prepared once per pool and reused.
+package sqlstore

@@ -1,0 +1,253 @@
+package web
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/password"
+	"github.com/glasshouse/glasshouse/ratelimit"
+)
+
+// CookieName is the name of the session cookie.
+const CookieName = "glasshouse_session"
+
+// tokenLen is the length of a session token: 32 random bytes in unpadded
+// base64url.
+var tokenLen = base64.RawURLEncoding.EncodedLen(32)
+
+// dummyHash is verified when a login names an unknown handle, so that the
+// answer takes as long as for a known one. It is the hash of 32 random
+// bytes that were thrown away, and login refuses it even if one matched.
+const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$ZUdKSFR6T2htU2pPRnUwdw$1oWUT89+jG9aG6zGjhbTHnL3WDaszjuwaRJ6tPUYgs4"
+
+var errBadLogin = glasshouse.Errorf(glasshouse.EUNAUTHORIZED, "Wrong handle or password.")
+
+// caller is the signed-in member making a request.
+type caller struct {
+	memberID  int64
+	tokenHash []byte // of the session the request came with
+}
+
+// authenticated resolves the request's session before calling h: a bearer
+// token in the Authorization header, or else the session cookie.
+func (s *Server) authenticated(h func(http.ResponseWriter, *http.Request, caller) error) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		token, err := sessionToken(r)
+		if err != nil {
+			return err
+		}
+		hash := hashToken(token)
+		sess, err := s.store.SessionByTokenHash(r.Context(), hash, s.now())
+		if err != nil {
+			return err
+		}
+		return h(w, r, caller{memberID: sess.MemberID, tokenHash: hash})
+	}
+}
+
+func sessionToken(r *http.Request) (string, error) {
+	var token string
+	if auth := r.Header.Get("Authorization"); auth != "" {
+		scheme, t, ok := strings.Cut(auth, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return "", glasshouse.Errorf(glasshouse.EUNAUTHORIZED, "The Authorization header must be \"Bearer <token>\".")
+		}
+		token = strings.TrimSpace(t)
+	} else if c, err := r.Cookie(CookieName); err == nil {
+		token = c.Value
+	} else {
+		return "", glasshouse.Errorf(glasshouse.EUNAUTHORIZED, "Sign in first: send Authorization: Bearer <token> or the session cookie.")
+	}
+	if len(token) != tokenLen {
+		return "", glasshouse.Errorf(glasshouse.EUNAUTHORIZED, "The session token is not valid.")
+	}
+	return token, nil
+}
+
+func hashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// signup creates a member. The client signs in next with POST /sessions.
+func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
+	var in glasshouse.Signup
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	if err := in.Validate(); err != nil {
+		return err
+	}
+	m := &glasshouse.Member{Handle: in.Handle, Email: in.Email, DisplayName: in.DisplayName, Visibility: glasshouse.DefaultVisibility}
+	if err := s.store.CreateMember(r.Context(), m, password.Hash(in.Password)); err != nil {
+		return err
+	}
+	return reply(w, http.StatusCreated, m)
+}
+
+type loginRequest struct {
+	Handle   string `json:"handle"`
+	Password string `json:"password"`
+}
+
+type loginResponse struct {
+	Token     string             `json:"token"`
+	ExpiresAt time.Time          `json:"expires_at"`
+	Member    *glasshouse.Member `json:"member"`
+}
+
+// login checks a handle and password and opens a session. Failed attempts
+// are limited per IP address and per account.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
+	var in loginRequest
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	in.Handle = strings.ToLower(in.Handle)
+	if in.Handle == "" || in.Password == "" {
+		return glasshouse.Errorf(glasshouse.EINVALID, "Handle and password are required.")
+	}
+	ip := clientIP(r)
+	if err := s.checkLimits(ip, in.Handle); err != nil {
+		return err
+	}
+	id, hash, err := s.store.PasswordHash(r.Context(), in.Handle)
+	if glasshouse.ErrorCode(err) == glasshouse.ENOTFOUND {
+		hash = dummyHash
+	} else if err != nil {
+		return err
+	}
+	if ok, err := password.Verify(in.Password, hash); err != nil {
+		return fmt.Errorf("login: stored hash of member %d: %w", id, err)
+	} else if !ok || hash == dummyHash {
+		s.byIP.Take(ip)
+		s.byAccount.Take(in.Handle)
+		return errBadLogin
+	}
+
+	token := newToken()
+	now := s.now()
+	sess := &glasshouse.Session{TokenHash: hashToken(token), MemberID: id, CreatedAt: now, ExpiresAt: now.Add(s.sessionTTL)}
+	if err := s.store.CreateSession(r.Context(), sess); err != nil {
+		return err
+	}
+	m, err := s.store.MemberByID(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	s.setCookie(w, r, token, int(s.sessionTTL.Seconds()))
+	return reply(w, http.StatusCreated, loginResponse{Token: token, ExpiresAt: sess.ExpiresAt, Member: m})
+}
+
+// newToken returns 32 random bytes in unpadded base64url.
+func newToken() string {
+	b := make([]byte, 32)
+	rand.Read(b) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// checkLimits refuses a password attempt when the address or the account
+// has failed too often. The caller counts a failure with Take.
+func (s *Server) checkLimits(ip, handle string) error {
+	for _, lim := range []struct {
+		l   *ratelimit.Limiter
+		key string
+		msg string
+	}{
+		{s.byIP, ip, "Too many failed logins from this address; try again later."},
+		{s.byAccount, handle, "Too many failed password attempts for this account; try again later."},
+	} {
+		if ok, after := lim.l.Check(lim.key); !ok {
+			return &retryError{glasshouse.Errorf(glasshouse.ERATELIMITED, "%s", lim.msg), after}
+		}
+	}
+	return nil
+}
+
+// clientIP is the address of the peer. Behind a proxy every request comes
+// from the proxy's address.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// setCookie sets the session cookie for maxAge seconds, or clears it when
+// maxAge is negative.
+func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, token string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     CookieName,
+		Value:    token,
+		Path:     "/",
+		MaxAge:   maxAge,
+		HttpOnly: true,
+		Secure:   s.secureCookies || r.TLS != nil,
+		SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// logout ends the request's session.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, c caller) error {
+	if err := s.store.DeleteSession(r.Context(), c.tokenHash); err != nil {
+		return err
+	}
+	s.setCookie(w, r, "", -1)
+	return noContent(w)
+}
+
+// logoutEverywhere ends every session of the member.
+func (s *Server) logoutEverywhere(w http.ResponseWriter, r *http.Request, c caller) error {
+	if err := s.store.DeleteMemberSessions(r.Context(), c.memberID); err != nil {
+		return err
+	}
+	s.setCookie(w, r, "", -1)
+	return noContent(w)
+}
+
+type passwordChange struct {
+	Current string `json:"current"`
+	New     string `json:"new"`
+}
+
+// changePassword sets a new password after checking the current one, and
+// ends every other session of the member.
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, c caller) error {
+	var in passwordChange
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	if err := glasshouse.ValidatePassword(in.New); err != nil {
+		return err
+	}
+	me, err := s.store.MemberByID(r.Context(), c.memberID)
+	if err != nil {
+		return err
+	}
+	if err := s.checkLimits(clientIP(r), me.Handle); err != nil {
+		return err
+	}
+	_, hash, err := s.store.PasswordHash(r.Context(), me.Handle)
+	if err != nil {
+		return err
+	}
+	if ok, err := password.Verify(in.Current, hash); err != nil {
+		return fmt.Errorf("change password: stored hash of member %d: %w", me.ID, err)
+	} else if !ok {
+		s.byIP.Take(clientIP(r))
+		s.byAccount.Take(me.Handle)
+		return glasshouse.Errorf(glasshouse.EFORBIDDEN, "The current password is wrong.")
+	}
+	if err := s.store.SetPassword(r.Context(), c.memberID, password.Hash(in.New), c.tokenHash); err != nil {
+		return err
+	}
+	return noContent(w)
+}

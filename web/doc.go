@@ -1,0 +1,16 @@
+// Package web serves glasshouse's first-party HTTP API under /api/v1, the
+// real-time message stream (WebSocket or server-sent events), /healthz and
+// /metrics.
+//
+// One route table (routes.go) names every endpoint with a Go 1.22 pattern.
+// Handlers are thin: decode, validate, one store call, respond. They return
+// errors, and fail turns every error into a status and a JSON body
+// {"error": code, "message": text} in exactly one place; internal details
+// are logged, never sent. Sessions are random tokens of which the store
+// keeps only the SHA-256; passwords and tokens never reach a log line.
+//
+// The stream subscribes to the hub before it reads the backlog from the
+// store, then forwards live events it has not sent yet, so a client that
+// resumes from the last message id it saw misses nothing and gets nothing
+// twice.
+package web
