@@ -101,13 +101,15 @@ func (m *NewMessage) Validate() error {
 	return nil
 }
 
-// MessageQuery pages one conversation's history by Seq. With Before set it
-// returns the Limit messages just below Before, newest first; with After set,
-// the Limit messages just above After, oldest first; with neither, the newest
-// Limit messages, newest first. Setting both is EINVALID.
+// MessageQuery pages one conversation's history by Seq. Backward (the
+// default) it returns the Limit messages just below Before (0: from the
+// newest), newest first; Forward, the Limit messages just above After (0:
+// from the first), oldest first. Before with Forward, or After without it, is
+// EINVALID. Limit 0 means DefaultPageSize; more than MaxPageSize is EINVALID.
 type MessageQuery struct {
 	ConversationID int64
 	MemberID       int64
+	Forward        bool
 	Before         int64
 	After          int64
 	Limit          int

@@ -518,7 +518,7 @@ func (s *Store) Messages(ctx context.Context, q glasshouse.MessageQuery) (*glass
 		query := `SELECT ` + messageColumns + ` FROM messages m JOIN members s ON s.id = m.sender_id
 			WHERE m.conversation_id = ? AND ` + notHidden
 		var cursor int64
-		if q.After > 0 {
+		if q.Forward {
 			query += ` AND m.seq > ? ORDER BY m.seq LIMIT ?`
 			cursor = q.After
 		} else {
@@ -550,8 +550,8 @@ func (s *Store) Messages(ctx context.Context, q glasshouse.MessageQuery) (*glass
 // one, or a limit outside 0 (the default) to MaxPageSize.
 func checkQuery(q glasshouse.MessageQuery) error {
 	switch {
-	case q.Before != 0 && q.After != 0:
-		return glasshouse.Errorf(glasshouse.EINVALID, "Set before or after, not both.")
+	case q.Forward && q.Before != 0, !q.Forward && q.After != 0:
+		return glasshouse.Errorf(glasshouse.EINVALID, "Page backward with before or forward with after, not both.")
 	case q.Before < 0 || q.After < 0:
 		return glasshouse.Errorf(glasshouse.EINVALID, "Cursors must not be negative.")
 	case q.Limit < 0 || q.Limit > glasshouse.MaxPageSize:

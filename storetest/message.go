@@ -3,6 +3,7 @@ package storetest
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/glasshouse/glasshouse"
@@ -23,8 +24,7 @@ var messageTests = []test{
 	{"MessagesAfterLeave", testMessagesAfterLeave},
 }
 
-// walk pages through history from q in q's direction (Before when q.After is
-// 0), following Next until it is 0, and returns every message in the order
+// walk pages through history from q in q's direction, following Next until it is 0, and returns every message in the order
 // received. Every page but the last must be full, and Next must be 0 on the
 // last page, not on an empty page after it.
 func walk(t *testing.T, s glasshouse.Store, q glasshouse.MessageQuery) []*glasshouse.Message {
@@ -46,7 +46,7 @@ func walk(t *testing.T, s glasshouse.Store, q glasshouse.MessageQuery) []*glassh
 			return all
 		}
 		cursor := &q.Before
-		if q.After != 0 {
+		if q.Forward {
 			cursor = &q.After
 		}
 		if p.Next == *cursor || page > 10000 {
@@ -237,9 +237,12 @@ func testHistory(t *testing.T, s glasshouse.Store) {
 		{"AfterLast", 0, 25, 10, nil, 0},
 		{"AfterPastLast", 0, 100, 10, nil, 0},
 		{"One", 0, 0, 1, span(25, 25), 25},
+		{"ForwardFromStart", 0, 0, 10, span(1, 10), 10},
+		{"ForwardFromStartAll", 0, 0, 30, span(1, 25), 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			q := glasshouse.MessageQuery{ConversationID: c.ID, MemberID: b.ID, Before: tt.before, After: tt.after, Limit: tt.limit}
+			forward := strings.HasPrefix(tt.name, "After") || strings.HasPrefix(tt.name, "Forward")
+			q := glasshouse.MessageQuery{ConversationID: c.ID, MemberID: b.ID, Forward: forward, Before: tt.before, After: tt.after, Limit: tt.limit}
 			p, err := s.Messages(t.Context(), q)
 			must(t, err)
 			sameMessages(t, fmt.Sprintf("Messages(%+v)", q), p.Messages, tt.want)
@@ -261,9 +264,8 @@ func testHistoryWalk(t *testing.T, s glasshouse.Store) {
 		t.Run(fmt.Sprint("Limit", limit), func(t *testing.T) {
 			back := walk(t, s, glasshouse.MessageQuery{ConversationID: c.ID, MemberID: a.ID, Limit: limit})
 			sameMessages(t, "backward walk", back, reversed(sent))
-			// After 0 means no cursor, so the forward walk starts after seq 1.
-			fwd := walk(t, s, glasshouse.MessageQuery{ConversationID: c.ID, MemberID: b.ID, After: 1, Limit: limit})
-			sameMessages(t, "forward walk", fwd, sent[1:])
+			fwd := walk(t, s, glasshouse.MessageQuery{ConversationID: c.ID, MemberID: b.ID, Forward: true, Limit: limit})
+			sameMessages(t, "forward walk", fwd, sent)
 		})
 	}
 }
@@ -300,7 +302,7 @@ func testHistoryBothCursors(t *testing.T, s glasshouse.Store) {
 	a, b := mustMember(t, s, "alice"), mustMember(t, s, "bob")
 	c := mustGroup(t, s, a, b)
 	mustSendN(t, s, c, a, 5)
-	_, err := s.Messages(t.Context(), glasshouse.MessageQuery{ConversationID: c.ID, MemberID: b.ID, Before: 4, After: 1, Limit: 10})
+	_, err := s.Messages(t.Context(), glasshouse.MessageQuery{ConversationID: c.ID, MemberID: b.ID, Forward: true, Before: 4, After: 1, Limit: 10})
 	wantCode(t, err, glasshouse.EINVALID, "Messages with both Before and After")
 }
 
@@ -340,7 +342,7 @@ func testDeleteForMe(t *testing.T, s glasshouse.Store) {
 			}
 			visible := pick(tt.visible...)
 			sameMessages(t, "backward walk", walk(t, s, glasshouse.MessageQuery{ConversationID: c.ID, MemberID: tt.member.ID, Limit: 2}), reversed(visible))
-			q = glasshouse.MessageQuery{ConversationID: c.ID, MemberID: tt.member.ID, After: visible[0].Seq, Limit: 2}
+			q = glasshouse.MessageQuery{ConversationID: c.ID, MemberID: tt.member.ID, Forward: true, After: visible[0].Seq, Limit: 2}
 			sameMessages(t, "forward walk", walk(t, s, q), visible[1:])
 			if got := mustConversation(t, s, tt.member, c.ID); got.LastSeq != 6 {
 				t.Errorf("LastSeq = %d after DeleteForMe, want 6", got.LastSeq)

@@ -143,15 +143,13 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, c caller) erro
 	var limit int64
 	if q.Before, err = queryInt(query, "before", 1, math.MaxInt64, 0); err != nil {
 		return err
-	} else if q.After, err = queryInt(query, "after", 1, math.MaxInt64, 0); err != nil {
-		// MessageQuery reads After == 0 as unset (newest first), so it
-		// cannot say "from the start, oldest first": refuse rather than
-		// answer in the other order.
+	} else if q.After, err = queryInt(query, "after", 0, math.MaxInt64, 0); err != nil {
 		return err
 	} else if limit, err = queryInt(query, "limit", 1, glasshouse.MaxPageSize, glasshouse.DefaultPageSize); err != nil {
 		return err
 	}
 	q.Limit = int(limit)
+	q.Forward = query.Has("after")
 	page, err := s.store.Messages(r.Context(), q)
 	if err != nil {
 		return err

@@ -92,7 +92,7 @@ func TestBadPathAndQuery(t *testing.T) {
 		"/api/v1/conversations/1/messages?limit=0",
 		"/api/v1/conversations/1/messages?limit=201",
 		"/api/v1/conversations/1/messages?before=x",
-		"/api/v1/conversations/1/messages?after=0",
+		"/api/v1/conversations/1/messages?after=-1",
 		"/api/v1/conversations/1/messages?before=2&after=1",
 	} {
 		ts.Do(t, alice.Token, "GET", path, nil).MustError(t, http.StatusBadRequest, glasshouse.EINVALID)

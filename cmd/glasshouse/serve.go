@@ -181,6 +181,8 @@ func (m *Main) Close() error {
 		if err := <-m.done; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, fmt.Errorf("http: %w", err))
 		}
+		// Wait for the streams closed at shutdown's start to finish.
+		m.Web.CloseStreams()
 	}
 	if m.Hub != nil {
 		m.Hub.Close()

@@ -1,0 +1,110 @@
+package glasshouse
+
+import (
+	"context"
+	"time"
+)
+
+// Token lifetimes and limits of the authorization server.
+const (
+	AccessTokenLifetime  = 15 * time.Minute
+	RefreshTokenLifetime = 30 * 24 * time.Hour
+	AuthCodeLifetime     = 60 * time.Second
+	AuthRequestLifetime  = 10 * time.Minute
+)
+
+// AuthRequest is an OAuth authorization request between /authorize and the
+// token exchange: what the partner asked, then who logged in and what they
+// granted. Its code is stored as a hash and is single-use.
+type AuthRequest struct {
+	ID                  string
+	ClientID            string
+	RedirectURI         string
+	State               string
+	Nonce               string
+	ResponseType        string
+	ResponseMode        string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	RequestedScopes     []string
+	Prompt              []string
+	MaxAge              *time.Duration
+	LoginHint           string
+	CreatedAt           time.Time
+	ExpiresAt           time.Time
+
+	// Set when the member logged in and consented.
+	MemberID      int64
+	AuthTime      time.Time
+	GrantedScopes []string // protocol scopes (openid, offline_access) plus the ticked data scopes
+	Done          bool
+
+	// Set when the code was issued and exchanged.
+	CodeHash      []byte
+	CodeExpiresAt time.Time
+	CodeUsedAt    time.Time
+}
+
+// Token kinds.
+const (
+	AccessToken  = "access"
+	RefreshToken = "refresh"
+)
+
+// Token is an issued access or refresh token. The wire value is not stored:
+// access tokens are sealed by the authorization server around ID, and a
+// refresh token's value is stored only as a hash. Tokens from one
+// authorization (and its refreshes) share a FamilyID.
+type Token struct {
+	ID            string
+	Kind          string
+	FamilyID      string
+	AuthRequestID string
+	PartnerID     int64
+	ClientID      string
+	MemberID      int64
+	Subject       string // the pairwise sub the partner knows the member by
+	Scopes        []string
+	AuthTime      time.Time
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+	RevokedAt     time.Time // zero while valid
+	UsedAt        time.Time // refresh tokens: when rotated; a second use is a replay
+}
+
+// Valid reports whether t is unrevoked and unexpired at now.
+func (t *Token) Valid(now time.Time) bool { return t.RevokedAt.IsZero() && now.Before(t.ExpiresAt) }
+
+// OAuthStore keeps the authorization server's state.
+type OAuthStore interface {
+	// CreateAuthRequest stores a new request.
+	CreateAuthRequest(ctx context.Context, r *AuthRequest) error
+	// AuthRequest returns a request by id. ENOTFOUND if absent or expired.
+	AuthRequest(ctx context.Context, id string, now time.Time) (*AuthRequest, error)
+	// CompleteAuthRequest records the login and consent. ENOTFOUND;
+	// ECONFLICT if a code was already issued for it.
+	CompleteAuthRequest(ctx context.Context, id string, memberID int64, authTime time.Time, granted []string) error
+	// SaveAuthCode stores the hash of the request's one code. ECONFLICT if
+	// a code was already issued; ENOTFOUND.
+	SaveAuthCode(ctx context.Context, id string, codeHash []byte, expiresAt time.Time) error
+	// ConsumeAuthCode marks the code used and returns its request, in one
+	// atomic step. A code used before revokes every token issued from its
+	// request and returns ECONFLICT; an expired or unknown code ENOTFOUND.
+	ConsumeAuthCode(ctx context.Context, codeHash []byte, now time.Time) (*AuthRequest, error)
+	// CreateTokens stores new tokens (refresh may be nil). When rotating,
+	// spentRefreshID names the refresh token being exchanged: it is marked
+	// used in the same transaction, and if it was already used, revoked or
+	// expired, the whole family is revoked and ECONFLICT returned.
+	CreateTokens(ctx context.Context, access, refresh *Token, spentRefreshID string, now time.Time) error
+	// Token returns a token by id. ENOTFOUND.
+	Token(ctx context.Context, id string) (*Token, error)
+	// RefreshTokenByHash returns a refresh token by the hash of its value.
+	// ENOTFOUND.
+	RefreshTokenByHash(ctx context.Context, hash []byte) (*Token, error)
+	// RevokeToken revokes one access token, or a refresh token with its
+	// whole family. No error if already revoked; ENOTFOUND if absent.
+	RevokeToken(ctx context.Context, id string, now time.Time) error
+	// Secret returns the named server secret, creating it from generate
+	// on first use (atomically, so every node of a cluster agrees).
+	Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error)
+}
