@@ -157,9 +157,9 @@ func (s *Store) CreateDirect(ctx context.Context, memberID int64, other string) 
 func (t *tx) insertConversation(kind, title string, creator int64, low, high *int64, members int, now int64) (int64, error) {
 	var id int64
 	err := t.queryRow(`INSERT INTO conversations
-		(kind, title, creator_id, direct_low, direct_high, member_count, last_seq, last_activity_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?) RETURNING id`,
-		kind, title, creator, low, high, members, now, now).Scan(&id)
+		(kind, title, creator_id, direct_low, direct_high, member_count, members_version, last_seq, last_activity_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?) RETURNING id`,
+		kind, title, creator, low, high, members, newMembersVersion(), now, now).Scan(&id)
 	return id, err
 }
 
@@ -246,8 +246,8 @@ func (s *Store) AddMember(ctx context.Context, memberID, conversationID int64, h
 		}
 		// The conditional increment also locks the row against a
 		// concurrent AddMember on another node.
-		if n, err := t.affected(`UPDATE conversations SET member_count = member_count + 1 WHERE id = ? AND member_count < ?`,
-			conversationID, glasshouse.MaxGroupMembers); err != nil {
+		if n, err := t.affected(`UPDATE conversations SET member_count = member_count + 1, members_version = ? WHERE id = ? AND member_count < ?`,
+			newMembersVersion(), conversationID, glasshouse.MaxGroupMembers); err != nil {
 			return err
 		} else if n == 0 {
 			return errGroupFull()
@@ -272,7 +272,8 @@ func (s *Store) Leave(ctx context.Context, memberID, conversationID int64) error
 		if _, err := t.exec(`DELETE FROM conversation_members WHERE member_id = ? AND conversation_id = ?`, memberID, conversationID); err != nil {
 			return err
 		}
-		_, err = t.exec(`UPDATE conversations SET member_count = member_count - 1 WHERE id = ?`, conversationID)
+		_, err = t.exec(`UPDATE conversations SET member_count = member_count - 1, members_version = ? WHERE id = ?`,
+			newMembersVersion(), conversationID)
 		return err
 	})
 	if err != nil {
@@ -394,43 +395,33 @@ func (s *Store) SendMessage(ctx context.Context, nm glasshouse.NewMessage) (*gla
 }
 
 func (t *tx) sendMessage(nm glasshouse.NewMessage) (*glasshouse.Message, bool, error) {
-	// One query tells the recipients, the sender's handle, the last seq,
-	// and, in a direct conversation, whether each member is the sender's
-	// friend.
-	rows, err := t.query(`SELECT m.id, m.handle, c.kind, c.last_seq,
-			c.kind = 'direct' AND EXISTS(SELECT 1 FROM friendships f WHERE f.member_id = ? AND f.friend_id = m.id)
-		FROM conversations c
-		JOIN conversation_members cm ON cm.conversation_id = c.id
-		JOIN members m ON m.id = cm.member_id
-		WHERE c.id = ?`, nm.SenderID, nm.ConversationID)
+	var kind string
+	var lastSeq, version int64
+	err := t.queryRow(`SELECT kind, last_seq, members_version FROM conversations WHERE id = ?`, nm.ConversationID).
+		Scan(&kind, &lastSeq, &version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, errNoConversation()
+	} else if err != nil {
+		return nil, false, err
+	}
+	rs, err := t.recipients(nm.ConversationID, version)
 	if err != nil {
 		return nil, false, err
 	}
-	var kind, senderHandle string
-	var lastSeq int64
-	var recipients []int64
-	friends := true // with every other member of a direct conversation
-	for rows.Next() {
-		var id int64
-		var handle string
-		var friend bool
-		if err := rows.Scan(&id, &handle, &kind, &lastSeq, &friend); err != nil {
-			rows.Close()
-			return nil, false, err
-		}
-		recipients = append(recipients, id)
-		if id == nm.SenderID {
-			senderHandle = handle
-		} else if kind == glasshouse.Direct && !friend {
-			friends = false
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, false, err
-	}
-	if senderHandle == "" {
+	senderHandle, ok := rs.handles[nm.SenderID]
+	if !ok {
 		return nil, false, errNoConversation()
+	}
+	recipients := rs.ids
+	friends := true // with the other member of a direct conversation
+	if kind == glasshouse.Direct {
+		for _, id := range rs.ids {
+			if id != nm.SenderID {
+				if friends, err = t.areFriends(nm.SenderID, id); err != nil {
+					return nil, false, err
+				}
+			}
+		}
 	}
 
 	var txn sql.NullString

@@ -53,6 +53,8 @@ type Store struct {
 	stopped chan struct{} // closed when the writer goroutine has returned
 
 	stopCheckpoints func() // stops the checkpoint goroutine and waits for it
+
+	recipients recipientCache // conversation members, for sends
 }
 
 // CheckpointInterval is how often a Store runs Dialect.Checkpoint.

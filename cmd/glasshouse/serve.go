@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,6 +30,7 @@ type Config struct {
 	LogFormat string // text or json
 	LogLevel  string // debug, info, warn, error
 	Secure    bool   // mark cookies Secure (behind a TLS-terminating proxy)
+	DebugAddr string // if set, serve net/http/pprof here (keep it on loopback)
 	Demo      bool   // seed the demo world
 }
 
@@ -44,6 +46,7 @@ type Main struct {
 	HTTP  *http.Server
 	ln    net.Listener
 	done  chan error
+	debug *http.Server
 }
 
 // NewMain returns a Main with the documented defaults.
@@ -65,6 +68,7 @@ func (m *Main) ParseFlags(cmd string, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
 	fs.BoolVar(&c.Secure, "secure-cookies", c.Secure, "mark session cookies Secure (set when served over HTTPS)")
+	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "serve Go profiles (net/http/pprof) on this address; keep it on loopback (default off)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: glasshouse %s [flags]\n\n", cmd)
 		if cmd == "demo" {
@@ -141,8 +145,30 @@ func (m *Main) Run(ctx context.Context) error {
 	m.HTTP.RegisterOnShutdown(m.Web.CloseStreams)
 	m.done = make(chan error, 1)
 	go func() { m.done <- m.HTTP.Serve(m.ln) }()
+	if m.Config.DebugAddr != "" {
+		if err := m.serveDebug(); err != nil {
+			return err
+		}
+	}
 	logger.Info("serving", "url", m.URL(), "db", dbKind(m.Config.DB))
 	fmt.Fprintf(m.Stdout, "glasshouse is running at %s\n", m.URL())
+	return nil
+}
+
+// serveDebug serves the Go profiler on its own listener, never on the
+// public one.
+func (m *Main) serveDebug() error {
+	ln, err := net.Listen("tcp", m.Config.DebugAddr)
+	if err != nil {
+		return fmt.Errorf("debug listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	m.debug = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go m.debug.Serve(ln)
+	m.Logger.Info("serving profiles", "addr", ln.Addr().String())
 	return nil
 }
 
@@ -183,6 +209,9 @@ func (m *Main) Close() error {
 		}
 		// Wait for the streams closed at shutdown's start to finish.
 		m.Web.CloseStreams()
+	}
+	if m.debug != nil {
+		m.debug.Close()
 	}
 	if m.Hub != nil {
 		m.Hub.Close()

@@ -60,6 +60,7 @@ CREATE TABLE conversations (
 	direct_low       BIGINT,
 	direct_high      BIGINT,
 	member_count     BIGINT NOT NULL CHECK (member_count >= 0),
+	members_version  BIGINT NOT NULL DEFAULT 0, -- random, new on every membership change (recipient cache key)
 	last_seq         BIGINT NOT NULL DEFAULT 0,
 	last_activity_at BIGINT NOT NULL,
 	created_at       BIGINT NOT NULL,

@@ -60,6 +60,7 @@ CREATE TABLE conversations (
 	direct_low       INTEGER,
 	direct_high      INTEGER,
 	member_count     INTEGER NOT NULL CHECK (member_count >= 0),
+	members_version  INTEGER NOT NULL DEFAULT 0, -- random, new on every membership change (recipient cache key)
 	last_seq         INTEGER NOT NULL DEFAULT 0,
 	last_activity_at INTEGER NOT NULL,
 	created_at       INTEGER NOT NULL,
