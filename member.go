@@ -37,7 +37,7 @@ type Member struct {
 	Email       string    `json:"email"`
 	Phone       string    `json:"phone"`
 	PictureURL  string    `json:"picture_url"`
-	Visibility  Fields    `json:"visibility"`
+	Visibility  Fields    `json:"visibility,omitzero"` // only in the member's own view
 	CreatedAt   time.Time `json:"created_at"`
 }
 
