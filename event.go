@@ -38,6 +38,9 @@ type Store interface {
 	SessionStore
 	FriendStore
 	ConversationStore
+	PartnerStore
+	GrantStore
+	OAuthStore
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	// Close flushes pending writes and closes the database.

@@ -163,8 +163,8 @@ type PartnerStore interface {
 	LatestAgreement(ctx context.Context, partnerID int64) (*Agreement, error)
 	// ProposeAgreement adds a new version (unapproved). EINVALID, ENOTFOUND.
 	ProposeAgreement(ctx context.Context, partnerID int64, a Agreement) (*Agreement, error)
-	// ApproveAgreement approves the newest version and sets the partner
-	// approved. EFORBIDDEN when it has messages.read without a security
+	// ApproveAgreement approves the newest version and sets a pending
+	// partner approved (a suspended one stays suspended). EFORBIDDEN when it has messages.read without a security
 	// assessment at most MaxAssessmentAge old; ECONFLICT if already approved.
 	ApproveAgreement(ctx context.Context, clientID string, now time.Time) (*Agreement, error)
 	// SetPartnerStatus suspends or resumes (PartnerApproved) a partner.

@@ -176,5 +176,35 @@ func (t *tx) affected(query string, args ...any) (int64, error) {
 	return res.RowsAffected()
 }
 
+// texts runs a query for one text column and returns its values.
+func (t *tx) texts(query string, args ...any) ([]string, error) {
+	return column[string](t, query, args...)
+}
+
+// int64s runs a query for one integer column and returns its values.
+func (t *tx) int64s(query string, args ...any) ([]int64, error) {
+	return column[int64](t, query, args...)
+}
+
+func column[T any](t *tx, query string, args ...any) ([]T, error) {
+	rows, err := t.query(query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		var v T
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // publish queues ev for publication once the operation has committed.
 func (t *tx) publish(ev glasshouse.Event) { t.events = append(t.events, ev) }

@@ -32,6 +32,9 @@ func Run(t *testing.T, open func(t *testing.T) glasshouse.Store) {
 		{"Conversations", conversationTests},
 		{"Messages", messageTests},
 		{"Concurrency", concurrencyTests},
+		{"Partners", partnerTests},
+		{"Grants", grantTests},
+		{"OAuth", oauthTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
