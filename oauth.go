@@ -53,7 +53,7 @@ const (
 
 // Token is an issued access or refresh token. The wire value is not stored:
 // access tokens are sealed by the authorization server around ID, and a
-// refresh token's value is stored only as a hash. Tokens from one
+// refresh token's random value is stored only as SecretHash. Tokens from one
 // authorization (and its refreshes) share a FamilyID.
 type Token struct {
 	ID            string
@@ -70,6 +70,7 @@ type Token struct {
 	ExpiresAt     time.Time
 	RevokedAt     time.Time // zero while valid
 	UsedAt        time.Time // refresh tokens: when rotated; a second use is a replay
+	SecretHash    []byte    // refresh tokens: SHA-256 of the wire value, which is never stored
 }
 
 // Valid reports whether t is unrevoked and unexpired at now.

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -197,14 +196,14 @@ func (s *Store) ConsumeAuthCode(ctx context.Context, codeHash []byte, now time.T
 
 // tokenColumns are the columns scanToken reads.
 const tokenColumns = `id, kind, family_id, auth_request_id, partner_id, client_id, member_id, subject, scopes,
-	auth_time, created_at, expires_at, revoked_at, used_at`
+	auth_time, created_at, expires_at, revoked_at, used_at, refresh_hash`
 
 func scanToken(row scanner) (*glasshouse.Token, error) {
 	var tok glasshouse.Token
 	var scopes string
 	var authTime, created, expires, revoked, used int64
 	if err := row.Scan(&tok.ID, &tok.Kind, &tok.FamilyID, &tok.AuthRequestID, &tok.PartnerID, &tok.ClientID, &tok.MemberID,
-		&tok.Subject, &scopes, &authTime, &created, &expires, &revoked, &used); err != nil {
+		&tok.Subject, &scopes, &authTime, &created, &expires, &revoked, &used, &tok.SecretHash); err != nil {
 		return nil, err
 	}
 	tok.Scopes = splitList(scopes)
@@ -214,14 +213,7 @@ func scanToken(row scanner) (*glasshouse.Token, error) {
 }
 
 // refreshHash is the hash that RefreshTokenByHash finds a refresh token by.
-//
-// glasshouse.Token has no field for the hash of a refresh token's value, so
-// for now the value is the token's ID and the hash is its SHA-256. Once the
-// domain passes the hash in, it goes here and the ID need not be secret.
-func refreshHash(tok *glasshouse.Token) []byte {
-	h := sha256.Sum256([]byte(tok.ID))
-	return h[:]
-}
+func refreshHash(tok *glasshouse.Token) []byte { return tok.SecretHash }
 
 // checkTokens checks the tokens that CreateTokens gets.
 func checkTokens(access, refresh *glasshouse.Token) error {

@@ -87,6 +87,7 @@ func newTokens(m *glasshouse.Member, p *glasshouse.Partner, family, id string, s
 	a, r := base, base
 	a.ID, a.Kind, a.ExpiresAt = "at-"+id, glasshouse.AccessToken, tokenStart.Add(glasshouse.AccessTokenLifetime)
 	r.ID, r.Kind, r.ExpiresAt = "rt-"+id, glasshouse.RefreshToken, tokenStart.Add(glasshouse.RefreshTokenLifetime)
+	r.SecretHash = tokenHash("value of rt-" + id)
 	return &a, &r
 }
 
@@ -115,16 +116,14 @@ func mustRotate(t *testing.T, s glasshouse.Store, spent *glasshouse.Token, id st
 // rotation returns the tokens "at-"+id and "rt-"+id that replace spent.
 func rotation(spent *glasshouse.Token, id string) (access, refresh *glasshouse.Token) {
 	a, r := *spent, *spent
-	a.ID, a.Kind, a.ExpiresAt, a.AuthRequestID = "at-"+id, glasshouse.AccessToken, spent.CreatedAt.Add(glasshouse.AccessTokenLifetime), ""
+	a.ID, a.Kind, a.ExpiresAt, a.AuthRequestID, a.SecretHash = "at-"+id, glasshouse.AccessToken, spent.CreatedAt.Add(glasshouse.AccessTokenLifetime), "", nil
 	r.ID, r.AuthRequestID, r.UsedAt = "rt-"+id, "", time.Time{}
+	r.SecretHash = tokenHash("value of rt-" + id)
 	return &a, &r
 }
 
 // refreshHash is the hash RefreshTokenByHash finds tok by.
-//
-// glasshouse.Token has no field for the hash of a refresh token's value, so
-// for now a refresh token's value is its ID, hashed with SHA-256.
-func refreshHash(tok *glasshouse.Token) []byte { return tokenHash(tok.ID) }
+func refreshHash(tok *glasshouse.Token) []byte { return tok.SecretHash }
 
 // wantRevoked checks which tokens are revoked, by id.
 func wantRevoked(t *testing.T, s glasshouse.Store, revoked map[string]bool) {

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/glasshouse/glasshouse"
 )
@@ -32,7 +33,15 @@ func TestMetrics(t *testing.T) {
 	ts.MustDialWS(t, bob.Token, "")
 	ts.Do(t, "", "GET", "/api/v1/me", nil)
 
-	body := string(ts.Raw(t, "", "GET", "/metrics", "", nil).MustStatus(t, http.StatusOK).Body)
+	// The gauge moves once the stream goroutine starts, just after the
+	// handshake the dial waited for: poll a little for it.
+	var body string
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		body = string(ts.Raw(t, "", "GET", "/metrics", "", nil).MustStatus(t, http.StatusOK).Body)
+		if strings.Contains(body, `glasshouse_streams_open{transport="websocket"} 1`) || time.Now().After(deadline) {
+			break
+		}
+	}
 	for _, want := range []string{
 		`glasshouse_http_requests_total{code="201",route="POST /api/v1/members"} 2`,
 		`glasshouse_http_requests_total{code="401",route="GET /api/v1/me"} 1`,

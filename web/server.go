@@ -39,6 +39,10 @@ type Config struct {
 	// StreamPing is the interval of keep-alive pings on idle streams; zero
 	// means 30 seconds.
 	StreamPing time.Duration
+	// Mount registers other packages' routes (the authorization server,
+	// the Graph API, the demo apps) on the same mux, so that they share
+	// request logging, metrics, panic recovery and cross-origin checks.
+	Mount []func(*http.ServeMux)
 }
 
 // Server is the HTTP API. Create it with New.
@@ -106,7 +110,11 @@ func New(c Config) *Server {
 		metrics:       newMetrics(c.Registry, c.DBStats),
 		closing:       make(chan struct{}),
 	}
-	s.handler = s.logRequests(s.recoverPanics(s.rejectCrossOrigin(s.routes())))
+	mux := s.routes()
+	for _, mount := range c.Mount {
+		mount(mux)
+	}
+	s.handler = s.logRequests(s.recoverPanics(s.rejectCrossOrigin(mux)))
 	return s
 }
 

@@ -2,8 +2,17 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/glasshouse/glasshouse/demoapp"
+	"github.com/glasshouse/glasshouse/oauth"
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/password"
@@ -96,4 +105,90 @@ func demoGroup(ctx context.Context, s glasshouse.Store, alice int64) (*glasshous
 		}
 	}
 	return s.CreateGroup(ctx, alice, glasshouse.NewGroup{Title: title, Members: []string{"bob", "carol"}})
+}
+
+// demoPartnersFile keeps the demo apps' client credentials in the data
+// folder (readable by the owner only), so that a restart reuses them.
+const demoPartnersFile = "demo-partners.json"
+
+type demoPartners struct {
+	Platform string                         `json:"platform"`
+	Apps     map[string]demoapp.Credentials `json:"apps"`
+}
+
+// seedDemoPartners registers and approves the demo apps once, as an operator
+// would with `glasshouse partner create` and `approve`, for the platform at
+// base. It returns their credentials, or nil with a warning printed when the
+// data folder's apps were registered for another address (their redirect
+// URIs would not match).
+func seedDemoPartners(ctx context.Context, s glasshouse.PartnerStore, data, base string, out io.Writer) (map[string]demoapp.Credentials, error) {
+	path := filepath.Join(data, demoPartnersFile)
+	var saved demoPartners
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, &saved); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if saved.Platform != base {
+			fmt.Fprintf(out, "Demo apps were registered for %s; serve there (or use a fresh --data) to use them.\n", saved.Platform)
+			return nil, nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if saved.Apps == nil {
+		saved = demoPartners{Platform: base, Apps: map[string]demoapp.Credentials{}}
+	}
+	now := time.Now()
+	for _, a := range demoapp.Apps {
+		if _, ok := saved.Apps[a.Slug]; ok {
+			continue
+		}
+		id, secret := oauth.NewClientCredentials()
+		np := glasshouse.NewPartner{Name: a.Name, RedirectURIs: []string{demoapp.RedirectURI(base, a.Slug)}, Scopes: a.Scopes,
+			Purpose: a.Purpose, RetentionDays: 30, ExpiresAt: now.AddDate(1, 0, 0)}
+		if err := np.Validate(now); err != nil {
+			return nil, fmt.Errorf("demo app %s: %w", a.Name, err)
+		}
+		if _, err := s.CreatePartner(ctx, np, id, oauth.HashSecret(secret)); err != nil {
+			return nil, fmt.Errorf("demo app %s: %w", a.Name, err)
+		}
+		if _, err := s.ApproveAgreement(ctx, id, now); err != nil {
+			return nil, fmt.Errorf("demo app %s: %w", a.Name, err)
+		}
+		saved.Apps[a.Slug] = demoapp.Credentials{ClientID: id, ClientSecret: secret}
+		// Saved after each app. A crash between CreatePartner and this
+		// write leaves an orphan partner (its secret was never saved); the
+		// next start registers the app again.
+		b, _ := json.MarshalIndent(saved, "", "  ")
+		if err := writeFileAtomic(path, b, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	fmt.Fprintf(out, "Demo partner apps: %s/demo/\n", base)
+	return saved.Apps, nil
+}
+
+// writeFileAtomic writes a file by renaming a synced temporary file over it.
+func writeFileAtomic(path string, b []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }

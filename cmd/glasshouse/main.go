@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/glasshouse/glasshouse"
 	"io"
 	"os"
 	"os/signal"
@@ -23,9 +24,18 @@ func main() {
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
 	} else if err != nil {
-		fmt.Fprintln(os.Stderr, "glasshouse:", err)
+		fmt.Fprintln(os.Stderr, "glasshouse:", cliMessage(err))
 		os.Exit(1)
 	}
+}
+
+// cliMessage is the one line a failed command prints: a coded error's human
+// message, or the error itself.
+func cliMessage(err error) string {
+	if code := glasshouse.ErrorCode(err); code != glasshouse.EINTERNAL {
+		return glasshouse.ErrorMessage(err)
+	}
+	return err.Error()
 }
 
 const usage = `glasshouse: a social messaging platform partners can be held to account on.
@@ -33,6 +43,8 @@ const usage = `glasshouse: a social messaging platform partners can be held to a
 Usage:
   glasshouse serve   [flags]   run the server
   glasshouse demo    [flags]   seed the demo world once, then run the server
+  glasshouse partner COMMAND   operator commands on partner apps (create, list, update,
+                               approve, suspend, resume)
   glasshouse version           print the version
   glasshouse bench   [flags]   measure messaging throughput and latency over HTTP
 
@@ -65,6 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "bench":
 		return runBench(ctx, rest, stdout, stderr)
+	case "partner":
+		return runPartner(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/glasshouse/glasshouse"
 	"io"
 	"log/slog"
 	"net"
@@ -15,6 +16,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/glasshouse/glasshouse/demoapp"
+	"github.com/glasshouse/glasshouse/graph"
+	"github.com/glasshouse/glasshouse/oauth"
 	"github.com/glasshouse/glasshouse/postgres"
 	"github.com/glasshouse/glasshouse/realtime"
 	"github.com/glasshouse/glasshouse/sqlite"
@@ -31,6 +35,8 @@ type Config struct {
 	LogLevel  string // debug, info, warn, error
 	Secure    bool   // mark cookies Secure (behind a TLS-terminating proxy)
 	DebugAddr string // if set, serve net/http/pprof here (keep it on loopback)
+	Ceiling   string // comma-separated data scopes any partner may use at all
+	PublicURL string // the origin partners and browsers reach us at; default from the listener
 	Demo      bool   // seed the demo world
 }
 
@@ -42,6 +48,8 @@ type Main struct {
 
 	Store *sqlstore.Store
 	Hub   *realtime.Hub
+	OAuth *oauth.Server
+	Graph *graph.API
 	Web   *web.Server
 	HTTP  *http.Server
 	ln    net.Listener
@@ -52,7 +60,8 @@ type Main struct {
 // NewMain returns a Main with the documented defaults.
 func NewMain() *Main {
 	return &Main{
-		Config: Config{Addr: "127.0.0.1:8080", Data: "./glasshouse-data", LogFormat: "text", LogLevel: "info"},
+		Config: Config{Addr: "127.0.0.1:8080", Data: "./glasshouse-data", LogFormat: "text", LogLevel: "info",
+			Ceiling: strings.Join(glasshouse.DataScopes, ",")},
 		Stdout: os.Stdout,
 	}
 }
@@ -68,6 +77,8 @@ func (m *Main) ParseFlags(cmd string, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
 	fs.BoolVar(&c.Secure, "secure-cookies", c.Secure, "mark session cookies Secure (set when served over HTTPS)")
+	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "the origin partners and browsers reach this server at, e.g. https://glasshouse.example (default http://ADDR); it is the OpenID issuer")
+	fs.StringVar(&c.Ceiling, "ceiling", c.Ceiling, "platform ceiling: the comma-separated data scopes any partner agreement may use")
 	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "serve Go profiles (net/http/pprof) on this address; keep it on loopback (default off)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: glasshouse %s [flags]\n\n", cmd)
@@ -116,12 +127,31 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Logger = logger
 	m.Hub = realtime.NewHub(0)
-	if m.Store, err = m.openStore(ctx); err != nil {
+	if m.Store, err = openStore(ctx, m.Config.Data, m.Config.DB, m.Hub); err != nil {
+		return err
+	}
+	ceiling := splitList(m.Config.Ceiling)
+	if err := glasshouse.ValidateScopes(ceiling); err != nil {
+		return fmt.Errorf("--ceiling: %s", glasshouse.ErrorMessage(err))
+	}
+	// The issuer is the URL partners reach us at, so listen first.
+	if m.ln, err = net.Listen("tcp", m.Config.Addr); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	mounts, err := m.partnerPlatform(ceiling, logger)
+	if err != nil {
 		return err
 	}
 	if m.Config.Demo {
 		if err := seedDemo(ctx, m.Store, m.Stdout); err != nil {
 			return fmt.Errorf("seed demo: %w", err)
+		}
+		creds, err := seedDemoPartners(ctx, m.Store, m.Config.Data, m.URL(), m.Stdout)
+		if err != nil {
+			return fmt.Errorf("seed demo partners: %w", err)
+		}
+		if creds != nil {
+			mounts = append(mounts, demoapp.New(demoapp.Config{Platform: m.URL(), Credentials: creds, Logger: logger}).Register)
 		}
 	}
 	m.Web = web.New(web.Config{
@@ -130,10 +160,8 @@ func (m *Main) Run(ctx context.Context) error {
 		Logger:        logger,
 		DBStats:       m.Store.DBStats,
 		SecureCookies: m.Config.Secure,
+		Mount:         mounts,
 	})
-	if m.ln, err = net.Listen("tcp", m.Config.Addr); err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	m.HTTP = &http.Server{
 		Handler:           m.Web.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -155,6 +183,45 @@ func (m *Main) Run(ctx context.Context) error {
 	return nil
 }
 
+// partnerPlatform builds the authorization server and the Graph API and
+// returns their routes.
+func (m *Main) partnerPlatform(ceiling []string, logger *slog.Logger) ([]func(*http.ServeMux), error) {
+	var err error
+	m.OAuth, err = oauth.New(oauth.Config{
+		Issuer:        m.URL(),
+		Store:         m.Store,
+		Logger:        logger,
+		Ceiling:       ceiling,
+		SecureCookies: m.Config.Secure,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("authorization server: %w", err)
+	}
+	m.Graph, err = graph.New(graph.Config{
+		Store:    m.Store,
+		Verifier: m.OAuth,
+		Recorder: logRecorder{logger},
+		Ceiling:  ceiling,
+		Logger:   logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("graph api: %w", err)
+	}
+	return []func(*http.ServeMux){m.OAuth.Register, m.Graph.Register}, nil
+}
+
+// logRecorder writes every Graph API access, granted or denied, to the
+// structured log. It is the interim record until the transparency log
+// (DESIGN.md capability 6) takes its place.
+type logRecorder struct{ log *slog.Logger }
+
+func (r logRecorder) Record(ctx context.Context, a *graph.Access) (string, error) {
+	r.log.InfoContext(ctx, "partner access", "client_id", a.ClientID, "agreement_version", a.AgreementVersion,
+		"endpoint", a.Endpoint, "scopes", strings.Join(a.Scopes, " "), "allowed", a.Allowed, "reason", a.Reason,
+		"status", a.Status, "items", a.Items)
+	return "", nil
+}
+
 // serveDebug serves the Go profiler on its own listener, never on the
 // public one.
 func (m *Main) serveDebug() error {
@@ -172,20 +239,23 @@ func (m *Main) serveDebug() error {
 	return nil
 }
 
-// URL is the base URL the server listens on.
+// URL is the server's public base URL: --public-url, or the listener's.
 func (m *Main) URL() string {
+	if m.Config.PublicURL != "" {
+		return strings.TrimRight(m.Config.PublicURL, "/")
+	}
 	if m.ln == nil {
 		return ""
 	}
 	return "http://" + m.ln.Addr().String()
 }
 
-func (m *Main) openStore(ctx context.Context) (*sqlstore.Store, error) {
-	cfg := sqlstore.Config{Publisher: m.Hub}
-	db := m.Config.DB
+// openStore opens the database that --db names, or SQLite under data.
+func openStore(ctx context.Context, data, db string, pub glasshouse.Publisher) (*sqlstore.Store, error) {
+	cfg := sqlstore.Config{Publisher: pub}
 	switch {
 	case db == "":
-		return sqlite.Open(ctx, filepath.Join(m.Config.Data, "glasshouse.db"), cfg)
+		return sqlite.Open(ctx, filepath.Join(data, "glasshouse.db"), cfg)
 	case strings.HasPrefix(db, "sqlite:"):
 		return sqlite.Open(ctx, strings.TrimPrefix(db, "sqlite:"), cfg)
 	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
@@ -198,6 +268,9 @@ func (m *Main) openStore(ctx context.Context) (*sqlstore.Store, error) {
 // close the streams, then flush and close the database.
 func (m *Main) Close() error {
 	var errs []error
+	if m.HTTP == nil && m.ln != nil {
+		m.ln.Close() // Run failed after listening
+	}
 	if m.HTTP != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		if err := m.HTTP.Shutdown(ctx); err != nil {

@@ -1,0 +1,397 @@
+package demoapp
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"embed"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// Credentials are one app's OAuth client, as the operator registered it.
+type Credentials struct {
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+}
+
+// App describes one demo partner.
+type App struct {
+	Slug    string   // path under /demo/
+	Name    string   // shown to members
+	Tagline string   // one line on its home page
+	Scopes  []string // data scopes it asks for
+	Purpose string   // the agreement's purpose
+}
+
+// Apps are the demo partners, in the order the index shows them.
+var Apps = []App{
+	{Slug: "streamflix", Name: "Streamflix", Tagline: "Films worth sharing.", Scopes: []string{"profile", "friends", "messages.send"},
+		Purpose: "Let you tell a friend what you are watching, from inside Streamflix. Streamflix cannot read your messages."},
+	{Slug: "shopzon", Name: "Shopzon", Tagline: "Everything, delivered.", Scopes: []string{"profile", "email"},
+		Purpose: "Create your Shopzon account and send your order confirmations."},
+	{Slug: "searchly", Name: "Searchly", Tagline: "Find what your friends find.", Scopes: []string{"friends"},
+		Purpose: "Show you which of your friends also use Searchly."},
+}
+
+// Films is Streamflix's small catalogue.
+var Films = []string{"Metropolis", "Seven Samurai", "Spirited Away", "Paris, Texas", "The Third Man", "Cléo from 5 to 7"}
+
+//go:embed templates
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
+
+// Config wires the apps to a platform.
+type Config struct {
+	Platform    string                 // the platform's base URL, e.g. http://127.0.0.1:8080
+	Credentials map[string]Credentials // by App.Slug
+	Logger      *slog.Logger
+	HTTPClient  *http.Client // for calls to the platform (default: 10 s timeout)
+}
+
+// Server serves the demo apps.
+type Server struct {
+	cfg      Config
+	sessions sync.Map // session id -> *session
+}
+
+// session is one browser's state at one app: nothing of it is shared with
+// the platform except through OAuth.
+type session struct {
+	mu       sync.Mutex
+	app      string
+	verifier string // PKCE
+	state    string
+	token    *oauth2.Token
+	flash    string
+}
+
+// New returns the demo apps' server.
+func New(cfg Config) *Server {
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Server{cfg: cfg}
+}
+
+// Register mounts the apps under /demo/.
+func (s *Server) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /demo/{$}", s.index)
+	mux.HandleFunc("GET /demo/{app}/{$}", s.home)
+	mux.HandleFunc("POST /demo/{app}/connect", s.connect)
+	mux.HandleFunc("GET /demo/{app}/callback", s.callback)
+	mux.HandleFunc("POST /demo/{app}/share", s.share)
+	mux.HandleFunc("POST /demo/{app}/disconnect", s.disconnect)
+	mux.HandleFunc("GET /demo/demo.css", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFileFS(w, r, staticFS, "static/demo.css")
+	})
+}
+
+func (s *Server) app(r *http.Request) (*App, *oauth2.Config, bool) {
+	for i := range Apps {
+		a := &Apps[i]
+		if a.Slug != r.PathValue("app") {
+			continue
+		}
+		creds, ok := s.cfg.Credentials[a.Slug]
+		if !ok {
+			return nil, nil, false
+		}
+		return a, s.oauthConfig(a, creds), true
+	}
+	return nil, nil, false
+}
+
+func (s *Server) oauthConfig(a *App, c Credentials) *oauth2.Config {
+	return &oauth2.Config{
+		ClientID:     c.ClientID,
+		ClientSecret: c.ClientSecret,
+		Endpoint: oauth2.Endpoint{
+			AuthURL:   s.cfg.Platform + "/authorize",
+			TokenURL:  s.cfg.Platform + "/oauth/token",
+			AuthStyle: oauth2.AuthStyleInHeader,
+		},
+		RedirectURL: RedirectURI(s.cfg.Platform, a.Slug),
+		Scopes:      append([]string{"openid", "offline_access"}, a.Scopes...),
+	}
+}
+
+// RedirectURI is the redirect URI an app registers for a platform.
+func RedirectURI(platform, slug string) string {
+	return platform + "/demo/" + slug + "/callback"
+}
+
+// sessionFor returns the browser's session at the app, creating one.
+func (s *Server) sessionFor(w http.ResponseWriter, r *http.Request, app string) *session {
+	name := "demo_" + app
+	if c, err := r.Cookie(name); err == nil {
+		if v, ok := s.sessions.Load(c.Value); ok {
+			return v.(*session)
+		}
+	}
+	id := random()
+	sess := &session{app: app}
+	s.sessions.Store(id, sess)
+	http.SetCookie(w, &http.Cookie{Name: name, Value: id, Path: "/demo/" + app + "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	return sess
+}
+
+func (s *Server) index(w http.ResponseWriter, r *http.Request) {
+	var apps []App
+	for _, a := range Apps {
+		if _, ok := s.cfg.Credentials[a.Slug]; ok {
+			apps = append(apps, a)
+		}
+	}
+	s.render(w, "index.html", map[string]any{"Apps": apps})
+}
+
+// homeView is what an app's home page shows.
+type homeView struct {
+	App       *App
+	Connected bool
+	Me        *me
+	Friends   []friend
+	Films     []string
+	Flash     string
+	Error     string
+}
+
+type me struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Picture string `json:"picture"`
+	Email   string `json:"email"`
+}
+
+type friend struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	app, conf, ok := s.app(r)
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	sess := s.sessionFor(w, r, app.Slug)
+	sess.mu.Lock()
+	v := homeView{App: app, Films: Films, Flash: sess.flash}
+	sess.flash = ""
+	tok := sess.token
+	sess.mu.Unlock()
+	if tok != nil {
+		v.Connected = true
+		ctx := r.Context()
+		client := conf.Client(context.WithValue(ctx, oauth2.HTTPClient, s.cfg.HTTPClient), tok)
+		if has(app.Scopes, "profile") || has(app.Scopes, "email") {
+			v.Me = &me{}
+			if err := s.graph(client, "GET", "/graph/v1/me", nil, v.Me); err != nil {
+				v.Error = err.Error()
+			}
+		}
+		if has(app.Scopes, "friends") && v.Error == "" {
+			var fs struct{ Friends []friend }
+			if err := s.graph(client, "GET", "/graph/v1/me/friends", nil, &fs); err != nil {
+				v.Error = err.Error()
+			}
+			v.Friends = fs.Friends
+		}
+	}
+	s.render(w, app.Slug+".html", v)
+}
+
+// connect starts the authorization code flow with PKCE.
+func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
+	app, conf, ok := s.app(r)
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	sess := s.sessionFor(w, r, app.Slug)
+	sess.mu.Lock()
+	sess.verifier, sess.state = oauth2.GenerateVerifier(), random()
+	u := conf.AuthCodeURL(sess.state, oauth2.S256ChallengeOption(sess.verifier), oauth2.SetAuthURLParam("nonce", random()))
+	sess.mu.Unlock()
+	http.Redirect(w, r, u, http.StatusSeeOther)
+}
+
+// callback exchanges the code for tokens.
+func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
+	app, conf, ok := s.app(r)
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	sess := s.sessionFor(w, r, app.Slug)
+	q := r.URL.Query()
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	switch {
+	case q.Get("error") != "":
+		sess.flash = "Not connected: " + q.Get("error") + " " + q.Get("error_description")
+	case sess.state == "" || q.Get("state") != sess.state:
+		sess.flash = "Not connected: the sign-in response did not match this browser's request."
+	default:
+		ctx := context.WithValue(r.Context(), oauth2.HTTPClient, s.cfg.HTTPClient)
+		tok, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(sess.verifier))
+		if err != nil {
+			s.cfg.Logger.Warn("demo app token exchange failed", "app", app.Slug, "err", err)
+			sess.flash = "Not connected: the token exchange failed."
+		} else {
+			sess.token = tok
+			sess.flash = "Connected to glasshouse."
+		}
+	}
+	sess.state, sess.verifier = "", ""
+	http.Redirect(w, r, "/demo/"+app.Slug+"/", http.StatusSeeOther)
+}
+
+// share sends "I'm watching X" to a friend through the Graph API.
+func (s *Server) share(w http.ResponseWriter, r *http.Request) {
+	app, conf, ok := s.app(r)
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	sess := s.sessionFor(w, r, app.Slug)
+	sess.mu.Lock()
+	tok := sess.token
+	sess.mu.Unlock()
+	flash := "Connect to glasshouse first."
+	if tok != nil {
+		film := r.FormValue("film")
+		if !has(Films, film) {
+			film = Films[0]
+		}
+		client := conf.Client(context.WithValue(r.Context(), oauth2.HTTPClient, s.cfg.HTTPClient), tok)
+		body := map[string]string{"to": r.FormValue("to"), "text": "I'm watching " + film + " on Streamflix. You'd like it!"}
+		if err := s.graph(client, "POST", "/graph/v1/me/messages", body, nil); err != nil {
+			flash = "Not shared: " + err.Error()
+		} else {
+			flash = "Shared " + film + "."
+		}
+	}
+	sess.mu.Lock()
+	sess.flash = flash
+	sess.mu.Unlock()
+	http.Redirect(w, r, "/demo/"+app.Slug+"/", http.StatusSeeOther)
+}
+
+func (s *Server) disconnect(w http.ResponseWriter, r *http.Request) {
+	app, _, ok := s.app(r)
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	sess := s.sessionFor(w, r, app.Slug)
+	sess.mu.Lock()
+	tok := sess.token
+	sess.token, sess.flash = nil, "Disconnected."
+	sess.mu.Unlock()
+	if tok != nil {
+		s.revoke(r.Context(), app.Slug, tok.RefreshToken)
+	}
+	http.Redirect(w, r, "/demo/"+app.Slug+"/", http.StatusSeeOther)
+}
+
+// revoke tells the platform to revoke a refresh token and its family
+// (RFC 7009), as a partner should when a user disconnects.
+func (s *Server) revoke(ctx context.Context, slug, token string) {
+	creds := s.cfg.Credentials[slug]
+	req, err := http.NewRequestWithContext(ctx, "POST", s.cfg.Platform+"/revoke",
+		strings.NewReader(url.Values{"token": {token}, "token_type_hint": {"refresh_token"}}.Encode()))
+	if err != nil {
+		return
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(creds.ClientID), url.QueryEscape(creds.ClientSecret))
+	resp, err := s.cfg.HTTPClient.Do(req)
+	if err != nil {
+		s.cfg.Logger.Warn("demo app revocation failed", "app", slug, "err", err)
+		return
+	}
+	resp.Body.Close()
+}
+
+// graph calls the Graph API and decodes the JSON reply, turning an error
+// reply into an error that says what the platform said.
+func (s *Server) graph(client *http.Client, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, s.cfg.Platform+path, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) {
+			return fmt.Errorf("glasshouse refused to renew access (%s)", re.ErrorCode)
+		}
+		return fmt.Errorf("glasshouse is unreachable")
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode >= 300 {
+		var e struct{ Error, Message string }
+		json.Unmarshal(b, &e)
+		return fmt.Errorf("glasshouse said %s: %s", e.Error, e.Message)
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+func (s *Server) render(w http.ResponseWriter, name string, data any) {
+	var buf bytes.Buffer
+	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
+		s.cfg.Logger.Error("demo app template", "template", name, "err", err)
+		http.Error(w, "template error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(buf.Bytes())
+}
+
+func has(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func random() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

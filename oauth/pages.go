@@ -1,0 +1,453 @@
+package oauth
+
+import (
+	"bytes"
+	"cmp"
+	"crypto/hmac"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"html/template"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/password"
+	"github.com/glasshouse/glasshouse/ratelimit"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+func parsePages() *template.Template {
+	return template.Must(template.ParseFS(templateFS, "templates/*.html"))
+}
+
+// Cookies. The session cookie is the web package's (web.CookieName): a
+// member signed in to glasshouse is signed in here too, and signing in here
+// signs in to glasshouse.
+const (
+	sessionCookie = "glasshouse_session"
+	csrfCookie    = "glasshouse_oauth_csrf"
+)
+
+// maxFormBytes bounds the body of the pages' forms.
+const maxFormBytes = 64 << 10
+
+// page is what the templates show.
+type page struct {
+	Title   string
+	Action  string // the form's URL
+	CSRF    string
+	Partner string
+	Message string // the error page's text
+	Error   string // the login form's error
+	Handle  string
+
+	Member        string
+	Purpose       string
+	RetentionDays int
+	Until         string
+	Email         string // the member's real address, beside the email choice
+	Scopes        []scopeChoice
+	Conversations []conversationChoice
+}
+
+type scopeChoice struct{ Name, Description string }
+
+type conversationChoice struct {
+	ID    int64
+	Label string
+}
+
+// flow is one authorization request as the pages see it.
+type flow struct {
+	req    *glasshouse.AuthRequest
+	client *client
+}
+
+func (f *flow) url(path string) string { return path + "?id=" + url.QueryEscape(f.req.ID) }
+
+// loadFlow loads the request named by the id query parameter and its
+// client, or answers with an error page and returns false.
+func (s *Server) loadFlow(w http.ResponseWriter, r *http.Request) (*flow, bool) {
+	ctx, now := r.Context(), s.now()
+	req, err := s.store.AuthRequest(ctx, r.URL.Query().Get("id"), now)
+	if glasshouse.ErrorCode(err) == glasshouse.ENOTFOUND {
+		s.fail(w, r, http.StatusNotFound, "This sign-in request has expired or is not valid. Go back to the app and start again.")
+		return nil, false
+	} else if err != nil {
+		s.internal(w, r, err)
+		return nil, false
+	}
+	if req.Done {
+		s.fail(w, r, http.StatusConflict, "This request is already finished. Go back to the app.")
+		return nil, false
+	}
+	c, err := s.client(ctx, req.ClientID, now)
+	var ae *AccessError
+	if errors.As(err, &ae) {
+		s.fail(w, r, http.StatusForbidden, ae.Err.Message+" The app cannot ask for your data now.")
+		return nil, false
+	} else if err != nil {
+		s.internal(w, r, err)
+		return nil, false
+	}
+	return &flow{req: req, client: c}, true
+}
+
+var errSignIn = glasshouse.Errorf(glasshouse.EUNAUTHORIZED, "Sign in first.")
+
+// session returns the member's glasshouse session if the request carries
+// one that is recent enough for the request's max_age (0, as with
+// prompt=login, means signed in during this request). EUNAUTHORIZED if not.
+func (s *Server) session(r *http.Request, req *glasshouse.AuthRequest) (*glasshouse.Session, error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return nil, errSignIn
+	}
+	now := s.now()
+	sess, err := s.store.SessionByTokenHash(r.Context(), hash(c.Value), now)
+	if err != nil {
+		return nil, err
+	}
+	if m := req.MaxAge; m != nil && (*m == 0 && sess.CreatedAt.Before(req.CreatedAt) || *m > 0 && now.Sub(sess.CreatedAt) > *m) {
+		return nil, errSignIn
+	}
+	return sess, nil
+}
+
+// loginPage shows the login form, or goes on to consent for a member who
+// is signed in already.
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.loadFlow(w, r)
+	if !ok {
+		return
+	}
+	if _, err := s.session(r, f.req); err == nil {
+		http.Redirect(w, r, f.url(consentPath), http.StatusSeeOther)
+		return
+	} else if glasshouse.ErrorCode(err) != glasshouse.EUNAUTHORIZED {
+		s.internal(w, r, err)
+		return
+	}
+	s.renderLogin(w, r, f, http.StatusOK, f.req.LoginHint, "")
+}
+
+func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, f *flow, status int, handle, msg string) {
+	s.render(w, r, status, "login", &page{
+		Title:   "Sign in",
+		Action:  f.url(loginPath),
+		CSRF:    s.csrfToken(w, r, "login", f.req.ID, 0),
+		Partner: f.client.partner.Name,
+		Handle:  handle,
+		Error:   msg,
+	})
+}
+
+// login checks a handle and password, opens a glasshouse session and goes
+// on to consent. Failed attempts are limited per IP address and account.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.loadFlow(w, r)
+	if !ok || !s.checkForm(w, r, "login", f, 0) {
+		return
+	}
+	ctx := r.Context()
+	handle, pw := strings.ToLower(strings.TrimSpace(r.PostFormValue("handle"))), r.PostFormValue("password")
+	if handle == "" || pw == "" {
+		s.renderLogin(w, r, f, http.StatusBadRequest, handle, "Enter your handle and password.")
+		return
+	}
+	ip := clientIP(r)
+	for _, l := range []struct {
+		limiter *ratelimit.Limiter
+		key     string
+	}{{s.byIP, ip}, {s.byAccount, handle}} {
+		if ok, after := l.limiter.Check(l.key); !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(after.Seconds()))))
+			s.renderLogin(w, r, f, http.StatusTooManyRequests, handle, "Too many failed attempts. Wait a little and try again.")
+			return
+		}
+	}
+	memberID, stored, err := s.store.PasswordHash(ctx, handle)
+	if glasshouse.ErrorCode(err) == glasshouse.ENOTFOUND {
+		stored = s.dummyHash
+	} else if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if ok, err := password.Verify(pw, stored); err != nil {
+		s.internal(w, r, fmt.Errorf("stored hash of member %d: %w", memberID, err))
+		return
+	} else if !ok || stored == s.dummyHash {
+		s.byIP.Take(ip)
+		s.byAccount.Take(handle)
+		s.renderLogin(w, r, f, http.StatusUnauthorized, handle, "Wrong handle or password.")
+		return
+	}
+	token, now := randomString(32), s.now()
+	sess := &glasshouse.Session{TokenHash: hash(token), MemberID: memberID, CreatedAt: now}
+	if err := s.store.CreateSession(ctx, sess); err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	s.setCookie(w, r, sessionCookie, "/", token, int(sess.ExpiresAt.Sub(now).Seconds()))
+	http.Redirect(w, r, f.url(consentPath), http.StatusSeeOther)
+}
+
+// offered returns the data scopes the consent page offers: those requested
+// that the partner may still be granted.
+func (f *flow) offered() []string {
+	return intersect(dataScopes(f.req.RequestedScopes), f.client.grantable)
+}
+
+// consentPage shows what the partner asks for, one tick box per scope.
+func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.loadFlow(w, r)
+	if !ok {
+		return
+	}
+	sess, err := s.session(r, f.req)
+	if glasshouse.ErrorCode(err) == glasshouse.EUNAUTHORIZED {
+		http.Redirect(w, r, f.url(loginPath), http.StatusSeeOther)
+		return
+	} else if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	m, err := s.store.MemberByID(ctx, sess.MemberID)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	p := &page{
+		Title:         "Allow " + f.client.partner.Name + "?",
+		Action:        f.url(consentPath),
+		CSRF:          s.csrfToken(w, r, "consent", f.req.ID, m.ID),
+		Partner:       f.client.partner.Name,
+		Member:        cmp.Or(m.DisplayName, "@"+m.Handle),
+		Purpose:       f.client.agreement.Purpose,
+		RetentionDays: f.client.agreement.RetentionDays,
+		Until:         earliest(s.now().Add(glasshouse.GrantLifetime), f.client.agreement.ExpiresAt).Format("2 January 2006"),
+		Email:         m.Email,
+	}
+	for _, scope := range f.offered() {
+		p.Scopes = append(p.Scopes, scopeChoice{Name: scope, Description: glasshouse.ScopeDescriptions[scope]})
+		if scope != glasshouse.ScopeMessagesRead {
+			continue
+		}
+		convs, err := s.store.Conversations(ctx, m.ID)
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		for _, c := range convs {
+			p.Conversations = append(p.Conversations, conversationChoice{ID: c.ID, Label: conversationLabel(c, m.ID)})
+		}
+	}
+	s.render(w, r, http.StatusOK, "consent", p)
+}
+
+// conversationLabel names a conversation for memberID: a group by its
+// title, a direct conversation by the other member.
+func conversationLabel(c *glasshouse.Conversation, memberID int64) string {
+	if c.Kind == glasshouse.Group {
+		return "Group: " + c.Title
+	}
+	for _, o := range c.Members {
+		if o.ID != memberID {
+			return "With " + cmp.Or(o.DisplayName, "@"+o.Handle)
+		}
+	}
+	return "Conversation " + strconv.FormatInt(c.ID, 10)
+}
+
+// consent records the member's choice. Deny sends access_denied to the
+// partner. Allow saves the grant (the ticked scopes, the email choice, the
+// picked conversations), completes the request with the granted scopes
+// and sends the code to the partner.
+func (s *Server) consent(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.loadFlow(w, r)
+	if !ok {
+		return
+	}
+	sess, err := s.session(r, f.req)
+	if glasshouse.ErrorCode(err) == glasshouse.EUNAUTHORIZED {
+		http.Redirect(w, r, f.url(loginPath), http.StatusSeeOther)
+		return
+	} else if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if !s.checkForm(w, r, "consent", f, sess.MemberID) {
+		return
+	}
+	ctx := op.ContextWithIssuer(r.Context(), s.issuer)
+	r = r.WithContext(ctx)
+	if r.PostFormValue("action") != "allow" {
+		op.AuthRequestError(w, r, s.opRequest(f.req), oidc.ErrAccessDenied().WithDescription("The member declined."), s.provider)
+		return
+	}
+
+	ticked := intersect(f.offered(), r.PostForm["scope"])
+	var picked []int64
+	if slices.Contains(ticked, glasshouse.ScopeMessagesRead) {
+		convs, err := s.store.Conversations(ctx, sess.MemberID)
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		for _, v := range r.PostForm["conversation"] {
+			id, err := strconv.ParseInt(v, 10, 64)
+			if err == nil && !slices.Contains(picked, id) && slices.ContainsFunc(convs, func(c *glasshouse.Conversation) bool { return c.ID == id }) {
+				picked = append(picked, id)
+			}
+		}
+		if len(picked) == 0 { // reading nothing is not reading
+			ticked = slices.DeleteFunc(ticked, func(s string) bool { return s == glasshouse.ScopeMessagesRead })
+		}
+	}
+	now, p, a := s.now(), f.client.partner, f.client.agreement
+	relay, err := s.relayAddress(sess.MemberID, p.ID)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	_, err = s.store.SaveGrant(ctx, glasshouse.Grant{
+		MemberID:         sess.MemberID,
+		PartnerID:        p.ID,
+		PartnerName:      p.Name,
+		AgreementVersion: a.Version,
+		Scopes:           ticked,
+		RealEmail:        slices.Contains(ticked, glasshouse.ScopeEmail) && r.PostFormValue("email") == "real",
+		Conversations:    picked,
+		RelayEnabled:     true,
+		GrantedAt:        now,
+		ConfirmedAt:      now,
+		ExpiresAt:        earliest(now.Add(glasshouse.GrantLifetime), a.ExpiresAt),
+	}, relay)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	granted := append(slices.DeleteFunc(slices.Clone(f.req.RequestedScopes), func(s string) bool { return !isProtocolScope(s) }), ticked...)
+	err = s.store.CompleteAuthRequest(ctx, f.req.ID, sess.MemberID, sess.CreatedAt, granted)
+	if code := glasshouse.ErrorCode(err); code == glasshouse.ECONFLICT || code == glasshouse.ENOTFOUND {
+		s.fail(w, r, http.StatusConflict, "This request is already finished. Go back to the app.")
+		return
+	} else if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	req, err := s.store.AuthRequest(ctx, f.req.ID, now)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	op.AuthResponse(s.opRequest(req), s.provider, w, r)
+}
+
+// checkForm parses a POSTed form and checks its CSRF token, or answers
+// with an error page and returns false.
+func (s *Server) checkForm(w http.ResponseWriter, r *http.Request, purpose string, f *flow, memberID int64) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		s.fail(w, r, http.StatusBadRequest, "The form could not be read.")
+		return false
+	}
+	c, err := r.Cookie(csrfCookie)
+	if err != nil || !hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(s.csrfMAC(c.Value, purpose, f.req.ID, memberID))) {
+		s.fail(w, r, http.StatusForbidden, "This form has expired or did not come from this site. Go back, reload the page and try again.")
+		return false
+	}
+	return true
+}
+
+// csrfToken returns the form token for purpose on auth request id (and
+// memberID on the consent page): a MAC of the browser's CSRF cookie, which
+// it sets if the browser has none. A cross-site form can neither read the
+// cookie nor forge the MAC (a signed double-submit token).
+func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request, purpose, id string, memberID int64) string {
+	c, err := r.Cookie(csrfCookie)
+	v := ""
+	if err == nil && len(c.Value) == base64.RawURLEncoding.EncodedLen(32) {
+		v = c.Value
+	} else {
+		v = randomString(32)
+		s.setCookie(w, r, csrfCookie, "/oauth/", v, 0)
+	}
+	return s.csrfMAC(v, purpose, id, memberID)
+}
+
+func (s *Server) csrfMAC(cookie, purpose, id string, memberID int64) string {
+	mac := hmac.New(sha256.New, s.keys.csrfKey)
+	for _, part := range []string{cookie, purpose, id} {
+		binary.Write(mac, binary.BigEndian, uint32(len(part)))
+		mac.Write([]byte(part))
+	}
+	binary.Write(mac, binary.BigEndian, memberID)
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// setCookie sets an HttpOnly, SameSite=Lax cookie; maxAge 0 makes it a
+// session cookie.
+func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, name, path, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     name,
+		Value:    value,
+		Path:     path,
+		MaxAge:   maxAge,
+		HttpOnly: true,
+		Secure:   s.secureCookies || r.TLS != nil,
+		SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// clientIP is the address of the peer.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// render writes a page with headers that keep it out of caches and frames.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) {
+	var buf bytes.Buffer
+	if err := s.pages.ExecuteTemplate(&buf, name, p); err != nil {
+		s.log.ErrorContext(r.Context(), "render page", "page", name, "err", err)
+		http.Error(w, "Internal error.", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	s.render(w, r, status, "error", &page{Title: "Cannot continue", Message: msg})
+}
+
+// internal logs err and answers a generic error page.
+func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.ErrorContext(r.Context(), "oauth page", "path", r.URL.Path, "err", err)
+	s.fail(w, r, http.StatusInternalServerError, "Something went wrong on our side. Try again in a moment.")
+}

@@ -1,0 +1,250 @@
+package oauth_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/oauth"
+	"github.com/glasshouse/glasshouse/ratelimit"
+	"golang.org/x/oauth2"
+)
+
+// signIn gives b a glasshouse session of m, as the web package would.
+func signIn(t *testing.T, e *env, b *browser, m *glasshouse.Member) {
+	t.Helper()
+	token := oauth2.GenerateVerifier()
+	h := sha256.Sum256([]byte(token))
+	if err := e.store.CreateSession(context.Background(), &glasshouse.Session{TokenHash: h[:], MemberID: m.ID, CreatedAt: e.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(e.http.URL)
+	b.client.Jar.SetCookies(u, []*http.Cookie{{Name: "glasshouse_session", Value: token, Path: "/"}})
+}
+
+func TestLoginWithSession(t *testing.T) {
+	t.Parallel()
+	e := MustEnv(t, nil)
+	p := MustPartner(t, e, "Shopzon", shopScopes, time.Time{})
+	alice := MustMember(t, e, "alice")
+	b := newBrowser(t)
+	signIn(t, e, b, alice)
+
+	a := newAuth()
+	if page := b.get(a.url(p, "openid", "profile")); !page.isConsent() || !strings.Contains(page.body, alice.DisplayName) {
+		t.Errorf("signed in: want the consent page, got %d at %s", page.status, page.url)
+	}
+
+	for name, opt := range map[string]oauth2.AuthCodeOption{
+		"prompt=login": oauth2.SetAuthURLParam("prompt", "login"),
+		"max_age=60":   oauth2.SetAuthURLParam("max_age", "60"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			b := newBrowser(t)
+			signIn(t, e, b, alice)
+			e.clock.Advance(2 * time.Minute)
+			a := newAuth()
+			a.params = append(a.params, opt)
+			page := b.get(a.url(p, "openid", "profile"))
+			if !page.isLogin() {
+				t.Fatalf("want the login page, got %d at %s", page.status, page.url)
+			}
+			if page = b.submit(page, values("handle", "alice", "password", testPassword)); !page.isConsent() {
+				t.Fatalf("after signing in: want the consent page, got %d", page.status)
+			}
+		})
+	}
+
+	t.Run("prompt=none", func(t *testing.T) {
+		a := newAuth()
+		a.params = append(a.params, oauth2.SetAuthURLParam("prompt", "none"))
+		wantRedirectError(t, b.get(a.url(p, "openid")), a, "login_required")
+	})
+
+	t.Run("signing in here signs in to glasshouse", func(t *testing.T) {
+		b := newBrowser(t)
+		a := newAuth()
+		b.authorize(a.url(p, "openid"), alice, consent{})
+		u, _ := url.Parse(e.http.URL)
+		var token string
+		for _, c := range b.client.Jar.Cookies(u) {
+			if c.Name == "glasshouse_session" {
+				token = c.Value
+			}
+		}
+		h := sha256.Sum256([]byte(token))
+		if s, err := e.store.SessionByTokenHash(context.Background(), h[:], e.clock.Now()); err != nil || s.MemberID != alice.ID {
+			t.Errorf("session cookie %q: %v", token, err)
+		}
+	})
+}
+
+func TestLoginFailures(t *testing.T) {
+	t.Parallel()
+	limiter := ratelimit.New(ratelimit.Config{Every: time.Hour, Burst: 2})
+	e := MustEnv(t, nil, func(c *oauth.Config) { c.LoginByAccount = limiter })
+	p := MustPartner(t, e, "Shopzon", shopScopes, time.Time{})
+	MustMember(t, e, "alice")
+	b := newBrowser(t)
+	a := newAuth()
+	page := b.get(a.url(p, "openid"))
+
+	for _, tc := range []struct {
+		name, handle, password string
+		status                 int
+		text                   string
+	}{
+		{"empty", "alice", "", http.StatusBadRequest, "Enter your handle and password"},
+		{"wrong password", "alice", "not the password", http.StatusUnauthorized, "Wrong handle or password"},
+		{"unknown handle", "nobody", testPassword, http.StatusUnauthorized, "Wrong handle or password"},
+		{"wrong again", "alice", "still not it", http.StatusUnauthorized, "Wrong handle or password"},
+		{"limited, even with the right password", "alice", testPassword, http.StatusTooManyRequests, "Too many failed attempts"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := b.submit(page, values("handle", tc.handle, "password", tc.password))
+			if r.status != tc.status || !strings.Contains(r.body, tc.text) {
+				t.Errorf("status %d, want %d with %q", r.status, tc.status, tc.text)
+			}
+			if tc.status == http.StatusTooManyRequests && r.header.Get("Retry-After") == "" {
+				t.Error("no Retry-After")
+			}
+			page = r
+		})
+	}
+}
+
+func TestCSRF(t *testing.T) {
+	t.Parallel()
+	e := MustEnv(t, nil)
+	p := MustPartner(t, e, "Shopzon", shopScopes, time.Time{})
+	alice := MustMember(t, e, "alice")
+	login := values("handle", "alice", "password", testPassword)
+
+	victim, attacker := newBrowser(t), newBrowser(t)
+	a := newAuth()
+	loginPage := victim.get(a.url(p, "openid", "profile"))
+	attackerPage := attacker.get(newAuth().url(p, "openid", "profile"))
+
+	t.Run("login without a token", func(t *testing.T) {
+		if r := victim.post(loginPage.url, login); r.status != http.StatusForbidden {
+			t.Errorf("status %d, want 403", r.status)
+		}
+	})
+	t.Run("login with another browser's token", func(t *testing.T) {
+		forged := *attackerPage
+		forged.url = loginPage.url
+		if r := victim.submit(&forged, login); r.status != http.StatusForbidden {
+			t.Errorf("status %d, want 403", r.status)
+		}
+	})
+
+	consentPage := victim.submit(loginPage, login)
+	if !consentPage.isConsent() {
+		t.Fatalf("want the consent page, got %d", consentPage.status)
+	}
+	t.Run("consent with the login token", func(t *testing.T) {
+		forged := *loginPage
+		forged.body = strings.Replace(loginPage.body, "/oauth/login", "/oauth/consent", 1)
+		if r := victim.submit(&forged, values("action", "allow", "scope", "profile")); r.status != http.StatusForbidden {
+			t.Errorf("status %d, want 403", r.status)
+		}
+	})
+	t.Run("consent with another request's token", func(t *testing.T) {
+		other := consentPageFor(t, victim, p, alice)
+		forged := *other
+		forged.body = strings.Replace(other.body, idOf(t, other), idOf(t, consentPage), 1)
+		if r := victim.submit(&forged, values("action", "allow", "scope", "profile")); r.status != http.StatusForbidden {
+			t.Errorf("status %d, want 403", r.status)
+		}
+	})
+	if _, err := e.store.Grant(context.Background(), alice.ID, p.ID); glasshouse.ErrorCode(err) != glasshouse.ENOTFOUND {
+		t.Errorf("a forged form saved a grant: %v", err)
+	}
+	// The genuine form still works.
+	if r := victim.submit(consentPage, values("action", "allow", "scope", "profile")); r.location == nil || r.location.Query().Get("code") == "" {
+		t.Errorf("genuine consent: %d", r.status)
+	}
+}
+
+func consentPageFor(t *testing.T, b *browser, p *partner, m *glasshouse.Member) *response {
+	t.Helper()
+	return consentPage(t, b, newAuth().url(p, "openid", "profile"), m)
+}
+
+// idOf returns the auth request id in a page's form action.
+func idOf(t *testing.T, page *response) string {
+	t.Helper()
+	m := actionRE.FindStringSubmatch(page.body)
+	if m == nil {
+		t.Fatal("no form")
+	}
+	_, id, _ := strings.Cut(m[1], "id=")
+	return id
+}
+
+func TestDeny(t *testing.T) {
+	t.Parallel()
+	e := MustEnv(t, nil)
+	p := MustPartner(t, e, "Shopzon", shopScopes, time.Time{})
+	alice := MustMember(t, e, "alice")
+	a := newAuth()
+	loc := newBrowser(t).authorize(a.url(p, "openid", "profile"), alice, consent{deny: true})
+	if q := loc.Query(); q.Get("error") != "access_denied" || q.Get("state") != a.state || q.Get("code") != "" {
+		t.Errorf("deny redirect %s", loc)
+	}
+	if _, err := e.store.Grant(context.Background(), alice.ID, p.ID); glasshouse.ErrorCode(err) != glasshouse.ENOTFOUND {
+		t.Errorf("denying saved a grant: %v", err)
+	}
+}
+
+func TestPages(t *testing.T) {
+	t.Parallel()
+	e := MustEnv(t, nil)
+	p := MustPartner(t, e, `Evil <script>alert("x")</script>`, shopScopes, time.Time{})
+	alice := MustMember(t, e, "alice")
+	b := newBrowser(t)
+	page := consentPage(t, b, newAuth().url(p, "openid", "profile", "email"), alice)
+
+	for _, want := range []string{
+		"&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;",
+		"Testing Evil",
+		"30 days",
+		glasshouse.ScopeDescriptions["profile"],
+		glasshouse.ScopeDescriptions["email"],
+		`value="relay" checked`,
+	} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("the consent page lacks %q", want)
+		}
+	}
+	if strings.Contains(page.body, "<script>") {
+		t.Error("the partner's name is not escaped")
+	}
+	for k, want := range map[string]string{
+		"X-Frame-Options": "DENY",
+		"Cache-Control":   "no-store",
+		"Content-Type":    "text/html; charset=utf-8",
+	} {
+		if got := page.header.Get(k); got != want {
+			t.Errorf("%s: %q, want %q", k, got, want)
+		}
+	}
+	if csp := page.header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || strings.Contains(csp, "script-src") {
+		t.Errorf("Content-Security-Policy %q", csp)
+	}
+
+	e.clock.Advance(glasshouse.AuthRequestLifetime + time.Second)
+	if r := b.get(page.url); r.status != http.StatusNotFound || !strings.Contains(r.body, "expired") {
+		t.Errorf("an expired request's page: %d", r.status)
+	}
+	for _, path := range []string{"/authorize/callback?id=x", "/end_session", "/device_authorization"} {
+		if r := b.get(e.http.URL + path); r.status != http.StatusNotFound {
+			t.Errorf("%s: %d, want 404", path, r.status)
+		}
+	}
+}

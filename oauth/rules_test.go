@@ -1,0 +1,481 @@
+package oauth_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/oauth"
+	"golang.org/x/oauth2"
+)
+
+var shopScopes = []string{glasshouse.ScopeProfile, glasshouse.ScopeEmail, glasshouse.ScopeFriends}
+
+// wantRedirectError checks that an authorization request was answered
+// with a redirect to the partner carrying error and the request's state.
+func wantRedirectError(t *testing.T, r *response, a *auth, want string) {
+	t.Helper()
+	if r.location == nil || !strings.HasPrefix(r.location.String(), redirectURI) {
+		t.Fatalf("want a redirect to the partner with error %s, got %d at %s", want, r.status, r.url)
+	}
+	q := r.location.Query()
+	if q.Get("error") != want || q.Get("state") != a.state || q.Get("code") != "" {
+		t.Errorf("redirect %s: want error=%s and the state", r.location, want)
+	}
+}
+
+func TestPKCERequired(t *testing.T) {
+	t.Parallel()
+	e := MustEnv(t, nil)
+	p := MustPartner(t, e, "Shopzon", shopScopes, time.Time{})
+	alice := MustMember(t, e, "alice")
+
+	for _, tc := range []struct {
+		name   string
+		params func(a *auth) []oauth2.AuthCodeOption
+	}{
+		{"missing", func(a *auth) []oauth2.AuthCodeOption { return nil }},
+		{"plain", func(a *auth) []oauth2.AuthCodeOption {
+			return []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("code_challenge", a.verifier), oauth2.SetAuthURLParam("code_challenge_method", "plain")}
+		}},
+		{"method omitted (plain by default)", func(a *auth) []oauth2.AuthCodeOption {
+			return []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("code_challenge", oauth2.S256ChallengeFromVerifier(a.verifier))}
+		}},
+		{"S256 with a malformed challenge", func(a *auth) []oauth2.AuthCodeOption {
+			return []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("code_challenge", "short"), oauth2.SetAuthURLParam("code_challenge_method", "S256")}
+		}},
+	} {
+		t.Run("authorize/"+tc.name, func(t *testing.T) {
+			a := newAuth()
+			a.params = tc.params(a)
+			wantRedirectError(t, newBrowser(t).get(a.url(p, "openid", "profile")), a, "invalid_request")
+		})
+	}
+
+	for _, tc := range []struct {
+		name     string
+		verifier func(a *auth) []oauth2.AuthCodeOption
+		want     string
+	}{
+		{"no verifier", func(a *auth) []oauth2.AuthCodeOption { return nil }, "invalid_request"},
+		{"wrong verifier", func(a *auth) []oauth2.AuthCodeOption {
+			return []oauth2.AuthCodeOption{oauth2.VerifierOption(oauth2.GenerateVerifier())}
+		}, "invalid_grant"},
+		{"the challenge as verifier", func(a *auth) []oauth2.AuthCodeOption {
+			return []oauth2.AuthCodeOption{oauth2.VerifierOption(oauth2.S256ChallengeFromVerifier(a.verifier))}
+		}, "invalid_grant"},
+	} {
+		t.Run("token/"+tc.name, func(t *testing.T) {
+			a := newAuth()
+			code := newBrowser(t).code(a, a.url(p, "openid", "profile"), alice, consent{})
+			_, err := p.cfg.Exchange(context.Background(), code, tc.verifier(a)...)
+			if errorCode(err) != tc.want {
+				t.Errorf("exchange: %v, want %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestRedirectURIExact(t *testing.T) {
+	t.Parallel()
+	e := MustEnv(t, nil)
+	p := MustPartner(t, e, "Shopzon", shopScopes, time.Time{})
+	for _, uri := range []string{
+		redirectURI + "/",
+		redirectURI + "?next=/",
+		strings.ToUpper(redirectURI),
+		"http://127.0.0.1:10/callback",
+		"http://localhost:9/callback",
+		"https://127.0.0.1:9/callback",
+		"https://evil.example/callback",
+		"",
+	} {
+		t.Run(uri, func(t *testing.T) {
+			a := newAuth()
+			cfg := *p.cfg
+			cfg.RedirectURL = uri
+			r := newBrowser(t).get(cfg.AuthCodeURL(a.state, a.params...))
+			if r.status != http.StatusBadRequest || r.location != nil || strings.Contains(r.url, "/oauth/login") {
+				t.Errorf("status %d at %s, location %v: want 400 without redirect", r.status, r.url, r.location)
+			}
+		})
+	}
+
+	t.Run("token endpoint", func(t *testing.T) {
+		a := newAuth()
+		code := newBrowser(t).code(a, a.url(p, "openid"), MustMember(t, e, "alice"), consent{})
+		cfg := *p.cfg
+		cfg.RedirectURL = redirectURI + "/other"
+		if _, err := cfg.Exchange(context.Background(), code, oauth2.VerifierOption(a.verifier)); errorCode(err) != "invalid_grant" {
+			t.Errorf("exchange with another redirect_uri: %v, want invalid_grant", err)
+		}
+	})
+}
+
+func TestCodeSingleUse(t *testing.T) {
+	t.Parallel()
+	e := MustEnv(t, nil)
+	p := MustPartner(t, e, "Shopzon", shopScopes, time.Time{})
+	alice := MustMember(t, e, "alice")
+
+	t.Run("reuse", func(t *testing.T) {
+		a := newAuth()
+		code := newBrowser(t).code(a, a.url(p, "openid", "offline_access", "profile"), alice, consent{})
+		tok, err := p.exchange(t, a, code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !e.active(t, p, tok.AccessToken) {
+			t.Fatal("fresh token inactive")
+		}
+		if _, err := p.exchange(t, a, code); errorCode(err) != "invalid_grant" {
+			t.Fatalf("second exchange: %v, want invalid_grant", err)
+		}
+		if e.active(t, p, tok.AccessToken) {
+			t.Error("the access token of a reused code is still active")
+		}
+		if _, err := p.refresh(tok.RefreshToken); errorCode(err) != "invalid_grant" {
+			t.Errorf("refresh token of a reused code: %v, want invalid_grant", err)
+		}
+		if _, err := e.srv.Authenticate(context.Background(), tok.AccessToken); glasshouse.ErrorCode(err) != glasshouse.EUNAUTHORIZED {
+			t.Errorf("Authenticate: %v, want unauthorized", err)
+		}
+	})
+
+	t.Run("expiry", func(t *testing.T) {
+		a := newAuth()
+		code := newBrowser(t).code(a, a.url(p, "openid", "profile"), alice, consent{})
+		e.clock.Advance(glasshouse.AuthCodeLifetime + time.Second)
+		if _, err := p.exchange(t, a, code); errorCode(err) != "invalid_grant" {
+			t.Errorf("exchange after 61 s: %v, want invalid_grant", err)
+		}
+	})
+
+	t.Run("one code per request", func(t *testing.T) {
+		a := newAuth()
+		b := newBrowser(t)
+		loc := b.authorize(a.url(p, "openid", "profile"), alice, consent{})
+		// Replaying the consent (or the op's callback) mints no second code.
+		r := b.get(e.http.URL + "/authorize/callback?id=x")
+		if r.status != http.StatusNotFound {
+			t.Errorf("/authorize/callback: %d, want 404", r.status)
+		}
+		if _, err := p.exchange(t, a, loc.Query().Get("code")); err != nil {
+			t.Errorf("exchange: %v", err)
+		}
+	})
+}
+
+func TestRefreshRotation(t *testing.T) {
+	t.Parallel()
+	e := MustEnv(t, nil)
+	p := MustPartner(t, e, "Shopzon", shopScopes, time.Time{})
+	t1 := MustTokens(t, e, p, MustMember(t, e, "alice"), consent{}, "openid", "offline_access", "profile")
+	t2, err := p.refresh(t1.RefreshToken)
+	if err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	if t2.RefreshToken == t1.RefreshToken {
+		t.Fatal("refresh token not rotated")
+	}
+	// The spent token comes back: a replay. The whole family dies.
+	if _, err := p.refresh(t1.RefreshToken); errorCode(err) != "invalid_grant" {
+		t.Fatalf("replayed refresh token: %v, want invalid_grant", err)
+	}
+	if _, err := p.refresh(t2.RefreshToken); errorCode(err) != "invalid_grant" {
+		t.Errorf("the family's newest refresh token after a replay: %v, want invalid_grant", err)
+	}
+	for name, tok := range map[string]string{"first": t1.AccessToken, "second": t2.AccessToken} {
+		if e.active(t, p, tok) {
+			t.Errorf("%s access token still active after the replay", name)
+		}
+	}
+}
+
+func TestRevocation(t *testing.T) {
+	t.Parallel()
+	e := MustEnv(t, nil)
+	p := MustPartner(t, e, "Shopzon", shopScopes, time.Time{})
+	q := MustPartner(t, e, "Searchly", shopScopes, time.Time{})
+	alice := MustMember(t, e, "alice")
+	ctx := context.Background()
+
+	t.Run("access token", func(t *testing.T) {
+		tok := MustTokens(t, e, p, alice, consent{}, "openid", "offline_access", "profile")
+		if status := e.revoke(t, q, tok.AccessToken); status != http.StatusOK {
+			t.Fatalf("revoke by another partner: %d", status)
+		}
+		if !e.active(t, p, tok.AccessToken) {
+			t.Fatal("another partner revoked the token")
+		}
+		if status := e.revoke(t, p, tok.AccessToken); status != http.StatusOK {
+			t.Fatalf("revoke: %d", status)
+		}
+		if e.active(t, p, tok.AccessToken) {
+			t.Error("revoked access token active")
+		}
+		_, err := e.srv.Authenticate(ctx, tok.AccessToken)
+		if glasshouse.ErrorCode(err) != glasshouse.EUNAUTHORIZED || oauth.Reason(err) != oauth.ReasonInvalidToken {
+			t.Errorf("Authenticate a revoked token: %v", err)
+		}
+		if _, err := p.refresh(tok.RefreshToken); err != nil {
+			t.Errorf("the refresh token died with its access token: %v", err)
+		}
+	})
+
+	t.Run("refresh token", func(t *testing.T) {
+		tok := MustTokens(t, e, p, alice, consent{}, "openid", "offline_access", "profile")
+		if status := e.revoke(t, p, tok.RefreshToken); status != http.StatusOK {
+			t.Fatalf("revoke: %d", status)
+		}
+		if _, err := p.refresh(tok.RefreshToken); errorCode(err) != "invalid_grant" {
+			t.Errorf("revoked refresh token: %v, want invalid_grant", err)
+		}
+		if e.active(t, p, tok.AccessToken) {
+			t.Error("access token of a revoked refresh token active")
+		}
+	})
+
+	t.Run("client authentication", func(t *testing.T) {
+		tok := MustTokens(t, e, p, alice, consent{}, "openid", "profile")
+		if status := e.revoke(t, nil, tok.AccessToken); status != http.StatusUnauthorized {
+			t.Errorf("revoke without credentials: %d, want 401", status)
+		}
+		wrong := *p
+		wrong.secret = "wrong"
+		if status := e.revoke(t, &wrong, tok.AccessToken); status != http.StatusUnauthorized {
+			t.Errorf("revoke with a wrong secret: %d, want 401", status)
+		}
+		if status := e.revoke(t, p, "no-such-token"); status != http.StatusOK {
+			t.Errorf("revoke an unknown token: %d, want 200", status)
+		}
+		if !e.active(t, p, tok.AccessToken) {
+			t.Error("token revoked by an unauthenticated request")
+		}
+	})
+
+	t.Run("grant revoked by the member", func(t *testing.T) {
+		tok := MustTokens(t, e, p, alice, consent{}, "openid", "offline_access", "profile")
+		if err := e.store.RevokeGrant(ctx, alice.ID, p.ID); err != nil {
+			t.Fatal(err)
+		}
+		if e.active(t, p, tok.AccessToken) {
+			t.Error("token active after the grant was revoked")
+		}
+		if _, err := p.refresh(tok.RefreshToken); errorCode(err) != "invalid_grant" {
+			t.Errorf("refresh after the grant was revoked: %v", err)
+		}
+	})
+}
+
+func TestIntrospectionClientAuth(t *testing.T) {
+	t.Parallel()
+	e := MustEnv(t, nil)
+	p := MustPartner(t, e, "Shopzon", shopScopes, time.Time{})
+	q := MustPartner(t, e, "Searchly", shopScopes, time.Time{})
+	tok := MustTokens(t, e, p, MustMember(t, e, "alice"), consent{}, "openid", "profile")
+	wrong := *p
+	wrong.secret = "wrong"
+
+	for _, tc := range []struct {
+		name       string
+		as         *partner
+		form       url.Values
+		wantStatus int
+		wantActive bool
+	}{
+		{"owner", p, nil, http.StatusOK, true},
+		{"no credentials", nil, nil, http.StatusUnauthorized, false},
+		{"client_id without secret", nil, url.Values{"client_id": {p.ClientID}}, http.StatusUnauthorized, false},
+		{"secret in the form", nil, url.Values{"client_id": {p.ClientID}, "client_secret": {p.secret}}, http.StatusUnauthorized, false},
+		{"wrong secret", &wrong, nil, http.StatusUnauthorized, false},
+		{"another partner", q, nil, http.StatusOK, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			form := url.Values{"token": {tok.AccessToken}}
+			for k, v := range tc.form {
+				form[k] = v
+			}
+			resp := e.postAs(t, tc.as, "/oauth/introspect", form)
+			resp.Body.Close()
+			if resp.StatusCode != tc.wantStatus {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tc.wantStatus)
+			}
+			if tc.wantStatus == http.StatusOK {
+				if _, got := e.introspect(t, tc.as, tok.AccessToken); got.Active != tc.wantActive {
+					t.Errorf("active %v, want %v", got.Active, tc.wantActive)
+				}
+			}
+		})
+	}
+}
+
+func TestSuspendedPartner(t *testing.T) {
+	t.Parallel()
+	e := MustEnv(t, nil)
+	p := MustPartner(t, e, "Streamflix", shopScopes, time.Time{})
+	alice := MustMember(t, e, "alice")
+	ctx := context.Background()
+
+	tok := MustTokens(t, e, p, alice, consent{}, "openid", "offline_access", "profile")
+	pending := newAuth() // a code issued before the suspension
+	code := newBrowser(t).code(pending, pending.url(p, "openid", "profile"), alice, consent{})
+	half := newAuth() // a login page opened before the suspension
+	loginPage := newBrowser(t).get(half.url(p, "openid", "profile"))
+	if !loginPage.isLogin() {
+		t.Fatalf("want the login page, got %d", loginPage.status)
+	}
+
+	if _, err := e.store.SetPartnerStatus(ctx, p.ClientID, glasshouse.PartnerSuspended); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("authorize", func(t *testing.T) {
+		a := newAuth()
+		r := newBrowser(t).get(a.url(p, "openid", "profile"))
+		if r.status != http.StatusBadRequest || r.isLogin() {
+			t.Errorf("authorize: %d at %s, want 400", r.status, r.url)
+		}
+		if r := newBrowser(t).get(loginPage.url); r.status != http.StatusForbidden || !strings.Contains(r.body, "suspended") {
+			t.Errorf("login page of an earlier request: %d", r.status)
+		}
+	})
+	t.Run("token", func(t *testing.T) {
+		if _, err := p.exchange(t, pending, code); errorCode(err) != "invalid_client" {
+			t.Errorf("exchange: %v, want invalid_client", err)
+		}
+	})
+	t.Run("refresh", func(t *testing.T) {
+		if _, err := p.refresh(tok.RefreshToken); errorCode(err) != "invalid_client" {
+			t.Errorf("refresh: %v, want invalid_client", err)
+		}
+	})
+	t.Run("introspection", func(t *testing.T) {
+		if status, _ := e.introspect(t, p, tok.AccessToken); status != http.StatusUnauthorized {
+			t.Errorf("introspection: %d, want 401", status)
+		}
+	})
+	t.Run("userinfo", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodGet, e.http.URL+"/userinfo", nil)
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("userinfo: %d, want 403", resp.StatusCode)
+		}
+	})
+	t.Run("graph API check", func(t *testing.T) {
+		_, _, err := e.srv.VerifyAccessToken(ctx, tok.AccessToken)
+		if glasshouse.ErrorCode(err) != glasshouse.EFORBIDDEN || oauth.Reason(err) != oauth.ReasonAgreementSuspended {
+			t.Errorf("VerifyAccessToken: %v, want forbidden agreement_suspended", err)
+		}
+	})
+
+	if _, err := e.store.SetPartnerStatus(ctx, p.ClientID, glasshouse.PartnerApproved); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.srv.VerifyAccessToken(ctx, tok.AccessToken); err != nil {
+		t.Errorf("after resuming: %v", err)
+	}
+}
+
+func TestExpiredGrant(t *testing.T) {
+	t.Parallel()
+	e := MustEnv(t, nil)
+	p := MustPartner(t, e, "Shopzon", shopScopes, time.Time{})
+	alice := MustMember(t, e, "alice")
+	ctx := context.Background()
+	tok := MustTokens(t, e, p, alice, consent{}, "openid", "offline_access", "profile")
+	tok, err := p.refresh(tok.RefreshToken)
+	if err != nil {
+		t.Fatalf("refresh of a live grant: %v", err)
+	}
+
+	// The grant now ends in a minute (as a grant confirmed 90 days ago
+	// would); the refresh token itself stays valid for 30 days.
+	g, err := e.store.Grant(ctx, alice.ID, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.ConfirmedAt = e.clock.Now()
+	g.ExpiresAt = g.ConfirmedAt.Add(time.Minute)
+	if _, err := e.store.SaveGrant(ctx, *g, ""); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(2 * time.Minute)
+
+	if _, err := p.refresh(tok.RefreshToken); errorCode(err) != "invalid_grant" {
+		t.Errorf("refresh of an expired grant: %v, want invalid_grant", err)
+	}
+	_, err = e.srv.Authenticate(ctx, tok.AccessToken)
+	if glasshouse.ErrorCode(err) != glasshouse.EFORBIDDEN || oauth.Reason(err) != oauth.ReasonConsentRequired {
+		t.Errorf("Authenticate under an expired grant: %v, want forbidden consent_required", err)
+	}
+	if e.active(t, p, tok.AccessToken) {
+		t.Error("introspection: active under an expired grant")
+	}
+}
+
+// TestOnlyCodeFlow: no implicit flow, no grant but the code and refresh.
+func TestOnlyCodeFlow(t *testing.T) {
+	t.Parallel()
+	e := MustEnv(t, nil)
+	p := MustPartner(t, e, "Shopzon", shopScopes, time.Time{})
+
+	for _, rt := range []string{"token", "id_token", "code id_token", "id_token token"} {
+		t.Run("response_type="+rt, func(t *testing.T) {
+			a := newAuth()
+			a.params = append(a.params, oauth2.SetAuthURLParam("response_type", rt), oauth2.SetAuthURLParam("response_mode", "query"))
+			r := newBrowser(t).get(a.url(p, "openid"))
+			// Refused: with 400 (the op will not redirect an implicit
+			// response to an http URI) or an error redirect; never a
+			// login page, never a token.
+			refused := r.status == http.StatusBadRequest && r.location == nil ||
+				r.location != nil && r.location.Query().Get("error") != "" && !strings.Contains(r.location.String(), "token=")
+			if !refused || r.isLogin() {
+				t.Errorf("%d %v: want refused", r.status, r.location)
+			}
+		})
+	}
+	t.Run("response_mode=fragment", func(t *testing.T) {
+		a := newAuth()
+		a.params = append(a.params, oauth2.SetAuthURLParam("response_mode", "fragment"))
+		r := newBrowser(t).get(a.url(p, "openid"))
+		if r.location == nil {
+			t.Fatalf("%d: want an error redirect", r.status)
+		}
+		// The error itself goes back in the fragment, as asked.
+		q, _ := url.ParseQuery(r.location.Fragment)
+		if q.Get("error") != "invalid_request" || q.Get("state") != a.state {
+			t.Errorf("redirect %s: want error=invalid_request", r.location)
+		}
+	})
+	for _, grant := range []string{
+		"client_credentials",
+		"password",
+		"urn:ietf:params:oauth:grant-type:jwt-bearer",
+		"urn:ietf:params:oauth:grant-type:token-exchange",
+		"urn:ietf:params:oauth:grant-type:device_code",
+	} {
+		t.Run("grant_type="+grant, func(t *testing.T) {
+			resp := e.postAs(t, p, "/oauth/token", values("grant_type", grant, "assertion", "x.y.z", "username", "alice",
+				"password", testPassword, "subject_token", "x", "subject_token_type", "urn:ietf:params:oauth:token-type:access_token", "device_code", "x"))
+			var body struct {
+				Error       string `json:"error"`
+				AccessToken string `json:"access_token"`
+			}
+			json.NewDecoder(resp.Body).Decode(&body)
+			resp.Body.Close()
+			if resp.StatusCode < 400 || body.AccessToken != "" {
+				t.Errorf("status %d, body %+v: want refused", resp.StatusCode, body)
+			}
+		})
+	}
+}

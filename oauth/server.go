@@ -1,0 +1,238 @@
+package oauth
+
+import (
+	"context"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/pairwise"
+	"github.com/glasshouse/glasshouse/password"
+	"github.com/glasshouse/glasshouse/ratelimit"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// Store is what the authorization server needs of the store: partners,
+// grants and its own state, plus members, sessions and conversations for
+// the login and consent pages.
+type Store interface {
+	glasshouse.PartnerStore
+	glasshouse.GrantStore
+	glasshouse.OAuthStore
+	MemberByID(ctx context.Context, id int64) (*glasshouse.Member, error)
+	PasswordHash(ctx context.Context, handle string) (int64, string, error)
+	CreateSession(ctx context.Context, s *glasshouse.Session) error
+	SessionByTokenHash(ctx context.Context, hash []byte, now time.Time) (*glasshouse.Session, error)
+	Conversations(ctx context.Context, memberID int64) ([]*glasshouse.Conversation, error)
+	Ping(ctx context.Context) error
+}
+
+// Config configures a Server. Issuer and Store are required.
+type Config struct {
+	// Issuer is the server's bare origin, such as https://glasshouse.example
+	// (no path, no trailing slash): the op serves its endpoints at fixed
+	// root paths, and clients compare the issuer string exactly. http is
+	// accepted for local development.
+	Issuer string
+	Store  Store
+	Logger *slog.Logger     // nil discards logs
+	Now    func() time.Time // nil means time.Now
+	// Ceiling is the platform's scope ceiling: the data scopes any
+	// agreement may use at all. Empty allows none (deny by default).
+	Ceiling []string
+	// Mailer delivers relay email; nil means a new RecordingMailer.
+	Mailer Mailer
+	// SecureCookies marks cookies Secure even on plain HTTP requests
+	// (behind a TLS-terminating proxy).
+	SecureCookies bool
+	// RelayDomain makes relay addresses <random>@relay.<RelayDomain>; empty
+	// means the issuer's host name.
+	RelayDomain string
+	// LoginByIP and LoginByAccount limit failed password attempts on the
+	// login page. Share the web package's limiters to count attempts on
+	// both doors together; nil means a burst of 30 then one every 10
+	// seconds per IP address, and a burst of 10 then one a minute per
+	// account.
+	LoginByIP, LoginByAccount *ratelimit.Limiter
+}
+
+// Server is the authorization server. Create it with New, mount it with
+// Register.
+type Server struct {
+	issuer        string
+	store         Store
+	log           *slog.Logger
+	now           func() time.Time
+	ceiling       []string
+	mailer        Mailer
+	secureCookies bool
+	relayDomain   string
+	byIP          *ratelimit.Limiter
+	byAccount     *ratelimit.Limiter
+	dummyHash     string // verified for unknown handles, so that they take as long
+
+	keys     *secrets
+	crypto   op.Crypto
+	provider *op.Provider
+	pages    *template.Template
+}
+
+// New loads (or on first start creates) the server's secrets and builds the
+// OpenID provider.
+func New(c Config) (*Server, error) {
+	u, err := url.Parse(c.Issuer)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return nil, fmt.Errorf("oauth: issuer %q must be a bare origin such as https://glasshouse.example", c.Issuer)
+	}
+	if c.Store == nil {
+		return nil, fmt.Errorf("oauth: Config.Store is required")
+	}
+	if len(c.Ceiling) > 0 {
+		if err := glasshouse.ValidateScopes(c.Ceiling); err != nil {
+			return nil, fmt.Errorf("oauth: ceiling: %w", err)
+		}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Mailer == nil {
+		c.Mailer = &RecordingMailer{}
+	}
+	if c.RelayDomain == "" {
+		c.RelayDomain = u.Hostname()
+	}
+	if c.LoginByIP == nil {
+		c.LoginByIP = ratelimit.New(ratelimit.Config{Every: 10 * time.Second, Burst: 30, Now: c.Now})
+	}
+	if c.LoginByAccount == nil {
+		c.LoginByAccount = ratelimit.New(ratelimit.Config{Every: time.Minute, Burst: 10, Now: c.Now})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	keys, err := loadSecrets(ctx, c.Store)
+	if err != nil {
+		return nil, fmt.Errorf("oauth: %w", err)
+	}
+	s := &Server{
+		issuer:        c.Issuer,
+		store:         c.Store,
+		log:           c.Logger,
+		now:           c.Now,
+		ceiling:       c.Ceiling,
+		mailer:        c.Mailer,
+		secureCookies: c.SecureCookies,
+		relayDomain:   c.RelayDomain,
+		byIP:          c.LoginByIP,
+		byAccount:     c.LoginByAccount,
+		keys:          keys,
+		crypto:        op.NewAES256GCMCrypto(keys.tokenKey, cryptoKeyID),
+		pages:         parsePages(),
+		dummyHash:     password.Hash(randomString(32)),
+	}
+	opts := []op.Option{
+		// GCM only: NewProvider would also accept unauthenticated AES-CFB.
+		op.WithCrypto(s.crypto),
+		// No CORS: partners call the token endpoint from their servers.
+		op.WithCORSOptions(nil),
+	}
+	if u.Scheme == "http" {
+		opts = append(opts, op.WithAllowInsecure())
+	}
+	s.provider, err = op.NewProvider(&op.Config{
+		CryptoKey:             keys.tokenKey,
+		CryptoKeyId:           cryptoKeyID,
+		CodeMethodS256:        true,
+		GrantTypeRefreshToken: true,
+		SupportedScopes:       append([]string{glasshouse.ScopeOpenID, glasshouse.ScopeOffline}, glasshouse.DataScopes...),
+		SupportedClaims: []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "azp", "at_hash", "c_hash",
+			"name", "picture", "email", "phone_number"},
+	}, &storage{s}, op.StaticIssuer(c.Issuer), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("oauth: provider: %w", err)
+	}
+	return s, nil
+}
+
+// Endpoint paths. The op serves the protocol endpoints at fixed root paths;
+// discovery names them all.
+const (
+	loginPath   = "/oauth/login"
+	consentPath = "/oauth/consent"
+)
+
+// providerPaths are the op's routes that Register mounts.
+var providerPaths = []string{"/authorize", "/oauth/token", "/oauth/introspect", "/userinfo", "/revoke", "/keys"}
+
+// Register mounts the authorization server on mux: the op's protocol
+// endpoints at their own paths (not "/", which stays the caller's), our
+// discovery document, and the login and consent pages. The op's routes
+// that this server does not offer (its login callback, end_session,
+// device_authorization) answer 404.
+func (s *Server) Register(mux *http.ServeMux) {
+	for _, p := range providerPaths {
+		mux.Handle(p, s.provider)
+	}
+	mux.HandleFunc("GET /.well-known/openid-configuration", s.discovery)
+	mux.HandleFunc("GET "+loginPath, s.loginPage)
+	mux.HandleFunc("POST "+loginPath, s.login)
+	mux.HandleFunc("GET "+consentPath, s.consentPage)
+	mux.HandleFunc("POST "+consentPath, s.consent)
+	// The op's /authorize/callback mints a code for any finished request
+	// id, whoever asks; consent finishes the flow itself instead.
+	for _, p := range []string{"/authorize/callback", "/end_session", "/device_authorization"} {
+		mux.Handle(p, http.NotFoundHandler())
+	}
+}
+
+// discovery serves the OpenID Provider metadata. The op's own document
+// claims public subjects, the implicit flow and the JWT bearer grant; this
+// one says what the server does.
+func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
+	ctx := op.ContextWithIssuer(r.Context(), s.issuer)
+	cfg := op.CreateDiscoveryConfig(ctx, s.provider, s.provider.Storage())
+	cfg.SubjectTypesSupported = []string{"pairwise"}
+	cfg.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
+	cfg.ResponseModesSupported = []string{string(oidc.ResponseModeQuery)}
+	cfg.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
+	cfg.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
+	cfg.TokenEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic}
+	cfg.TokenEndpointAuthSigningAlgValuesSupported = nil
+	cfg.RevocationEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic}
+	cfg.RevocationEndpointAuthSigningAlgValuesSupported = nil
+	cfg.IntrospectionEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic}
+	cfg.IntrospectionEndpointAuthSigningAlgValuesSupported = nil
+	cfg.RequestObjectSigningAlgValuesSupported = nil
+	cfg.EndSessionEndpoint = ""
+	cfg.CheckSessionIframe = ""
+	cfg.DeviceAuthorizationEndpoint = ""
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	op.Discover(w, cfg)
+}
+
+// PairwiseID returns the id under which the partner with clientID knows
+// memberID: the OpenID sub, and every member id that partner sees.
+func (s *Server) PairwiseID(clientID string, memberID int64) string {
+	return pairwise.ID(s.keys.pairwiseKey, clientID, memberID)
+}
+
+// MemberIDFor maps a pairwise id that the partner with clientID sent back to
+// a member id, among candidates (for example the caller's friends). It
+// reports false when no candidate has that pairwise id. Pairwise ids cannot
+// be reversed, so this costs one HMAC per candidate.
+func (s *Server) MemberIDFor(clientID, pairwiseID string, candidates []int64) (int64, bool) {
+	for _, id := range candidates {
+		if s.PairwiseID(clientID, id) == pairwiseID {
+			return id, true
+		}
+	}
+	return 0, false
+}
