@@ -1,0 +1,133 @@
+package graph_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/graph"
+)
+
+// countingRecorder counts access records; the benchmark measures the Graph
+// API, not a log.
+type countingRecorder struct{ n atomic.Int64 }
+
+func (r *countingRecorder) Record(context.Context, *graph.Access) (string, error) {
+	r.n.Add(1)
+	return "", nil
+}
+
+// Benchmark sizes: benchMembers members, each friends with the next
+// benchFriends/2 and the previous benchFriends/2 (a ring), all of whom
+// granted the partner friends and profile; so every GET /me/friends lists
+// benchFriends friends with their names. benchClients clients share the
+// members' tokens.
+const (
+	benchMembers = 32
+	benchFriends = 10
+	benchClients = 32
+)
+
+// BenchmarkFriends measures GET /graph/v1/me/friends over real HTTP, with
+// valid tokens from the real authorization server and a real SQLite store,
+// at 32 concurrent clients. It reports requests a second and the p50 and
+// p99 latencies.
+//
+//	go test -run '^$' -bench BenchmarkFriends -benchtime 20000x ./graph/
+func BenchmarkFriends(b *testing.B) {
+	rec := &countingRecorder{}
+	e := MustEnv(b, func(c *graph.Config) {
+		c.Recorder = rec
+	})
+	p := MustPartner(b, e, "Searchly")
+	members := make([]*glasshouse.Member, benchMembers)
+	for i := range members {
+		members[i] = MustMember(b, e, fmt.Sprintf("member%02d", i))
+	}
+	for i := range members {
+		for d := 1; d <= benchFriends/2; d++ {
+			MustFriends(b, e, members[i], members[(i+d)%benchMembers])
+		}
+	}
+	tokens := make([]string, benchMembers)
+	for i, m := range members {
+		tokens[i] = MustToken(b, e, p, m, consent{scopes: []string{"friends", "profile"}})
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchClients, MaxConnsPerHost: benchClients}}
+	url := e.http.URL + "/graph/v1/me/friends"
+	get := func(token string) error {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		} else if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d: %s", resp.StatusCode, body)
+		}
+		return nil
+	}
+	for _, t := range tokens { // warm up, and check the answer once
+		var f friendsBody
+		e.get(b, "/graph/v1/me/friends", t).OK(http.StatusOK, &f)
+		if len(f.Friends) != benchFriends || f.Friends[0].Name == "" {
+			b.Fatalf("friends: %+v", f)
+		}
+	}
+
+	var next atomic.Int64
+	latencies := make([][]time.Duration, benchClients)
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	start := time.Now()
+	for c := range benchClients {
+		wg.Go(func() {
+			token := tokens[c%benchMembers]
+			for next.Add(1) <= int64(b.N) {
+				t0 := time.Now()
+				if err := get(token); err != nil {
+					failed.CompareAndSwap(nil, err)
+					return
+				}
+				latencies[c] = append(latencies[c], time.Since(t0))
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
+	b.StopTimer()
+	if err, _ := failed.Load().(error); err != nil {
+		b.Fatal(err)
+	}
+	all := slices.Concat(latencies...)
+	slices.Sort(all)
+	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "req/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(len(all)), "cpu-µs/req")
+	b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
+	if got := rec.n.Load(); got < int64(b.N) {
+		b.Errorf("%d access records for %d requests", got, b.N)
+	}
+}
+
+// cpuTime returns the CPU time the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -1,0 +1,27 @@
+// Package graph serves the partner Graph API under /graph/v1: the only way a
+// partner app reaches member data. It owns the routes, the JSON wire format
+// and the per-partner rate limit; what may be done and shown is decided by
+// the pure policy package, and who is calling by the authorization server
+// (the Verifier, *oauth.Server).
+//
+// Every request takes the same steps (see API.serve):
+//
+//  1. verify the bearer token (401 invalid_token, or 403 with the
+//     verifier's reason when the partner or the consent is not in force);
+//  2. take a token from the partner's bucket (429 with Retry-After);
+//  3. parse the request and load what the policy needs (prepare);
+//  4. policy.Decide (403 with the policy's reason code);
+//  5. run the endpoint's data read, or write, once (the read step);
+//  6. record the access: one Access per request that carried a verified
+//     token, granted or denied, passed to the Recorder before any data is
+//     sent; if it cannot be recorded the partner gets 503 and no data;
+//  7. send the response.
+//
+// Steps 5 and 6 are the seam where the accountability log commits the data
+// read and its access record in one transaction.
+//
+// Every id a partner sees is its own: members by their pairwise id (the
+// OpenID sub), conversations and messages by keyed hashes per partner, and
+// page cursors encrypted; no internal id, handle, or other member's email
+// or phone appears in any response.
+package graph

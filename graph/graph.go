@@ -1,0 +1,157 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/oauth"
+	"github.com/glasshouse/glasshouse/policy"
+	"github.com/glasshouse/glasshouse/ratelimit"
+)
+
+// Routes of the Graph API.
+const (
+	RouteMe       = "GET /graph/v1/me"
+	RouteFriends  = "GET /graph/v1/me/friends"
+	RouteSend     = "POST /graph/v1/me/messages"
+	RouteMessages = "GET /graph/v1/me/conversations/{id}/messages"
+	routeOther    = "/graph/v1/"
+)
+
+// Store is what the Graph API reads and writes.
+type Store interface {
+	MemberByID(ctx context.Context, id int64) (*glasshouse.Member, error)
+	Friends(ctx context.Context, memberID int64) ([]*glasshouse.Member, error)
+	Grant(ctx context.Context, memberID, partnerID int64) (*glasshouse.Grant, error)
+	GrantingFriends(ctx context.Context, memberID, partnerID int64, scope string, now time.Time, afterID int64, limit int) ([]int64, error)
+	CreateDirect(ctx context.Context, memberID int64, other string) (*glasshouse.Conversation, bool, error)
+	SendMessage(ctx context.Context, m glasshouse.NewMessage) (*glasshouse.Message, bool, error)
+	Messages(ctx context.Context, q glasshouse.MessageQuery) (*glasshouse.MessagePage, error)
+	Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error)
+}
+
+// Verifier is the authorization server, *oauth.Server.
+type Verifier interface {
+	// Authenticate checks a bearer access token and loads the partner,
+	// its agreement in force and the member's live grant. Its errors are
+	// *oauth.AccessError (EUNAUTHORIZED invalid_token, or EFORBIDDEN with
+	// a reason) or internal. A refusal that also returns the Access with
+	// its Token and Partner is recorded; one that returns nil cannot be.
+	Authenticate(ctx context.Context, bearer string) (*oauth.Access, error)
+	// PairwiseID returns the id under which the partner with clientID
+	// knows memberID (the OpenID sub).
+	PairwiseID(clientID string, memberID int64) string
+}
+
+// Access describes one Graph API request that carried a verified token:
+// what the accountability log records of it.
+type Access struct {
+	PartnerID        int64
+	ClientID         string
+	AgreementVersion int       // the agreement in force; 0 if not known when refused
+	MemberID         int64     // the member the token speaks for
+	Endpoint         string    // the route, such as "GET /graph/v1/me/friends"
+	Scopes           []string  // the scopes the request used, or needed when denied
+	Allowed          bool      // the policy allowed it
+	Reason           string    // "" when served; else the error code sent: a policy reason, or invalid, not_found, rate_limited, internal…
+	Status           int       // the HTTP status sent
+	Items            int       // the items returned or written
+	At               time.Time // when the request arrived
+}
+
+// Recorder writes access records.
+type Recorder interface {
+	// Record writes a before the response is sent. It is called once for
+	// every request that carried a verified token, granted or denied, after
+	// the data read. It returns a receipt for the Glasshouse-Receipt header
+	// ("" for none). An error means the response carries no data: the
+	// partner gets 503. (For POST /me/messages the message is already
+	// stored by then: putting the write and the record in one transaction
+	// is the accountability log's step.)
+	Record(ctx context.Context, a *Access) (receipt string, err error)
+}
+
+// Config wires an API. Store, Verifier and Recorder are required.
+type Config struct {
+	Store    Store
+	Verifier Verifier
+	Recorder Recorder
+	// Ceiling is the platform ceiling: the data scopes any partner may
+	// use at all. Empty allows none.
+	Ceiling []string
+	Logger  *slog.Logger     // nil discards logs
+	Now     func() time.Time // nil means time.Now
+	// RateLimit is each partner's token bucket (Now is filled in from
+	// Now). Zero Every or Burst mean 50 requests a second with bursts of
+	// 100.
+	RateLimit ratelimit.Config
+}
+
+// API is the Graph API. Create it with New, mount it with Register.
+type API struct {
+	store    Store
+	verifier Verifier
+	recorder Recorder
+	ceiling  []string
+	log      *slog.Logger
+	now      func() time.Time
+	limiter  *ratelimit.Limiter
+	ids      *ids
+}
+
+// New returns the API. It loads (or on first start creates) its key for
+// the ids and cursors partners see from the store.
+func New(c Config) (*API, error) {
+	if c.Store == nil || c.Verifier == nil || c.Recorder == nil {
+		return nil, errors.New("graph: Config.Store, Verifier and Recorder are required")
+	}
+	if len(c.Ceiling) > 0 {
+		if err := glasshouse.ValidateScopes(c.Ceiling); err != nil {
+			return nil, fmt.Errorf("graph: ceiling: %w", err)
+		}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.RateLimit.Every <= 0 || c.RateLimit.Burst <= 0 {
+		c.RateLimit.Every, c.RateLimit.Burst = time.Second/50, 100
+	}
+	c.RateLimit.Now = c.Now
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ids, err := loadIDs(ctx, c.Store)
+	if err != nil {
+		return nil, fmt.Errorf("graph: %w", err)
+	}
+	return &API{
+		store:    c.Store,
+		verifier: c.Verifier,
+		recorder: c.Recorder,
+		ceiling:  c.Ceiling,
+		log:      c.Logger,
+		now:      c.Now,
+		limiter:  ratelimit.New(c.RateLimit),
+		ids:      ids,
+	}, nil
+}
+
+// Register mounts the Graph API on mux.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.Handle(RouteMe, a.serve(RouteMe, policy.ReadProfile, a.me))
+	mux.Handle(RouteFriends, a.serve(RouteFriends, policy.ListFriends, a.friends))
+	mux.Handle(RouteSend, a.serve(RouteSend, policy.SendMessage, a.send))
+	mux.Handle(RouteMessages, a.serve(RouteMessages, policy.ReadMessages, a.messages))
+	// Anything else under /graph/v1/ (an inbox listing, a delete, a
+	// friend's email…) is a request the policy has no kind for: it is
+	// refused as unknown_request (404), and recorded like any other, so
+	// that the log shows a partner's attempts too.
+	mux.Handle(routeOther, a.serve(routeOther, "", func(context.Context, *call) (read, error) { return nil, nil }))
+}

@@ -1,0 +1,140 @@
+package graph
+
+import (
+	"context"
+	"net/http"
+	"slices"
+
+	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/policy"
+)
+
+// profile is the body of GET /me: the member's pairwise id and the fields
+// policy.Me allows.
+type profile struct {
+	ID            string   `json:"id"`
+	Name          string   `json:"name,omitempty"`
+	Picture       string   `json:"picture,omitempty"`
+	Email         string   `json:"email,omitempty"`
+	Phone         string   `json:"phone,omitempty"`
+	Conversations []string `json:"conversations,omitempty"` // with messages.read: the picked conversations' ids
+}
+
+// me serves GET /me.
+func (a *API) me(ctx context.Context, c *call) (read, error) {
+	return func(ctx context.Context) (*reply, error) {
+		m, err := a.store.MemberByID(ctx, c.memberID)
+		if err != nil {
+			return nil, err
+		}
+		p := policy.Me(c.in, m)
+		out := profile{ID: a.verifier.PairwiseID(c.clientID, c.memberID), Name: p.Name, Picture: p.Picture, Email: p.Email, Phone: p.Phone}
+		for _, id := range p.Conversations {
+			out.Conversations = append(out.Conversations, a.ids.conversation(c.clientID, id))
+		}
+		return &reply{status: http.StatusOK, body: out, items: 1}, nil
+	}, nil
+}
+
+// friend is one entry of GET /me/friends.
+type friend struct {
+	ID      string `json:"id"`
+	Name    string `json:"name,omitempty"`
+	Picture string `json:"picture,omitempty"`
+}
+
+// friendsPage is the body of GET /me/friends.
+type friendsPage struct {
+	Friends []friend `json:"friends"`
+	Next    string   `json:"next,omitempty"` // the cursor of the next page; absent on the last
+}
+
+// friendsListing names the friends listing in its cursors.
+const friendsListing = "friends"
+
+// friends serves GET /me/friends?limit=N&cursor=C: the member's friends
+// whose own live grant to the same partner includes friends (a friend who
+// granted the partner other scopes only has not agreed to be found through
+// it), oldest member first.
+func (a *API) friends(ctx context.Context, c *call) (read, error) {
+	limit, err := queryInt(c.r, "limit", 1, glasshouse.MaxPageSize, glasshouse.DefaultPageSize)
+	if err != nil {
+		return nil, err
+	}
+	var after int64
+	if cur := c.r.URL.Query().Get("cursor"); cur != "" {
+		if after, err = a.ids.position(c.clientID, c.memberID, friendsListing, cur); err != nil {
+			return nil, err
+		}
+	}
+	return func(ctx context.Context) (*reply, error) {
+		friends, more, err := a.grantingFriends(ctx, c, after, limit)
+		if err != nil {
+			return nil, err
+		}
+		page := friendsPage{Friends: []friend{}}
+		if more {
+			page.Next = a.ids.cursor(c.clientID, c.memberID, friendsListing, friends[len(friends)-1].member.ID)
+		}
+		for _, f := range friends {
+			if fp, ok := policy.Friend(c.in, f.member, f.grant); ok {
+				page.Friends = append(page.Friends, friend{ID: a.verifier.PairwiseID(c.clientID, f.member.ID), Name: fp.Name, Picture: fp.Picture})
+			}
+		}
+		return &reply{status: http.StatusOK, body: page, items: len(page.Friends)}, nil
+	}, nil
+}
+
+// friendGrant is a friend with their own grant to the partner.
+type friendGrant struct {
+	member *glasshouse.Member // only the ID unless the partner may see profile fields
+	grant  *glasshouse.Grant  // nil if revoked, or the friend gone, since the listing
+}
+
+// grantingFriends reads up to limit of the member's friends after the
+// member id after whose own live grant to the partner includes friends,
+// each with that grant and, when the partner may see profile fields at
+// all, their profile; more reports whether there are others. It costs 1 + 2n store calls for n friends (the
+// store's GrantingFriends returns ids only); it is the one data read of
+// GET /me/friends, and the place for a store method that returns the page
+// in one query.
+func (a *API) grantingFriends(ctx context.Context, c *call, after int64, limit int) (friends []friendGrant, more bool, err error) {
+	ids, err := a.store.GrantingFriends(ctx, c.memberID, c.partner.ID, glasshouse.ScopeFriends, c.in.Now, after, limit+1)
+	if err != nil {
+		return nil, false, err
+	}
+	if more = len(ids) > limit; more {
+		ids = ids[:limit]
+	}
+	withProfile := slices.Contains(policy.Effective(c.in), glasshouse.ScopeProfile)
+	friends = make([]friendGrant, 0, len(ids))
+	for _, id := range ids {
+		f := friendGrant{member: &glasshouse.Member{ID: id}}
+		if f.grant, err = a.grantOrNil(ctx, id, c.partner.ID); err != nil {
+			return nil, false, err
+		}
+		if withProfile {
+			m, err := a.store.MemberByID(ctx, id)
+			switch glasshouse.ErrorCode(err) {
+			case "":
+				f.member = m
+			case glasshouse.ENOTFOUND:
+				f.grant = nil // gone since the listing: kept for paging, not listed
+			default:
+				return nil, false, err
+			}
+		}
+		friends = append(friends, f)
+	}
+	return friends, more, nil
+}
+
+// grantOrNil returns memberID's grant to partnerID, or nil if there is
+// none: the policy's input for "no grant".
+func (a *API) grantOrNil(ctx context.Context, memberID, partnerID int64) (*glasshouse.Grant, error) {
+	g, err := a.store.Grant(ctx, memberID, partnerID)
+	if glasshouse.ErrorCode(err) == glasshouse.ENOTFOUND {
+		return nil, nil
+	}
+	return g, err
+}

@@ -1,0 +1,179 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/oauth"
+	"github.com/glasshouse/glasshouse/policy"
+)
+
+// call is one request on its way through serve.
+type call struct {
+	w        http.ResponseWriter
+	r        *http.Request
+	partner  *glasshouse.Partner
+	memberID int64
+	clientID string
+	in       policy.Input // prepare fills in Request's details and Recipient
+}
+
+// reply is what a data read returns: the status, the JSON body and the
+// number of items in it.
+type reply struct {
+	status int
+	body   any
+	items  int
+}
+
+// read is an endpoint's data read (or write). It runs only when the
+// policy allows the request, exactly once.
+type read func(ctx context.Context) (*reply, error)
+
+// endpoint parses a request and loads what the policy needs beyond the
+// token, partner, agreement and grant (filling c.in), and returns the read
+// to run if the policy allows. It reads no data that the response could
+// carry.
+type endpoint func(ctx context.Context, c *call) (read, error)
+
+// serve runs one endpoint through the steps every Graph request takes: verify
+// the token, rate limit, prepare, decide, read, record, respond.
+func (a *API) serve(route string, kind policy.Kind, ep endpoint) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		at := a.now()
+		ctx := r.Context()
+		bearer, err := bearerToken(r)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		access, err := a.verifier.Authenticate(ctx, bearer)
+		if access == nil || access.Token == nil || access.Partner == nil {
+			a.fail(w, r, cmpErr(err, fmt.Errorf("authenticate: no access and no error")))
+			return
+		}
+		rec := &Access{
+			PartnerID: access.Partner.ID,
+			ClientID:  access.Partner.ClientID,
+			MemberID:  access.Token.MemberID,
+			Endpoint:  route,
+			Scopes:    policy.Needed(kind),
+			At:        at,
+		}
+		if access.Agreement != nil {
+			rec.AgreementVersion = access.Agreement.Version
+		}
+		if err != nil {
+			a.finish(w, r, rec, nil, err)
+			return
+		}
+		res, err := a.run(ctx, w, r, access, kind, ep, rec)
+		a.finish(w, r, rec, res, err)
+	})
+}
+
+// run takes the steps between verification and recording: rate limit,
+// prepare, decide and read. It fills in rec's decision.
+func (a *API) run(ctx context.Context, w http.ResponseWriter, r *http.Request, access *oauth.Access, kind policy.Kind, ep endpoint, rec *Access) (*reply, error) {
+	if ok, after := a.limiter.Allow(access.Partner.ClientID); !ok {
+		return nil, &retryError{err: glasshouse.Errorf(glasshouse.ERATELIMITED, "This app is over its rate limit; retry later."), after: after}
+	}
+	c := &call{
+		w:        w,
+		r:        r,
+		partner:  access.Partner,
+		memberID: access.Token.MemberID,
+		clientID: access.Partner.ClientID,
+		in: policy.Input{
+			Ceiling:   a.ceiling,
+			Partner:   access.Partner,
+			Agreement: access.Agreement,
+			Grant:     access.Grant,
+			Token:     access.Token,
+			Request:   policy.Request{Kind: kind},
+			Now:       rec.At,
+		},
+	}
+	read, err := ep(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	d := policy.Decide(c.in)
+	rec.Scopes, rec.Allowed = d.Scopes, d.Allow
+	if !d.Allow {
+		return nil, &denial{d}
+	}
+	return read(ctx)
+}
+
+// finish records the access and sends the response: the reply, or err. If
+// the access cannot be recorded, the partner gets 503 and no data.
+func (a *API) finish(w http.ResponseWriter, r *http.Request, rec *Access, res *reply, err error) {
+	var body []byte
+	if err == nil {
+		if body, err = json.Marshal(res.body); err != nil {
+			err = fmt.Errorf("encode response: %w", err)
+		}
+	}
+	var p problem
+	if err != nil {
+		p = a.problem(r, err)
+		rec.Status, rec.Reason, rec.Items = p.status, p.code, 0
+	} else {
+		rec.Status, rec.Reason, rec.Items = res.status, "", res.items
+	}
+	receipt, rerr := a.recorder.Record(r.Context(), rec)
+	if rerr != nil {
+		a.log.ErrorContext(r.Context(), "access not recorded; no data sent", "route", rec.Endpoint, "partner", rec.ClientID, "err", rerr)
+		a.fail(w, r, glasshouse.Errorf(glasshouse.EUNAVAILABLE, "The access could not be recorded, so no data was sent; retry later."))
+		return
+	}
+	if receipt != "" {
+		w.Header().Set("Glasshouse-Receipt", receipt)
+	}
+	if err != nil {
+		p.write(w)
+		return
+	}
+	writeBody(w, res.status, body)
+}
+
+// bearerToken returns the request's bearer token (RFC 6750 §2.1). Tokens
+// are accepted in the Authorization header only, never in the URL or body.
+func bearerToken(r *http.Request) (string, error) {
+	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return "", errNoToken
+	}
+	return strings.TrimSpace(token), nil
+}
+
+// errNoToken answers a request without a bearer token.
+var errNoToken = glasshouse.Errorf(glasshouse.EUNAUTHORIZED, "Send an access token in an Authorization: Bearer header.")
+
+// denial is a policy denial.
+type denial struct{ d policy.Decision }
+
+func (e *denial) Error() string { return "policy: " + e.d.Reason + ": " + e.d.Message }
+
+// retryError tells the partner when to try again (the Retry-After header).
+type retryError struct {
+	err   error
+	after time.Duration
+}
+
+func (e *retryError) Error() string { return e.err.Error() }
+func (e *retryError) Unwrap() error { return e.err }
+
+// cmpErr returns err, or fallback if err is nil.
+func cmpErr(err, fallback error) error {
+	if err != nil {
+		return err
+	}
+	return fallback
+}
