@@ -206,7 +206,10 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 		client := conf.Client(context.WithValue(ctx, oauth2.HTTPClient, s.cfg.HTTPClient), tok)
 		if has(app.Scopes, "profile") || has(app.Scopes, "email") {
 			v.Me = &me{}
-			if err := s.graph(client, "GET", "/graph/v1/me", nil, v.Me); err != nil {
+			var ge *graphError
+			if err := s.graph(client, "GET", "/graph/v1/me", nil, v.Me); errors.As(err, &ge) && ge.Code == "insufficient_scope" {
+				v.Me = nil // the member did not share a profile: fine
+			} else if err != nil {
 				v.Error = err.Error()
 			}
 		}
@@ -362,13 +365,18 @@ func (s *Server) graph(client *http.Client, method, path string, body, out any) 
 	if resp.StatusCode >= 300 {
 		var e struct{ Error, Message string }
 		json.Unmarshal(b, &e)
-		return fmt.Errorf("glasshouse said %s: %s", e.Error, e.Message)
+		return &graphError{Code: e.Error, Message: e.Message}
 	}
 	if out != nil {
 		return json.Unmarshal(b, out)
 	}
 	return nil
 }
+
+// graphError is a refusal from the Graph API.
+type graphError struct{ Code, Message string }
+
+func (e *graphError) Error() string { return "glasshouse said " + e.Code + ": " + e.Message }
 
 func (s *Server) render(w http.ResponseWriter, name string, data any) {
 	var buf bytes.Buffer

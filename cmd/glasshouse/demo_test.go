@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/glasshouse/glasshouse"
+)
+
+// browser is a person's browser: cookies, redirects, forms. It talks HTML
+// to the demo apps and the consent pages, as a person would.
+type browser struct {
+	tb   testing.TB
+	base string
+	c    *http.Client
+}
+
+func newBrowser(tb testing.TB, base string) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{tb: tb, base: base, c: &http.Client{Jar: jar}}
+}
+
+// do sends a request and returns the final URL and body after redirects.
+func (b *browser) do(method, path string, form url.Values) (*url.URL, string) {
+	b.tb.Helper()
+	u := path
+	if strings.HasPrefix(path, "/") {
+		u = b.base + path
+	}
+	var resp *http.Response
+	var err error
+	if method == "GET" {
+		resp, err = b.c.Get(u)
+	} else {
+		resp, err = b.c.PostForm(u, form)
+	}
+	if err != nil {
+		b.tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		b.tb.Fatalf("%s %s: %s\n%s", method, path, resp.Status, body)
+	}
+	return resp.Request.URL, string(body)
+}
+
+var (
+	csrfRE   = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	actionRE = regexp.MustCompile(`<form method="post" action="([^"]*)"`)
+	scopeRE  = regexp.MustCompile(`name="scope" value="([^"]+)"`)
+)
+
+// submit posts the page's first form with the given fields and its CSRF token.
+func (b *browser) submit(at *url.URL, page string, fields url.Values) (*url.URL, string) {
+	b.tb.Helper()
+	csrf, action := csrfRE.FindStringSubmatch(page), actionRE.FindStringSubmatch(page)
+	if csrf == nil || action == nil {
+		b.tb.Fatalf("no form with a CSRF token on %s:\n%s", at, page)
+	}
+	target, err := at.Parse(html.UnescapeString(action[1]))
+	if err != nil {
+		b.tb.Fatal(err)
+	}
+	fields.Set("csrf", html.UnescapeString(csrf[1]))
+	return b.do("POST", target.String(), fields)
+}
+
+// connect has a member connect a demo app: the app's button, the platform's
+// login and consent pages (ticking only the scopes given, all if nil), and
+// back to the app.
+func (b *browser) connect(app, handle, password string, ticked []string) string {
+	b.tb.Helper()
+	b.do("GET", "/demo/"+app+"/", nil)
+	at, page := b.do("POST", "/demo/"+app+"/connect", url.Values{})
+	if strings.Contains(page, `name="password"`) {
+		at, page = b.submit(at, page, url.Values{"handle": {handle}, "password": {password}})
+	}
+	offered := scopeRE.FindAllStringSubmatch(page, -1)
+	if len(offered) == 0 {
+		b.tb.Fatalf("no consent form at %s:\n%s", at, page)
+	}
+	form := url.Values{"action": {"allow"}, "email": {"relay"}}
+	for _, s := range offered {
+		if ticked == nil || slices.Contains(ticked, s[1]) {
+			form.Add("scope", s[1])
+		}
+	}
+	at, page = b.submit(at, page, form)
+	if at.Path != "/demo/"+app+"/" || !strings.Contains(page, "Connected to glasshouse") {
+		b.tb.Fatalf("after consent: %s\n%s", at, page)
+	}
+	return page
+}
+
+var friendOptionRE = regexp.MustCompile(`<option value="([^"]+)">([^<]*)</option>`)
+
+// TestDemoWorld runs `glasshouse demo` for real and drives its partner apps
+// in a browser-like client: members connect Streamflix through the consent
+// screen (one with a scope unticked), and one shares a film with the other,
+// whose conversation then holds the message, marked as sent via Streamflix.
+func TestDemoWorld(t *testing.T) {
+	m := NewMain()
+	m.Config.Addr, m.Config.Data, m.Config.LogLevel, m.Config.Demo = "127.0.0.1:0", t.TempDir(), "warn", true
+	var out bytes.Buffer
+	m.Stdout = &out
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	if !strings.Contains(out.String(), "alice-demo-password") || !strings.Contains(out.String(), "/demo/") {
+		t.Fatalf("demo printed:\n%s", out.String())
+	}
+
+	alice, bob := newBrowser(t, m.URL()), newBrowser(t, m.URL())
+	bob.connect("streamflix", "bob", "bob-demo-password", nil)
+	page := alice.connect("streamflix", "alice", "alice-demo-password", []string{"friends", "messages.send"})
+	if strings.Contains(page, "Alice Martin") {
+		t.Errorf("Streamflix shows alice's name although she unticked profile")
+	}
+	// bob granted Streamflix, so he is the one friend alice can share with;
+	// without alice's profile scope Streamflix sees his pairwise id only.
+	opts := friendOptionRE.FindAllStringSubmatch(page, -1)
+	if len(opts) != 1 || strings.Contains(opts[0][2], "Bob") {
+		t.Fatalf("friends to share with: %q, want bob alone, unnamed", opts)
+	}
+	bobID := opts[0][1]
+	_, page = alice.do("POST", "/demo/streamflix/share", url.Values{"film": {"Metropolis"}, "to": {bobID}})
+	if !strings.Contains(page, "Shared Metropolis") {
+		t.Fatalf("share failed:\n%s", page)
+	}
+
+	// bob's own client sees the message in his conversation with alice.
+	w := newTestWorld(t, m.URL())
+	var s struct{ Token string }
+	w.do("", "POST", "/api/v1/sessions", map[string]string{"handle": "bob", "password": "bob-demo-password"}, &s)
+	var direct glasshouse.Conversation
+	w.do(s.Token, "POST", "/api/v1/conversations", map[string]string{"kind": "direct", "with": "alice"}, &direct)
+	var p glasshouse.MessagePage
+	w.do(s.Token, "GET", fmt.Sprintf("/api/v1/conversations/%d/messages?limit=1", direct.ID), nil, &p)
+	if len(p.Messages) != 1 || !strings.Contains(p.Messages[0].Text, "Metropolis") || p.Messages[0].ViaPartner != "Streamflix" || p.Messages[0].SenderHandle != "alice" {
+		t.Fatalf("bob's latest message from alice: %+v", p.Messages)
+	}
+
+	// Searchly sees only friends who connected Searchly: none yet.
+	page = alice.connect("searchly", "alice", "alice-demo-password", nil)
+	if !strings.Contains(page, "None of your friends uses Searchly yet") {
+		t.Errorf("Searchly page:\n%s", page)
+	}
+	// Shopzon gets the relay address, never the real one.
+	page = bob.connect("shopzon", "bob", "bob-demo-password", nil)
+	if strings.Contains(page, "bob@example.org") || !strings.Contains(page, "@relay.") {
+		t.Errorf("Shopzon page should show a relay address only:\n%s", page)
+	}
+}
+
+// TestDemoSeedIdempotent seeds twice on the same store: nothing doubles.
+func TestDemoSeedIdempotent(t *testing.T) {
+	m := MustRunMain(t)
+	for range 2 {
+		if err := seedDemo(context.Background(), m.Store, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alice, err := m.Store.MemberByHandle(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := m.Store.Conversations(context.Background(), alice.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 2 {
+		t.Fatalf("alice has %d conversations after seeding twice, want 2", len(cs))
+	}
+	for _, c := range cs {
+		if c.LastSeq != 3 {
+			t.Errorf("conversation %q has %d messages after seeding twice, want 3", c.Title, c.LastSeq)
+		}
+	}
+}
