@@ -30,7 +30,8 @@ func newBrowser(tb testing.TB, base string) *browser {
 	return &browser{tb: tb, base: base, c: &http.Client{Jar: jar}}
 }
 
-// do sends a request and returns the final URL and body after redirects.
+// do sends a request and returns the final URL and body after redirects
+// (or, where CheckRedirect stopped following, the redirect's target).
 func (b *browser) do(method, path string, form url.Values) (*url.URL, string) {
 	b.tb.Helper()
 	u := path
@@ -49,6 +50,9 @@ func (b *browser) do(method, path string, form url.Values) (*url.URL, string) {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
+	if loc, err := resp.Location(); err == nil && resp.StatusCode/100 == 3 {
+		return loc, "" // a redirect that CheckRedirect stopped at
+	}
 	if resp.StatusCode != http.StatusOK {
 		b.tb.Fatalf("%s %s: %s\n%s", method, path, resp.Status, body)
 	}
@@ -83,6 +87,17 @@ func (b *browser) connect(app, handle, password string, ticked []string) string 
 	b.tb.Helper()
 	b.do("GET", "/demo/"+app+"/", nil)
 	at, page := b.do("POST", "/demo/"+app+"/connect", url.Values{})
+	at, page = b.consent(at, page, handle, password, ticked, nil)
+	if at.Path != "/demo/"+app+"/" || !strings.Contains(page, "Connected to glasshouse") {
+		b.tb.Fatalf("after consent: %s\n%s", at, page)
+	}
+	return page
+}
+
+// consent answers the platform's login page (if shown) and consent page:
+// it ticks the given scopes (all offered if nil) and conversations.
+func (b *browser) consent(at *url.URL, page, handle, password string, ticked []string, conversations []int64) (*url.URL, string) {
+	b.tb.Helper()
 	if strings.Contains(page, `name="password"`) {
 		at, page = b.submit(at, page, url.Values{"handle": {handle}, "password": {password}})
 	}
@@ -96,11 +111,10 @@ func (b *browser) connect(app, handle, password string, ticked []string) string 
 			form.Add("scope", s[1])
 		}
 	}
-	at, page = b.submit(at, page, form)
-	if at.Path != "/demo/"+app+"/" || !strings.Contains(page, "Connected to glasshouse") {
-		b.tb.Fatalf("after consent: %s\n%s", at, page)
+	for _, c := range conversations {
+		form.Add("conversation", fmt.Sprint(c))
 	}
-	return page
+	return b.submit(at, page, form)
 }
 
 var friendOptionRE = regexp.MustCompile(`<option value="([^"]+)">([^<]*)</option>`)

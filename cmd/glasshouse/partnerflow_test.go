@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/glasshouse/glasshouse"
+	"golang.org/x/oauth2"
+)
+
+// partnerApp is a partner's side of the flow, with the standard client
+// libraries: golang.org/x/oauth2 and github.com/coreos/go-oidc.
+type partnerApp struct {
+	tb       testing.TB
+	base     string
+	oauth    *oauth2.Config
+	verifier *oidc.IDTokenVerifier
+}
+
+func newPartnerApp(tb testing.TB, issuer, clientID, secret, redirect string, scopes ...string) *partnerApp {
+	provider, err := oidc.NewProvider(context.Background(), issuer) // discovery; checks the issuer
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &partnerApp{
+		tb:       tb,
+		base:     issuer,
+		oauth:    &oauth2.Config{ClientID: clientID, ClientSecret: secret, Endpoint: provider.Endpoint(), RedirectURL: redirect, Scopes: append([]string{oidc.ScopeOpenID}, scopes...)},
+		verifier: provider.Verifier(&oidc.Config{ClientID: clientID}),
+	}
+}
+
+// authorize runs the code flow with PKCE for the member in b, who answers
+// the login and consent pages with answer; it returns the tokens and the ID
+// token, verified against the JWKS with the nonce checked.
+func (p *partnerApp) authorize(b *browser, answer func(at *url.URL, page string) (*url.URL, string)) (*oauth2.Token, *oidc.IDToken) {
+	p.tb.Helper()
+	verifier, state, nonce := oauth2.GenerateVerifier(), "state-123", "nonce-456"
+	authURL := p.oauth.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce))
+	// Stop at the partner's redirect URI, which nothing serves here.
+	b.c.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
+		if strings.HasPrefix(req.URL.String(), p.oauth.RedirectURL) {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}
+	defer func() { b.c.CheckRedirect = nil }()
+	at, page := b.do("GET", authURL, nil)
+	back, _ := answer(at, page)
+	if !strings.HasPrefix(back.String(), p.oauth.RedirectURL) || back.Query().Get("state") != state {
+		p.tb.Fatalf("consent ended at %s", back)
+	}
+	tok, err := p.oauth.Exchange(context.Background(), back.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		p.tb.Fatalf("exchange: %v", err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	id, err := p.verifier.Verify(context.Background(), raw)
+	if err != nil {
+		p.tb.Fatalf("id token: %v", err)
+	}
+	if id.Nonce != nonce {
+		p.tb.Fatalf("id token nonce %q, want %q", id.Nonce, nonce)
+	}
+	return tok, id
+}
+
+// graph calls the Graph API with tok and decodes the reply; it returns the
+// status and the raw body.
+func (p *partnerApp) graph(tok *oauth2.Token, method, path string, body, out any) (int, string) {
+	p.tb.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = strings.NewReader(string(b))
+	}
+	req, _ := http.NewRequest(method, p.base+path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := p.oauth.Client(context.Background(), tok).Do(req)
+	if err != nil {
+		p.tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(b, out); err != nil {
+			p.tb.Fatalf("%s %s: %v in %s", method, path, err, b)
+		}
+	}
+	return resp.StatusCode, string(b)
+}
+
+// TestPartnerFlowEndToEnd: an operator registers a partner with the CLI,
+// members consent with real pages, and the partner, with the standard
+// client libraries, verifies the ID token and calls every Graph endpoint.
+func TestPartnerFlowEndToEnd(t *testing.T) {
+	m := MustRunMain(t)
+	const redirect = "https://partner.example/callback"
+	out, err := runCLI(t, "partner", "create", "--data", m.Config.Data, "--name", "Streamflix", "--redirect-uri", redirect,
+		"--scopes", "profile,friends,messages.send,messages.read", "--assessed", "2026-09-01",
+		"--purpose", "Share what you watch with a friend", "--retention", "30")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var creds struct {
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+	}
+	json.Unmarshal([]byte(out), &creds)
+	if _, err := runCLI(t, "partner", "approve", creds.ClientID, "--data", m.Config.Data); err != nil {
+		t.Fatal(err)
+	}
+
+	w := newTestWorld(t, m.URL())
+	aliceTok, bobTok := w.member("alice"), w.member("bob")
+	w.befriend(aliceTok, bobTok, "bob")
+	var direct glasshouse.Conversation
+	w.do(aliceTok, "POST", "/api/v1/conversations", map[string]string{"kind": "direct", "with": "bob"}, &direct)
+	w.send(bobTok, direct.ID, "see you at eight", "b1")
+
+	app := newPartnerApp(t, m.URL(), creds.ClientID, creds.ClientSecret, redirect, "profile", "friends", "messages.send", "messages.read")
+	// bob grants everything but messages.read; alice unticks profile and
+	// lets the app read her conversation with bob.
+	bob := newBrowser(t, m.URL())
+	bobToken, bobID := app.authorize(bob, func(at *url.URL, page string) (*url.URL, string) {
+		return bob.consent(at, page, "bob", "bob-bench-password", []string{"profile", "friends", "messages.send"}, nil)
+	})
+	alice := newBrowser(t, m.URL())
+	aliceToken, aliceID := app.authorize(alice, func(at *url.URL, page string) (*url.URL, string) {
+		return alice.consent(at, page, "alice", "alice-bench-password", []string{"friends", "messages.send", "messages.read"}, []int64{direct.ID})
+	})
+	if aliceID.Subject == bobID.Subject || len(aliceID.Subject) != 22 {
+		t.Fatalf("subjects %q and %q", aliceID.Subject, bobID.Subject)
+	}
+	if got := strings.Fields(fmt.Sprint(aliceToken.Extra("scope"))); strings.Contains(fmt.Sprint(got), "profile") {
+		t.Errorf("alice's token carries the unticked profile scope: %v", got)
+	}
+
+	// GET /me: alice's pairwise id, no name (profile unticked), her picked conversation.
+	var me struct {
+		ID            string   `json:"id"`
+		Name          string   `json:"name"`
+		Conversations []string `json:"conversations"`
+	}
+	if st, body := app.graph(aliceToken, "GET", "/graph/v1/me", nil, &me); st != 200 || me.ID != aliceID.Subject || me.Name != "" || len(me.Conversations) != 1 {
+		t.Fatalf("GET /me: %d %s", st, body)
+	}
+	// GET /me/friends: bob, who granted the app, under his pairwise id.
+	var friends struct {
+		Friends []struct{ ID string } `json:"friends"`
+	}
+	if st, body := app.graph(aliceToken, "GET", "/graph/v1/me/friends", nil, &friends); st != 200 || len(friends.Friends) != 1 || friends.Friends[0].ID != bobID.Subject {
+		t.Fatalf("GET /me/friends: %d %s", st, body)
+	}
+	// POST /me/messages: lands in bob's conversation with alice, marked.
+	if st, body := app.graph(aliceToken, "POST", "/graph/v1/me/messages", map[string]string{"to": bobID.Subject, "text": "Watching Metropolis"}, nil); st != 201 {
+		t.Fatalf("POST /me/messages: %d %s", st, body)
+	}
+	var page glasshouse.MessagePage
+	w.do(bobTok, "GET", fmt.Sprintf("/api/v1/conversations/%d/messages?limit=1", direct.ID), nil, &page)
+	if len(page.Messages) != 1 || page.Messages[0].Text != "Watching Metropolis" || page.Messages[0].ViaPartner != "Streamflix" {
+		t.Fatalf("bob's conversation: %+v", page.Messages)
+	}
+	// GET /me/conversations/{id}/messages: alice's own messages of the
+	// picked conversation (bob did not grant messages.read, so his stay out).
+	var msgs struct {
+		Messages []struct{ From, Text string } `json:"messages"`
+	}
+	if st, body := app.graph(aliceToken, "GET", "/graph/v1/me/conversations/"+me.Conversations[0]+"/messages", nil, &msgs); st != 200 {
+		t.Fatalf("GET messages: %d %s", st, body)
+	} else if strings.Contains(body, "see you at eight") || !strings.Contains(body, "Watching Metropolis") {
+		t.Fatalf("GET messages returned %s", body)
+	}
+	// No scope reads a whole inbox or deletes: those paths do not exist.
+	for _, path := range []string{"/graph/v1/me/conversations", "/graph/v1/me/inbox"} {
+		if st, _ := app.graph(aliceToken, "GET", path, nil, nil); st != 404 {
+			t.Errorf("GET %s: %d, want 404", path, st)
+		}
+	}
+	// bob left messages.read unticked: refused.
+	if st, body := app.graph(bobToken, "GET", "/graph/v1/me/conversations/"+me.Conversations[0]+"/messages", nil, nil); st != 403 || !strings.Contains(body, "insufficient_scope") {
+		t.Fatalf("bob reading without messages.read: %d %s", st, body)
+	}
+	// The operator suspends the partner: refused on its very next call.
+	if _, err := runCLI(t, "partner", "suspend", creds.ClientID, "--data", m.Config.Data); err != nil {
+		t.Fatal(err)
+	}
+	if st, body := app.graph(aliceToken, "GET", "/graph/v1/me/friends", nil, nil); st != 403 || !strings.Contains(body, "agreement_suspended") {
+		t.Fatalf("after suspension: %d %s", st, body)
+	}
+}
