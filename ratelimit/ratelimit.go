@@ -30,8 +30,9 @@ type Limiter struct {
 }
 
 type entry struct {
-	key     string
-	limiter *rate.Limiter
+	key      string
+	limiter  *rate.Limiter
+	inflight int // attempts admitted by Attempt and not yet done
 }
 
 // New returns a Limiter. Every and Burst must be positive.
@@ -68,6 +69,34 @@ func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
 		return false, d
 	}
 	return true, 0
+}
+
+// Attempt admits an attempt of which only failures count, such as a
+// password check, and returns done, which the caller must call once with
+// whether it failed. Attempts in flight count against the bucket until they
+// are done, so that many at once cannot slip past the limit together. When
+// no token is left it returns ok false and how long until one is back.
+func (l *Limiter) Attempt(key string) (done func(failed bool), ok bool, retryAfter time.Duration) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.evict(now)
+	e := l.entry(key)
+	if missing := 1 + float64(e.inflight) - e.limiter.TokensAt(now); missing > 0 {
+		return func(bool) {}, false, time.Duration(missing / float64(l.limit) * float64(time.Second))
+	}
+	e.inflight++
+	var once sync.Once
+	return func(failed bool) {
+		once.Do(func() {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			e.inflight--
+			if failed {
+				e.limiter.ReserveN(l.now(), 1)
+			}
+		})
+	}, true, 0
 }
 
 // Check reports what Allow would, without taking a token. With Take it
@@ -121,7 +150,7 @@ func (l *Limiter) entry(key string) *entry {
 
 // evict drops least recently used keys while their buckets are full again.
 func (l *Limiter) evict(now time.Time) {
-	for el := l.lru.Back(); el != nil && el.Value.(*entry).limiter.TokensAt(now) >= float64(l.burst); el = l.lru.Back() {
+	for el := l.lru.Back(); el != nil && el.Value.(*entry).inflight == 0 && el.Value.(*entry).limiter.TokensAt(now) >= float64(l.burst); el = l.lru.Back() {
 		l.remove(el)
 	}
 }

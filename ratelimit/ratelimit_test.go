@@ -141,3 +141,43 @@ func TestCheckAndTake(t *testing.T) {
 		t.Fatal("Check after the debt is paid = false")
 	}
 }
+
+// TestAttemptConcurrent: attempts in flight together cannot exceed the
+// burst, and successful attempts do not count.
+func TestAttemptConcurrent(t *testing.T) {
+	l, _ := MustLimiter(t, time.Hour, 10, 0)
+	var admitted atomic.Int64
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range 60 {
+		wg.Go(func() {
+			<-start
+			if done, ok, _ := l.Attempt("alice"); ok {
+				admitted.Add(1)
+				defer done(true) // failed, but only once all have tried
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if n := admitted.Load(); n != 10 {
+		t.Fatalf("%d of 60 concurrent failing attempts admitted; want the burst, 10", n)
+	}
+
+	l2, clk := MustLimiter(t, time.Hour, 2, 0)
+	for i := range 20 {
+		done, ok, _ := l2.Attempt("bob")
+		if !ok {
+			t.Fatalf("successful attempt %d refused: successes must not count", i)
+		}
+		clk.Advance(time.Second) // the check takes time
+		done(false)
+	}
+	for range 2 {
+		done, _, _ := l2.Attempt("bob") // two failures use the burst
+		done(true)
+	}
+	if _, ok, retry := l2.Attempt("bob"); ok || retry < 59*time.Minute {
+		t.Fatalf("third failure: ok %v, retry %v; want refused, 1h", ok, retry)
+	}
+}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -114,10 +115,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if in.Handle == "" || in.Password == "" {
 		return glasshouse.Errorf(glasshouse.EINVALID, "Handle and password are required.")
 	}
-	ip := clientIP(r)
-	if err := s.checkLimits(ip, in.Handle); err != nil {
+	done, err := s.attempt(clientIP(r), in.Handle)
+	if err != nil {
 		return err
 	}
+	failed := true
+	defer func() { done(failed) }()
 	id, hash, err := s.store.PasswordHash(r.Context(), in.Handle)
 	if glasshouse.ErrorCode(err) == glasshouse.ENOTFOUND {
 		hash = dummyHash
@@ -127,10 +130,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if ok, err := password.Verify(in.Password, hash); err != nil {
 		return fmt.Errorf("login: stored hash of member %d: %w", id, err)
 	} else if !ok || hash == dummyHash {
-		s.byIP.Take(ip)
-		s.byAccount.Take(in.Handle)
 		return errBadLogin
 	}
+	failed = false
 
 	token := newToken()
 	now := s.now()
@@ -153,9 +155,17 @@ func newToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// checkLimits refuses a password attempt when the address or the account
-// has failed too often. The caller counts a failure with Take.
-func (s *Server) checkLimits(ip, handle string) error {
+// attempt admits a password attempt against the address's and the
+// account's limits; the caller calls done with whether the password was
+// wrong, so that only failures count, and attempts in flight count until
+// then.
+func (s *Server) attempt(ip, handle string) (done func(failed bool), err error) {
+	var dones []func(bool)
+	all := func(failed bool) {
+		for _, d := range dones {
+			d(failed)
+		}
+	}
 	for _, lim := range []struct {
 		l   *ratelimit.Limiter
 		key string
@@ -164,11 +174,14 @@ func (s *Server) checkLimits(ip, handle string) error {
 		{s.byIP, ip, "Too many failed logins from this address; try again later."},
 		{s.byAccount, handle, "Too many failed password attempts for this account; try again later."},
 	} {
-		if ok, after := lim.l.Check(lim.key); !ok {
-			return &retryError{glasshouse.Errorf(glasshouse.ERATELIMITED, "%s", lim.msg), after}
+		d, ok, after := lim.l.Attempt(lim.key)
+		if !ok {
+			all(false)
+			return nil, &retryError{glasshouse.Errorf(glasshouse.ERATELIMITED, "%s", lim.msg), after}
 		}
+		dones = append(dones, d)
 	}
-	return nil
+	return all, nil
 }
 
 // clientIP is the address of the peer. Behind a proxy every request comes
@@ -200,6 +213,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, c caller) error 
 	if err := s.store.DeleteSession(r.Context(), c.tokenHash); err != nil {
 		return err
 	}
+	s.endStreams(func(l *liveStream) bool { return bytes.Equal(l.tokenHash, c.tokenHash) })
 	s.setCookie(w, r, "", -1)
 	return noContent(w)
 }
@@ -209,6 +223,7 @@ func (s *Server) logoutEverywhere(w http.ResponseWriter, r *http.Request, c call
 	if err := s.store.DeleteMemberSessions(r.Context(), c.memberID); err != nil {
 		return err
 	}
+	s.endStreams(func(l *liveStream) bool { return l.memberID == c.memberID })
 	s.setCookie(w, r, "", -1)
 	return noContent(w)
 }
@@ -232,9 +247,12 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, c caller
 	if err != nil {
 		return err
 	}
-	if err := s.checkLimits(clientIP(r), me.Handle); err != nil {
+	done, err := s.attempt(clientIP(r), me.Handle)
+	if err != nil {
 		return err
 	}
+	failed := true
+	defer func() { done(failed) }()
 	_, hash, err := s.store.PasswordHash(r.Context(), me.Handle)
 	if err != nil {
 		return err
@@ -242,12 +260,12 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, c caller
 	if ok, err := password.Verify(in.Current, hash); err != nil {
 		return fmt.Errorf("change password: stored hash of member %d: %w", me.ID, err)
 	} else if !ok {
-		s.byIP.Take(clientIP(r))
-		s.byAccount.Take(me.Handle)
 		return glasshouse.Errorf(glasshouse.EFORBIDDEN, "The current password is wrong.")
 	}
+	failed = false
 	if err := s.store.SetPassword(r.Context(), c.memberID, password.Hash(in.New), c.tokenHash); err != nil {
 		return err
 	}
+	s.endStreams(func(l *liveStream) bool { return l.memberID == c.memberID && !bytes.Equal(l.tokenHash, c.tokenHash) })
 	return noContent(w)
 }

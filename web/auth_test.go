@@ -214,7 +214,7 @@ func TestLoginRateLimitPerAccount(t *testing.T) {
 	clk := &clock{t: time.Now()}
 	ts := MustServer(t, func(c *web.Config) {
 		c.Now = clk.Now
-		c.LoginPerAccount = ratelimit.Config{Every: time.Minute, Burst: 3}
+		c.LoginPerAccount = ratelimit.New(ratelimit.Config{Every: time.Minute, Burst: 3, Now: clk.Now})
 	})
 	ts.MustSignup(t, "alice")
 	login := func(password string) *response {
@@ -248,7 +248,7 @@ func TestLoginRateLimitPerIP(t *testing.T) {
 	clk := &clock{t: time.Now()}
 	ts := MustServer(t, func(c *web.Config) {
 		c.Now = clk.Now
-		c.LoginPerIP = ratelimit.Config{Every: time.Hour, Burst: 3}
+		c.LoginPerIP = ratelimit.New(ratelimit.Config{Every: time.Hour, Burst: 3, Now: clk.Now})
 	})
 	ts.MustSignup(t, "dan")
 	for _, handle := range []string{"ann", "ben", "cat"} { // unknown handles fail too
@@ -266,7 +266,7 @@ func TestPasswordChangeRateLimit(t *testing.T) {
 	clk := &clock{t: time.Now()}
 	ts := MustServer(t, func(c *web.Config) {
 		c.Now = clk.Now
-		c.LoginPerAccount = ratelimit.Config{Every: time.Minute, Burst: 2}
+		c.LoginPerAccount = ratelimit.New(ratelimit.Config{Every: time.Minute, Burst: 2, Now: clk.Now})
 	})
 	alice := ts.MustMember(t, "alice")
 	change := func(current string) *response {
@@ -299,5 +299,29 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 		if strings.Contains(logs, secret) {
 			t.Errorf("logs hold the secret %q:\n%s", secret, logs)
 		}
+	}
+}
+
+// TestLoginRateLimitConcurrent: failed attempts in flight together cannot
+// pass the limit (each takes its token before the password is checked).
+func TestLoginRateLimitConcurrent(t *testing.T) {
+	ts := MustServer(t, func(c *web.Config) {
+		c.LoginPerAccount = ratelimit.New(ratelimit.Config{Every: time.Hour, Burst: 10})
+	})
+	ts.MustSignup(t, "alice")
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	var wg sync.WaitGroup
+	for range 40 {
+		wg.Go(func() {
+			r := ts.Do(t, "", "POST", "/api/v1/sessions", map[string]string{"handle": "alice", "password": "wrong wrong wrong"})
+			mu.Lock()
+			statuses[r.Status]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if statuses[401] != 10 || statuses[429] != 30 {
+		t.Fatalf("statuses %v; want 10 × 401 and 30 × 429", statuses)
 	}
 }

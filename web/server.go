@@ -31,11 +31,11 @@ type Config struct {
 
 	// SessionTTL is how long a login lasts; zero means 30 days.
 	SessionTTL time.Duration
-	// LoginPerAccount and LoginPerIP limit failed password attempts (Now
-	// is filled in from Now). Zero values mean a burst of 10 then one a
-	// minute per account, and a burst of 30 then one every 10 seconds per
-	// IP address.
-	LoginPerAccount, LoginPerIP ratelimit.Config
+	// LoginPerAccount and LoginPerIP limit failed password attempts. Nil
+	// means NewLoginLimiters' defaults. Pass the same limiters to every
+	// door that checks passwords (the OAuth login page too), so that they
+	// count together.
+	LoginPerAccount, LoginPerIP *ratelimit.Limiter
 	// StreamPing is the interval of keep-alive pings on idle streams; zero
 	// means 30 seconds.
 	StreamPing time.Duration
@@ -43,6 +43,14 @@ type Config struct {
 	// the Graph API, the demo apps) on the same mux, so that they share
 	// request logging, metrics, panic recovery and cross-origin checks.
 	Mount []func(*http.ServeMux)
+}
+
+// NewLoginLimiters returns the default limits on failed password attempts:
+// a burst of 10 then one a minute per account, and a burst of 30 then one
+// every 10 seconds per IP address.
+func NewLoginLimiters(now func() time.Time) (perAccount, perIP *ratelimit.Limiter) {
+	return ratelimit.New(ratelimit.Config{Every: time.Minute, Burst: 10, Now: now}),
+		ratelimit.New(ratelimit.Config{Every: 10 * time.Second, Burst: 30, Now: now})
 }
 
 // Server is the HTTP API. Create it with New.
@@ -60,10 +68,11 @@ type Server struct {
 	metrics       *metrics
 	handler       http.Handler
 
-	mu      sync.Mutex // guards stopped and streams.Add
+	mu      sync.Mutex // guards stopped, live and streams.Add
 	stopped bool
 	closing chan struct{} // closed by CloseStreams
 	streams sync.WaitGroup
+	live    map[*liveStream]struct{}
 }
 
 // New returns a Server on the given store and hub.
@@ -87,14 +96,12 @@ func New(c Config) *Server {
 	if c.StreamPing <= 0 {
 		c.StreamPing = 30 * time.Second
 	}
-	limiter := func(lc ratelimit.Config, every time.Duration, burst int) *ratelimit.Limiter {
-		if lc.Every <= 0 || lc.Burst <= 0 {
-			lc.Every, lc.Burst = every, burst
-		}
-		if lc.Now == nil {
-			lc.Now = c.Now
-		}
-		return ratelimit.New(lc)
+	defAccount, defIP := NewLoginLimiters(c.Now)
+	if c.LoginPerAccount == nil {
+		c.LoginPerAccount = defAccount
+	}
+	if c.LoginPerIP == nil {
+		c.LoginPerIP = defIP
 	}
 	s := &Server{
 		store:         c.Store,
@@ -104,11 +111,12 @@ func New(c Config) *Server {
 		secureCookies: c.SecureCookies,
 		sessionTTL:    c.SessionTTL,
 		streamPing:    c.StreamPing,
-		byAccount:     limiter(c.LoginPerAccount, time.Minute, 10),
-		byIP:          limiter(c.LoginPerIP, 10*time.Second, 30),
+		byAccount:     c.LoginPerAccount,
+		byIP:          c.LoginPerIP,
 		registry:      c.Registry,
 		metrics:       newMetrics(c.Registry, c.DBStats),
 		closing:       make(chan struct{}),
+		live:          map[*liveStream]struct{}{},
 	}
 	mux := s.routes()
 	for _, mount := range c.Mount {
@@ -138,14 +146,23 @@ func (s *Server) CloseStreams() {
 }
 
 // startStream registers a stream; false once CloseStreams was called.
-func (s *Server) startStream() bool {
+func (s *Server) startStream(l *liveStream) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopped {
 		return false
 	}
 	s.streams.Add(1)
+	s.live[l] = struct{}{}
 	return true
+}
+
+// stopStream unregisters a stream that startStream registered.
+func (s *Server) stopStream(l *liveStream) {
+	s.mu.Lock()
+	delete(s.live, l)
+	s.mu.Unlock()
+	s.streams.Done()
 }
 
 // isStopping reports whether CloseStreams was called.

@@ -37,7 +37,31 @@ const (
 	lagged                     // the subscription fell a full buffer behind
 	shuttingDown               // CloseStreams was called
 	failed                     // the store failed
+	signedOut                  // the stream's session ended (logout, password change, expiry)
 )
+
+// signedOutReason tells a client whose session ended why its stream closed.
+const signedOutReason = "signed out; sign in again"
+
+// liveStream is one open stream, so that ending a session ends its streams.
+type liveStream struct {
+	memberID  int64
+	tokenHash []byte
+	ended     chan struct{} // closed when the session ends
+}
+
+// endStreams ends the open streams that match, now, on this node (streams
+// elsewhere notice at their next ping, which re-checks the session).
+func (s *Server) endStreams(match func(*liveStream) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for l := range s.live {
+		if match(l) {
+			close(l.ended)
+			delete(s.live, l)
+		}
+	}
+}
 
 // transport writes frames on one kind of stream.
 type transport interface {
@@ -65,7 +89,8 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c caller) error 
 	if !ws && !strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
 		return glasshouse.Errorf(glasshouse.EINVALID, "Open the stream as a WebSocket, or with Accept: text/event-stream.")
 	}
-	if !s.startStream() {
+	live := &liveStream{memberID: c.memberID, tokenHash: c.tokenHash, ended: make(chan struct{})}
+	if !s.startStream(live) {
 		return glasshouse.Errorf(glasshouse.EUNAVAILABLE, "The server is shutting down.")
 	}
 	// A WebSocket stream outlives this handler, so its subscription must
@@ -73,17 +98,17 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c caller) error 
 	ctx := context.WithoutCancel(r.Context())
 	sub, err := s.hub.Subscribe(ctx, c.memberID)
 	if err != nil {
-		s.streams.Done()
+		s.stopStream(live)
 		return err
 	}
 	end := func() {
 		sub.Close()
-		s.streams.Done()
+		s.stopStream(live)
 	}
 
 	if !ws {
 		defer end()
-		s.serveEvents(w, r, sub, c.memberID, cur)
+		s.serveEvents(w, r, sub, live, cur)
 		return nil
 	}
 	conn, err := websocket.Accept(w, r, nil) // same-origin only; no compression
@@ -104,7 +129,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c caller) error 
 				conn.CloseNow()
 			}
 		}()
-		s.serveWebSocket(ctx, conn, sub, c.memberID, cur)
+		s.serveWebSocket(ctx, conn, sub, live, cur)
 	}()
 	return nil
 }
@@ -128,7 +153,8 @@ func streamCursor(r *http.Request) (cursor, error) {
 
 // pump sends the backlog after cur, then live events, until the stream
 // ends. It returns why, and the id of the last message sent.
-func (s *Server) pump(ctx context.Context, t transport, sub glasshouse.Subscription, memberID int64, cur cursor) (ending, int64, error) {
+func (s *Server) pump(ctx context.Context, t transport, sub glasshouse.Subscription, live *liveStream, cur cursor) (ending, int64, error) {
+	memberID := live.memberID
 	last := cur.after
 	for cur.backfill {
 		if s.isStopping() {
@@ -169,9 +195,15 @@ func (s *Server) pump(ctx context.Context, t transport, sub glasshouse.Subscript
 			}
 			last = ev.Message.ID
 		case <-ping.C:
+			// Sessions can also end on another node, or expire.
+			if _, err := s.store.SessionByTokenHash(ctx, live.tokenHash, s.now()); glasshouse.ErrorCode(err) == glasshouse.EUNAUTHORIZED {
+				return signedOut, last, nil
+			}
 			if err := t.ping(ctx); err != nil {
 				return clientGone, last, err
 			}
+		case <-live.ended:
+			return signedOut, last, nil
 		case <-s.closing:
 			return shuttingDown, last, nil
 		case <-ctx.Done():
@@ -188,17 +220,19 @@ func laggedReason(last int64) string {
 // serveWebSocket runs a WebSocket stream: text frames of JSON, a close
 // status of 1013 (try again later) when the client fell behind, 1001 when
 // the server shuts down.
-func (s *Server) serveWebSocket(ctx context.Context, conn *websocket.Conn, sub glasshouse.Subscription, memberID int64, cur cursor) {
+func (s *Server) serveWebSocket(ctx context.Context, conn *websocket.Conn, sub glasshouse.Subscription, live *liveStream, cur cursor) {
 	conn.SetReadLimit(1 << 10) // clients send nothing but control frames
 	ctx = conn.CloseRead(ctx)
 	gauge := s.metrics.streams.WithLabelValues("websocket")
 	gauge.Inc()
 	defer gauge.Dec()
 
-	end, last, err := s.pump(ctx, wsTransport{conn}, sub, memberID, cur)
+	end, last, err := s.pump(ctx, wsTransport{conn}, sub, live, cur)
 	switch end {
 	case lagged:
 		conn.Close(websocket.StatusTryAgainLater, laggedReason(last))
+	case signedOut:
+		conn.Close(websocket.StatusPolicyViolation, signedOutReason)
 	case shuttingDown:
 		conn.Close(websocket.StatusGoingAway, "server shutting down")
 	case failed:
@@ -231,7 +265,7 @@ func (t wsTransport) ping(ctx context.Context) error {
 // whose id is the message id, so that EventSource resumes with
 // Last-Event-ID. When the client fell behind or the server shuts down, a
 // final {"type":"close"} event says why and the response ends.
-func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, sub glasshouse.Subscription, memberID int64, cur cursor) {
+func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, sub glasshouse.Subscription, live *liveStream, cur cursor) {
 	// The stream outlives the server's read and write timeouts; each
 	// write sets its own deadline instead.
 	rc := http.NewResponseController(w)
@@ -250,10 +284,12 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, sub glassho
 	gauge.Inc()
 	defer gauge.Dec()
 
-	end, last, err := s.pump(r.Context(), t, sub, memberID, cur)
+	end, last, err := s.pump(r.Context(), t, sub, live, cur)
 	switch end {
 	case lagged:
 		t.close(laggedReason(last))
+	case signedOut:
+		t.close(signedOutReason)
 	case shuttingDown:
 		t.close("server shutting down")
 	case failed:

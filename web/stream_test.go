@@ -336,3 +336,36 @@ func TestStreamRejected(t *testing.T) {
 		t.Fatalf("%d subscriptions left open by rejected streams", n)
 	}
 }
+
+// TestSignOutEndsStreams: logging out, logging out everywhere and changing
+// the password close the streams of the sessions that ended (and only
+// those), so no private message reaches a signed-out client.
+func TestSignOutEndsStreams(t *testing.T) {
+	ts := MustServer(t)
+	bob := ts.MustMember(t, "bob")
+	other := ts.MustLogin(t, "bob", testPassword) // a second session of bob's
+	wantSignedOut := func(ws *websocket.Conn) {
+		t.Helper()
+		_, err := readWS(ws)
+		var ce websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != websocket.StatusPolicyViolation || ce.Reason != "signed out; sign in again" {
+			t.Fatalf("stream ended with %v; want close 1008 signed out", err)
+		}
+	}
+
+	// Changing the password ends the other session's stream, not this one's.
+	mine, theirs := ts.MustDialWS(t, bob.Token, ""), ts.MustDialWS(t, other, "")
+	ts.Do(t, bob.Token, "PUT", "/api/v1/me/password", map[string]string{"current": testPassword, "new": "a new password 123"}).MustStatus(t, http.StatusNoContent)
+	wantSignedOut(theirs)
+
+	// Logging out ends this session's stream.
+	ts.Do(t, bob.Token, "DELETE", "/api/v1/sessions/current", nil).MustStatus(t, http.StatusNoContent)
+	wantSignedOut(mine)
+
+	// Logging out everywhere ends every stream of the member.
+	a, b := ts.MustLogin(t, "bob", "a new password 123"), ts.MustLogin(t, "bob", "a new password 123")
+	wa, wb := ts.MustDialWS(t, a, ""), ts.MustDialWS(t, b, "")
+	ts.Do(t, a, "DELETE", "/api/v1/sessions", nil).MustStatus(t, http.StatusNoContent)
+	wantSignedOut(wa)
+	wantSignedOut(wb)
+}

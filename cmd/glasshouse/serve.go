@@ -20,6 +20,7 @@ import (
 	"github.com/glasshouse/glasshouse/graph"
 	"github.com/glasshouse/glasshouse/oauth"
 	"github.com/glasshouse/glasshouse/postgres"
+	"github.com/glasshouse/glasshouse/ratelimit"
 	"github.com/glasshouse/glasshouse/realtime"
 	"github.com/glasshouse/glasshouse/sqlite"
 	"github.com/glasshouse/glasshouse/sqlstore"
@@ -138,7 +139,10 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.ln, err = net.Listen("tcp", m.Config.Addr); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	mounts, err := m.partnerPlatform(ceiling, logger)
+	// Both password doors (the member API and the OAuth login page) count
+	// failed attempts together.
+	perAccount, perIP := web.NewLoginLimiters(nil)
+	mounts, err := m.partnerPlatform(ceiling, logger, perAccount, perIP)
 	if err != nil {
 		return err
 	}
@@ -155,16 +159,20 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}
 	m.Web = web.New(web.Config{
-		Store:         m.Store,
-		Hub:           m.Hub,
-		Logger:        logger,
-		DBStats:       m.Store.DBStats,
-		SecureCookies: m.Config.Secure,
-		Mount:         mounts,
+		Store:           m.Store,
+		Hub:             m.Hub,
+		Logger:          logger,
+		DBStats:         m.Store.DBStats,
+		SecureCookies:   m.Config.Secure,
+		Mount:           mounts,
+		LoginPerAccount: perAccount,
+		LoginPerIP:      perIP,
 	})
 	m.HTTP = &http.Server{
 		Handler:           m.Web.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute, // streams clear their own deadlines
+		WriteTimeout:      2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
@@ -185,14 +193,16 @@ func (m *Main) Run(ctx context.Context) error {
 
 // partnerPlatform builds the authorization server and the Graph API and
 // returns their routes.
-func (m *Main) partnerPlatform(ceiling []string, logger *slog.Logger) ([]func(*http.ServeMux), error) {
+func (m *Main) partnerPlatform(ceiling []string, logger *slog.Logger, perAccount, perIP *ratelimit.Limiter) ([]func(*http.ServeMux), error) {
 	var err error
 	m.OAuth, err = oauth.New(oauth.Config{
-		Issuer:        m.URL(),
-		Store:         m.Store,
-		Logger:        logger,
-		Ceiling:       ceiling,
-		SecureCookies: m.Config.Secure,
+		Issuer:         m.URL(),
+		Store:          m.Store,
+		Logger:         logger,
+		Ceiling:        ceiling,
+		SecureCookies:  m.Config.Secure,
+		LoginByAccount: perAccount,
+		LoginByIP:      perIP,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("authorization server: %w", err)
