@@ -67,9 +67,15 @@ type Config struct {
 
 // Server serves the demo apps.
 type Server struct {
-	cfg      Config
-	sessions sync.Map // session id -> *session
+	cfg Config
+
+	mu       sync.Mutex
+	sessions map[string]*session // by session cookie; bounded by maxSessions
 }
+
+// maxSessions bounds the demo apps' memory: past it, every browser starts
+// over (signed out of the demo apps, not of the platform).
+const maxSessions = 10000
 
 // session is one browser's state at one app: nothing of it is shared with
 // the platform except through OAuth.
@@ -78,7 +84,7 @@ type session struct {
 	app      string
 	verifier string // PKCE
 	state    string
-	token    *oauth2.Token
+	tokens   oauth2.TokenSource // refreshes and keeps the newest token; nil until connected
 	flash    string
 }
 
@@ -90,7 +96,7 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Server{cfg: cfg}
+	return &Server{cfg: cfg, sessions: map[string]*session{}}
 }
 
 // Register mounts the apps under /demo/.
@@ -143,14 +149,19 @@ func RedirectURI(platform, slug string) string {
 // sessionFor returns the browser's session at the app, creating one.
 func (s *Server) sessionFor(w http.ResponseWriter, r *http.Request, app string) *session {
 	name := "demo_" + app
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if c, err := r.Cookie(name); err == nil {
-		if v, ok := s.sessions.Load(c.Value); ok {
-			return v.(*session)
+		if sess, ok := s.sessions[c.Value]; ok {
+			return sess
 		}
+	}
+	if len(s.sessions) >= maxSessions {
+		s.sessions = map[string]*session{}
 	}
 	id := random()
 	sess := &session{app: app}
-	s.sessions.Store(id, sess)
+	s.sessions[id] = sess
 	http.SetCookie(w, &http.Cookie{Name: name, Value: id, Path: "/demo/" + app + "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	return sess
 }
@@ -189,7 +200,7 @@ type friend struct {
 }
 
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
-	app, conf, ok := s.app(r)
+	app, _, ok := s.app(r)
 	if !ok {
 		http.NotFound(w, r)
 		return
@@ -198,12 +209,11 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	sess.mu.Lock()
 	v := homeView{App: app, Films: Films, Flash: sess.flash}
 	sess.flash = ""
-	tok := sess.token
+	tokens := sess.tokens
 	sess.mu.Unlock()
-	if tok != nil {
+	if tokens != nil {
 		v.Connected = true
-		ctx := r.Context()
-		client := conf.Client(context.WithValue(ctx, oauth2.HTTPClient, s.cfg.HTTPClient), tok)
+		client := s.client(r.Context(), tokens)
 		if has(app.Scopes, "profile") || has(app.Scopes, "email") {
 			v.Me = &me{}
 			var ge *graphError
@@ -262,7 +272,9 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 			s.cfg.Logger.Warn("demo app token exchange failed", "app", app.Slug, "err", err)
 			sess.flash = "Not connected: the token exchange failed."
 		} else {
-			sess.token = tok
+			// One token source per session: it refreshes when needed and
+			// keeps the rotated refresh token (a spent one is a replay).
+			sess.tokens = conf.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, s.cfg.HTTPClient), tok)
 			sess.flash = "Connected to glasshouse."
 		}
 	}
@@ -272,22 +284,22 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 
 // share sends "I'm watching X" to a friend through the Graph API.
 func (s *Server) share(w http.ResponseWriter, r *http.Request) {
-	app, conf, ok := s.app(r)
+	app, _, ok := s.app(r)
 	if !ok {
 		http.NotFound(w, r)
 		return
 	}
 	sess := s.sessionFor(w, r, app.Slug)
 	sess.mu.Lock()
-	tok := sess.token
+	tokens := sess.tokens
 	sess.mu.Unlock()
 	flash := "Connect to glasshouse first."
-	if tok != nil {
+	if tokens != nil {
 		film := r.FormValue("film")
 		if !has(Films, film) {
 			film = Films[0]
 		}
-		client := conf.Client(context.WithValue(r.Context(), oauth2.HTTPClient, s.cfg.HTTPClient), tok)
+		client := s.client(r.Context(), tokens)
 		body := map[string]string{"to": r.FormValue("to"), "text": "I'm watching " + film + " on Streamflix. You'd like it!"}
 		if err := s.graph(client, "POST", "/graph/v1/me/messages", body, nil); err != nil {
 			flash = "Not shared: " + err.Error()
@@ -309,13 +321,20 @@ func (s *Server) disconnect(w http.ResponseWriter, r *http.Request) {
 	}
 	sess := s.sessionFor(w, r, app.Slug)
 	sess.mu.Lock()
-	tok := sess.token
-	sess.token, sess.flash = nil, "Disconnected."
+	tokens := sess.tokens
+	sess.tokens, sess.flash = nil, "Disconnected."
 	sess.mu.Unlock()
-	if tok != nil {
-		s.revoke(r.Context(), app.Slug, tok.RefreshToken)
+	if tokens != nil {
+		if tok, err := tokens.Token(); err == nil {
+			s.revoke(r.Context(), app.Slug, tok.RefreshToken)
+		}
 	}
 	http.Redirect(w, r, "/demo/"+app.Slug+"/", http.StatusSeeOther)
+}
+
+// client calls the platform with the session's tokens.
+func (s *Server) client(ctx context.Context, tokens oauth2.TokenSource) *http.Client {
+	return oauth2.NewClient(context.WithValue(ctx, oauth2.HTTPClient, s.cfg.HTTPClient), tokens)
 }
 
 // revoke tells the platform to revoke a refresh token and its family
