@@ -86,6 +86,10 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
 	if err := in.Validate(); err != nil {
 		return err
 	}
+	// Each sign-up costs an argon2id hash: limit them per address.
+	if ok, after := s.signups.Allow(clientIP(r)); !ok {
+		return &retryError{glasshouse.Errorf(glasshouse.ERATELIMITED, "Too many sign-ups from this address; try again later."), after}
+	}
 	m := &glasshouse.Member{Handle: in.Handle, Email: in.Email, DisplayName: in.DisplayName, Visibility: glasshouse.DefaultVisibility}
 	if err := s.store.CreateMember(r.Context(), m, password.Hash(in.Password)); err != nil {
 		return err

@@ -325,3 +325,18 @@ func TestLoginRateLimitConcurrent(t *testing.T) {
 		t.Fatalf("statuses %v; want 10 × 401 and 30 × 429", statuses)
 	}
 }
+
+func TestSignupRateLimitPerIP(t *testing.T) {
+	ts := MustServer(t, func(c *web.Config) {
+		c.SignupsPerIP = ratelimit.New(ratelimit.Config{Every: time.Hour, Burst: 2})
+	})
+	ts.MustSignup(t, "ann")
+	ts.MustSignup(t, "ben")
+	ts.MustWriteNothing(t, func() {
+		resp := ts.Do(t, "", "POST", "/api/v1/members", map[string]string{"handle": "cat", "email": "cat@example.org", "password": testPassword}).
+			MustError(t, http.StatusTooManyRequests, glasshouse.ERATELIMITED)
+		if resp.Header.Get("Retry-After") == "" {
+			t.Error("no Retry-After")
+		}
+	})
+}

@@ -36,6 +36,9 @@ type Config struct {
 	// door that checks passwords (the OAuth login page too), so that they
 	// count together.
 	LoginPerAccount, LoginPerIP *ratelimit.Limiter
+	// SignupsPerIP limits sign-ups per address; nil means a burst of 100,
+	// then one every 36 seconds (100 an hour).
+	SignupsPerIP *ratelimit.Limiter
 	// StreamPing is the interval of keep-alive pings on idle streams; zero
 	// means 30 seconds.
 	StreamPing time.Duration
@@ -64,6 +67,7 @@ type Server struct {
 	streamPing    time.Duration
 	byAccount     *ratelimit.Limiter
 	byIP          *ratelimit.Limiter
+	signups       *ratelimit.Limiter
 	registry      *prometheus.Registry
 	metrics       *metrics
 	handler       http.Handler
@@ -103,6 +107,9 @@ func New(c Config) *Server {
 	if c.LoginPerIP == nil {
 		c.LoginPerIP = defIP
 	}
+	if c.SignupsPerIP == nil {
+		c.SignupsPerIP = ratelimit.New(ratelimit.Config{Every: 36 * time.Second, Burst: 100, Now: c.Now})
+	}
 	s := &Server{
 		store:         c.Store,
 		hub:           c.Hub,
@@ -113,6 +120,7 @@ func New(c Config) *Server {
 		streamPing:    c.StreamPing,
 		byAccount:     c.LoginPerAccount,
 		byIP:          c.LoginPerIP,
+		signups:       c.SignupsPerIP,
 		registry:      c.Registry,
 		metrics:       newMetrics(c.Registry, c.DBStats),
 		closing:       make(chan struct{}),
