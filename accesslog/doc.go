@@ -1,0 +1,21 @@
+// Package accesslog owns glasshouse's accountability log: the canonical
+// byte encoding of an access entry, the member tags that only a member can
+// link to themselves, the receipts every Graph API response carries, the
+// feeder that moves committed access records from the store's outbox into a
+// Tessera log exactly once, the HTTP handler that serves the log in the
+// C2SP tlog-checkpoint and tlog-tiles forms, inclusion and consistency
+// proofs, and the auditor's verifier.
+//
+// The format is documented in docs/log-format.md. The pieces fit together
+// like this:
+//
+//	store transaction:  tag := MemberKey(master, member).Tag(counter)
+//	                    b, _ := entry.MarshalBinary()      // outbox row (event id, b)
+//	                    receipt, _ := SignReceipt(signer, b) // Glasshouse-Receipt header
+//	one feeder:         Feeder.Run drains the Outbox into Tessera (POSIX)
+//	every node:         Handler serves /log/... from the log directory
+//	auditors:           Verify fetches, checks and counts the whole log
+//
+// The package reaches the store only through the Outbox and EventIndex
+// interfaces, which the store implements.
+package accesslog

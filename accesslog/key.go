@@ -1,0 +1,166 @@
+package accesslog
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Files that LoadOrCreateKey keeps in the data folder.
+const (
+	PrivateKeyFile  = "log-key.private" // the note signer key, mode 0600
+	VerifierKeyFile = "log-key.pub"     // the note verifier key, public
+)
+
+// Origin returns the log's origin line (and key name) for a public host:
+// "<host>/log", as C2SP tlog-checkpoint asks.
+func Origin(publicHost string) string { return publicHost + "/log" }
+
+// Key is the log's signing key: it signs checkpoints and receipts.
+type Key struct {
+	Signer   note.Signer
+	Verifier note.Verifier
+	// VerifierKey is the public key in note form, "<name>+<hash>+<key>":
+	// printed at start, written to the data folder and served at /log/key.
+	VerifierKey string
+}
+
+// NewKey returns a fresh Ed25519 key named origin, reading randomness from
+// r (crypto/rand.Reader when nil).
+func NewKey(origin string, r io.Reader) (skey string, k *Key, err error) {
+	if r == nil {
+		r = rand.Reader
+	}
+	skey, _, err = note.GenerateKey(r, origin)
+	if err != nil {
+		return "", nil, fmt.Errorf("log key: %w", err)
+	}
+	k, err = ParseKey(skey)
+	return skey, k, err
+}
+
+// ParseKey parses a note signer key ("PRIVATE+KEY+<name>+<hash>+<key>").
+func ParseKey(skey string) (*Key, error) {
+	s, err := note.NewSigner(strings.TrimSpace(skey))
+	if err != nil {
+		return nil, fmt.Errorf("log key: %w", err)
+	}
+	// PRIVATE+KEY+name+hash+base64(alg || seed): derive the public key.
+	// (base64 may hold '+' too, so cut the four fields off the front).
+	rest := strings.TrimSpace(skey)
+	for range 4 {
+		_, rest, _ = strings.Cut(rest, "+")
+	}
+	raw, err := base64.StdEncoding.DecodeString(rest)
+	if err != nil || len(raw) != 33 {
+		return nil, errors.New("log key: not an Ed25519 note key")
+	}
+	vkey, err := note.NewEd25519VerifierKey(s.Name(), ed25519Public(raw[1:]))
+	if err != nil {
+		return nil, fmt.Errorf("log key: %w", err)
+	}
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return nil, fmt.Errorf("log key: %w", err)
+	}
+	return &Key{Signer: s, Verifier: v, VerifierKey: vkey}, nil
+}
+
+// LoadOrCreateKey reads the log key from dir/log-key.private, creating a
+// new one named origin when the file does not exist, and (re)writes the
+// verifier key to dir/log-key.pub. A key with another name is an error:
+// the origin is the log's identity, and changing the public host means a
+// new log (move the old key files away to start one).
+func LoadOrCreateKey(dir, origin string) (*Key, error) {
+	path := filepath.Join(dir, PrivateKeyFile)
+	b, err := os.ReadFile(path)
+	var k *Key
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		var skey string
+		if skey, k, err = NewKey(origin, nil); err != nil {
+			return nil, err
+		}
+		if err := writeFileAtomic(path, []byte(skey+"\n"), 0o600); err != nil {
+			return nil, fmt.Errorf("log key: %w", err)
+		}
+	case err != nil:
+		return nil, fmt.Errorf("log key: %w", err)
+	default:
+		if k, err = ParseKey(string(b)); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if k.Signer.Name() != origin {
+			return nil, fmt.Errorf("log key: %s is for origin %q, not %q; the origin is the log's identity (move the log key and log folder away to start a new log)", path, k.Signer.Name(), origin)
+		}
+	}
+	pub := filepath.Join(dir, VerifierKeyFile)
+	if old, err := os.ReadFile(pub); err != nil || !bytes.Equal(old, []byte(k.VerifierKey+"\n")) {
+		if err := writeFileAtomic(pub, []byte(k.VerifierKey+"\n"), 0o644); err != nil {
+			return nil, fmt.Errorf("log key: %w", err)
+		}
+	}
+	return k, nil
+}
+
+// NewVerifier parses a verifier key in note form, checking it is Ed25519.
+func NewVerifier(vkey string) (note.Verifier, error) {
+	vkey = strings.TrimSpace(vkey)
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return nil, fmt.Errorf("log verifier key %q: %w", vkey, err)
+	}
+	return v, nil
+}
+
+// keyHashHex formats a note key hash as 8 hex digits.
+func keyHashHex(h uint32) string { return fmt.Sprintf("%08x", h) }
+
+func parseKeyHash(s string) (uint32, error) {
+	if len(s) != 8 || !isLowerHex(s) {
+		return 0, fmt.Errorf("key hash %q: want 8 lowercase hex digits", s)
+	}
+	v, err := strconv.ParseUint(s, 16, 32)
+	return uint32(v), err
+}
+
+// writeFileAtomic writes data to path through a synced temporary file and a
+// rename, so that a crash leaves the old or the new content.
+func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+func ed25519Public(seed []byte) ed25519.PublicKey {
+	return ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey)
+}

@@ -1,0 +1,341 @@
+package accesslog
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"github.com/transparency-dev/tessera/api"
+	"github.com/transparency-dev/tessera/api/layout"
+)
+
+// ErrTampered is wrapped by every Verify error that shows the log is not
+// what it claims: a bad signature, a changed key, a fork, a truncation, a
+// tile or entry that differs from the recomputed tree. Other errors (the
+// network, the state file) do not wrap it.
+var ErrTampered = errors.New("the log does not verify")
+
+// VerifyConfig says which log Verify checks and how.
+type VerifyConfig struct {
+	// URL is the server's base URL; the log is under URL/log/.
+	URL string
+	// Key is the verifier key the auditor trusts, in note form. Empty
+	// means the key from the state file, or on a first run the one the
+	// server publishes at /log/key (trust on first use).
+	Key string
+	// StateFile keeps the last verified checkpoint (JSON); the next run
+	// checks the log is consistent with it. Empty means no state.
+	StateFile string
+	Client    *http.Client
+	// Progress, if set, is called as entries are verified.
+	Progress func(done, total uint64)
+	// Workers is how many resources are fetched at once (default 8).
+	Workers int
+	// Now stamps the state file (default time.Now).
+	Now func() time.Time
+}
+
+// State is what the state file keeps of the last verified checkpoint.
+type State struct {
+	Key        string    `json:"key"`
+	Origin     string    `json:"origin"`
+	Size       uint64    `json:"size"`
+	Hash       []byte    `json:"hash"`
+	Checkpoint string    `json:"checkpoint"`
+	VerifiedAt time.Time `json:"verified_at"`
+}
+
+// Count is how many entries share a partner, scope, decision and reason.
+// An entry with several scopes counts once under each.
+type Count struct {
+	Partner  string `json:"partner"`
+	Scope    string `json:"scope"` // "" for an entry with no scope
+	Decision string `json:"decision"`
+	Reason   string `json:"reason,omitempty"`
+	N        uint64 `json:"n"`
+}
+
+// Report is the outcome of a successful Verify.
+type Report struct {
+	Checkpoint *Checkpoint
+	Previous   *State // the state before this run; nil on a first run
+	Entries    uint64
+	Counts     []Count // sorted by partner, scope, decision, reason
+}
+
+// Sum returns the entries of partner and scope with the decision
+// ("granted" or "denied"), over all reasons.
+func (r *Report) Sum(partner, scope, decision string) uint64 {
+	var n uint64
+	for _, c := range r.Counts {
+		if c.Partner == partner && c.Scope == scope && c.Decision == decision {
+			n += c.N
+		}
+	}
+	return n
+}
+
+// Verify checks the whole log served at cfg.URL: the checkpoint's signature
+// under the trusted key, its consistency with the last checkpoint seen (the
+// state file), every entry (decoded strictly) against the level-0 tiles,
+// every higher tile against the tree recomputed from the entries, and the
+// recomputed root against the checkpoint. It then counts the entries and,
+// only when all of that holds, saves the new checkpoint as the state.
+func Verify(ctx context.Context, cfg VerifyConfig) (*Report, error) {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 8
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	remote := NewRemote(cfg.URL, cfg.Client)
+	prev, err := readState(cfg.StateFile)
+	if err != nil {
+		return nil, err
+	}
+	served, err := remote.ReadVerifierKey(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("verify: key: %w", err)
+	}
+	trusted := cfg.Key
+	if trusted == "" && prev != nil {
+		trusted = prev.Key
+	}
+	if trusted == "" {
+		trusted = served
+	}
+	if served != trusted {
+		return nil, tampered("the server publishes key %q, but the trusted key is %q", served, trusted)
+	}
+	v, err := NewVerifier(trusted)
+	if err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	raw, err := remote.ReadCheckpoint(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("verify: checkpoint: %w", err)
+	}
+	cp, err := OpenCheckpoint(raw, v)
+	if err != nil {
+		return nil, tampered("%v", err)
+	}
+	if prev != nil {
+		switch {
+		case prev.Origin != cp.Origin:
+			return nil, tampered("origin is %q, but the checkpoint seen on %s was for %q", cp.Origin, prev.VerifiedAt.Format(time.RFC3339), prev.Origin)
+		case cp.Size < prev.Size:
+			return nil, tampered("log truncated: the checkpoint has %d entries, but the one seen on %s had %d", cp.Size, prev.VerifiedAt.Format(time.RFC3339), prev.Size)
+		case cp.Size == prev.Size && !bytes.Equal(cp.Hash[:], prev.Hash):
+			return nil, tampered("fork: the checkpoint of size %d has root %x, but the one seen on %s at the same size had root %x", cp.Size, cp.Hash, prev.VerifiedAt.Format(time.RFC3339), prev.Hash)
+		}
+	}
+	counts, err := verifyTree(ctx, remote, cp, prev, cfg)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Checkpoint: cp, Previous: prev, Entries: cp.Size, Counts: counts}
+	if cfg.StateFile != "" {
+		st := State{Key: trusted, Origin: cp.Origin, Size: cp.Size, Hash: cp.Hash[:], Checkpoint: string(raw), VerifiedAt: cfg.Now().UTC()}
+		b, _ := json.MarshalIndent(st, "", "  ")
+		if err := writeFileAtomic(cfg.StateFile, append(b, '\n'), 0o644); err != nil {
+			return nil, fmt.Errorf("verify: state file: %w", err)
+		}
+	}
+	return rep, nil
+}
+
+// fetched is one entry bundle and its level-0 tile.
+type fetched struct {
+	bundle, tile []byte
+	err          error
+}
+
+// verifyTree recomputes the tree of cp from the served entries, comparing
+// it with the served tiles, the previous state's root at its size, and
+// cp's root; it returns the entry counts.
+func verifyTree(ctx context.Context, r *Remote, cp *Checkpoint, prev *State, cfg VerifyConfig) ([]Count, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	size := cp.Size
+	nb := (size + layout.EntryBundleWidth - 1) / layout.EntryBundleWidth
+	slots := make([]chan fetched, nb)
+	for i := range slots {
+		slots[i] = make(chan fetched, 1)
+	}
+	window := make(chan struct{}, 2*cfg.Workers)
+	go func() {
+		for i := range nb {
+			select {
+			case window <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			go func() {
+				p := layout.PartialTileSize(0, i, size)
+				var f fetched
+				if f.bundle, f.err = r.ReadEntryBundle(ctx, i, p); f.err == nil {
+					f.tile, f.err = r.ReadTile(ctx, 0, i, p)
+				}
+				slots[i] <- f
+			}()
+		}
+	}()
+
+	rf := compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+	rng := rf.NewEmptyRange(0)
+	upper := map[compact.NodeID][]byte{} // perfect nodes at tree levels 8, 16, …: the higher tiles' hashes
+	visit := func(id compact.NodeID, h []byte) {
+		if id.Level > 0 && id.Level%layout.TileHeight == 0 {
+			upper[id] = h
+		}
+	}
+	counts := map[Count]uint64{}
+	var e Entry
+	for bi := range nb {
+		var f fetched
+		select {
+		case f = <-slots[bi]:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		<-window
+		if f.err != nil {
+			if errors.Is(f.err, fs.ErrNotExist) {
+				return nil, tampered("log truncated: the checkpoint has %d entries, but %v", size, f.err)
+			}
+			return nil, fmt.Errorf("verify: %w", f.err)
+		}
+		want := uint64(layout.EntryBundleWidth)
+		if p := layout.PartialTileSize(0, bi, size); p > 0 {
+			want = uint64(p)
+		}
+		var b api.EntryBundle
+		if err := b.UnmarshalText(f.bundle); err != nil {
+			return nil, tampered("entry bundle %d: %v", bi, err)
+		}
+		if uint64(len(b.Entries)) < want {
+			return nil, tampered("log truncated: entry bundle %d has %d entries, the checkpoint of size %d needs %d", bi, len(b.Entries), size, want)
+		}
+		if uint64(len(f.tile)) != 32*want {
+			return nil, tampered("tile 0/%d has %d bytes, want %d hashes", bi, len(f.tile), want)
+		}
+		for k := range want {
+			index := bi*layout.EntryBundleWidth + k
+			entry := b.Entries[k]
+			if err := e.UnmarshalBinary(entry); err != nil {
+				return nil, tampered("entry %d: %v", index, err)
+			}
+			h := LeafHash(entry)
+			if served := f.tile[32*k : 32*k+32]; !bytes.Equal(served, h[:]) {
+				return nil, tampered("tile 0/%d: hash %d (entry %d) is %x, but the entry hashes to %x", bi, k, index, served, h)
+			}
+			if err := rng.Append(h[:], visit); err != nil {
+				return nil, fmt.Errorf("verify: %w", err)
+			}
+			if prev != nil && rng.End() == prev.Size {
+				if root, _ := rng.GetRootHash(nil); !bytes.Equal(root, prev.Hash) {
+					return nil, tampered("fork: the first %d entries hash to root %x, but the checkpoint seen on %s at that size had root %x", prev.Size, root, prev.VerifiedAt.Format(time.RFC3339), prev.Hash)
+				}
+			}
+			count(counts, &e)
+		}
+		if cfg.Progress != nil {
+			cfg.Progress(min((bi+1)*layout.EntryBundleWidth, size), size)
+		}
+	}
+	root := rfc6962.DefaultHasher.EmptyRoot()
+	if size > 0 {
+		root, _ = rng.GetRootHash(nil)
+	}
+	if !bytes.Equal(root, cp.Hash[:]) {
+		return nil, tampered("root: the checkpoint of size %d says %x, but the entries hash to %x", size, cp.Hash, root)
+	}
+	if err := verifyUpperTiles(ctx, r, size, upper); err != nil {
+		return nil, err
+	}
+	out := make([]Count, 0, len(counts))
+	for c, n := range counts {
+		c.N = n
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b Count) int {
+		return cmp.Or(cmp.Compare(a.Partner, b.Partner), cmp.Compare(a.Scope, b.Scope), cmp.Compare(a.Decision, b.Decision), cmp.Compare(a.Reason, b.Reason))
+	})
+	return out, nil
+}
+
+// verifyUpperTiles compares every tile above level 0 with the perfect
+// subtree hashes recomputed from the entries.
+func verifyUpperTiles(ctx context.Context, r *Remote, size uint64, upper map[compact.NodeID][]byte) error {
+	for level := uint64(1); size>>(layout.TileHeight*level) > 0; level++ {
+		nodes := size >> (layout.TileHeight * level)
+		for ti := uint64(0); ti*layout.TileWidth < nodes; ti++ {
+			p := layout.PartialTileSize(level, ti, size)
+			t, err := r.ReadTile(ctx, level, ti, p)
+			if errors.Is(err, fs.ErrNotExist) {
+				return tampered("log truncated: %v", err)
+			} else if err != nil {
+				return fmt.Errorf("verify: %w", err)
+			}
+			want := uint64(layout.TileWidth)
+			if p > 0 {
+				want = uint64(p)
+			}
+			if uint64(len(t)) != 32*want {
+				return tampered("tile %d/%d has %d bytes, want %d hashes", level, ti, len(t), want)
+			}
+			for k := range want {
+				id := compact.NewNodeID(uint(layout.TileHeight*level), ti*layout.TileWidth+k)
+				if h := upper[id]; !bytes.Equal(t[32*k:32*k+32], h) {
+					return tampered("tile %d/%d: hash %d is %x, but the entries give %x", level, ti, k, t[32*k:32*k+32], h)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func count(counts map[Count]uint64, e *Entry) {
+	c := Count{Partner: e.PartnerID, Decision: e.Decision.String(), Reason: e.Reason}
+	if len(e.Scopes) == 0 {
+		counts[c]++
+	}
+	for _, s := range e.Scopes {
+		c.Scope = s
+		counts[c]++
+	}
+}
+
+func readState(path string) (*State, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("verify: state file: %w", err)
+	}
+	var st State
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("verify: state file %s: %w", path, err)
+	}
+	if len(st.Hash) != 32 || st.Key == "" {
+		return nil, fmt.Errorf("verify: state file %s: no key or no 32-byte hash", path)
+	}
+	return &st, nil
+}
+
+func tampered(format string, args ...any) error {
+	return fmt.Errorf("verify: %w: %s", ErrTampered, fmt.Sprintf(format, args...))
+}
