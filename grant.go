@@ -57,4 +57,19 @@ type GrantStore interface {
 	// up to limit friends of memberID whose own live grant to partnerID
 	// includes scope.
 	GrantingFriends(ctx context.Context, memberID, partnerID int64, scope string, now time.Time, afterID int64, limit int) ([]int64, error)
+	// FriendsWithGrants is GrantingFriends with what a partner's friends
+	// listing may show of each friend and the friend's grant, read together
+	// in one snapshot: one page of the listing.
+	FriendsWithGrants(ctx context.Context, memberID, partnerID int64, scope string, now time.Time, afterID int64, limit int) ([]FriendGrant, error)
+}
+
+// FriendGrant is one friend in a partner's friends listing, with no more
+// than the listing can use: a friend's handle, email and phone are never
+// loaded for it.
+type FriendGrant struct {
+	// Member holds ID, DisplayName, PictureURL and Visibility only.
+	Member *Member
+	// Grant, the friend's own grant to the partner, holds MemberID,
+	// PartnerID, Scopes and ExpiresAt only.
+	Grant *Grant
 }

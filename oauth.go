@@ -76,6 +76,16 @@ type Token struct {
 // Valid reports whether t is unrevoked and unexpired at now.
 func (t *Token) Valid(now time.Time) bool { return t.RevokedAt.IsZero() && now.Before(t.ExpiresAt) }
 
+// TokenAccess is a token with its partner, the partner's current agreement
+// and the member's grant to the partner: what deciding on one use of the
+// token needs.
+type TokenAccess struct {
+	Token     *Token
+	Partner   *Partner
+	Agreement *Agreement // the newest approved version, expired or not; nil if none
+	Grant     *Grant     // the member's grant, expired or not; nil if none
+}
+
 // OAuthStore keeps the authorization server's state.
 type OAuthStore interface {
 	// CreateAuthRequest stores a new request.
@@ -99,6 +109,10 @@ type OAuthStore interface {
 	CreateTokens(ctx context.Context, access, refresh *Token, spentRefreshID string, now time.Time) error
 	// Token returns a token by id. ENOTFOUND.
 	Token(ctx context.Context, id string) (*Token, error)
+	// AccessByTokenID returns the token with id together with what it is
+	// checked against on each use, all read in one snapshot. ENOTFOUND if
+	// the token is absent.
+	AccessByTokenID(ctx context.Context, id string) (*TokenAccess, error)
 	// RefreshTokenByHash returns a refresh token by the hash of its value.
 	// ENOTFOUND.
 	RefreshTokenByHash(ctx context.Context, hash []byte) (*Token, error)

@@ -28,7 +28,7 @@ type Store interface {
 	MemberByID(ctx context.Context, id int64) (*glasshouse.Member, error)
 	Friends(ctx context.Context, memberID int64) ([]*glasshouse.Member, error)
 	Grant(ctx context.Context, memberID, partnerID int64) (*glasshouse.Grant, error)
-	GrantingFriends(ctx context.Context, memberID, partnerID int64, scope string, now time.Time, afterID int64, limit int) ([]int64, error)
+	FriendsWithGrants(ctx context.Context, memberID, partnerID int64, scope string, now time.Time, afterID int64, limit int) ([]glasshouse.FriendGrant, error)
 	CreateDirect(ctx context.Context, memberID int64, other string) (*glasshouse.Conversation, bool, error)
 	SendMessage(ctx context.Context, m glasshouse.NewMessage) (*glasshouse.Message, bool, error)
 	Messages(ctx context.Context, q glasshouse.MessageQuery) (*glasshouse.MessagePage, error)

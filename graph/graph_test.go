@@ -313,6 +313,10 @@ func TestSuspended(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.get(t, "/graph/v1/me/friends", token).Error(http.StatusForbidden, "agreement_suspended")
+	recs := w.recorder.Records()
+	if last := recs[len(recs)-1]; last.Reason != "agreement_suspended" || last.Allowed || last.PartnerID != w.p.ID || last.MemberID != w.alice.ID {
+		t.Errorf("the refusal was recorded as %+v", last)
+	}
 	if _, err := w.store.SetPartnerStatus(context.Background(), w.p.ClientID, glasshouse.PartnerApproved); err != nil {
 		t.Fatal(err)
 	}

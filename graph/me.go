@@ -3,7 +3,6 @@ package graph
 import (
 	"context"
 	"net/http"
-	"slices"
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/policy"
@@ -74,57 +73,29 @@ func (a *API) friends(ctx context.Context, c *call) (read, error) {
 		}
 		page := friendsPage{Friends: []friend{}}
 		if more {
-			page.Next = a.ids.cursor(c.clientID, c.memberID, friendsListing, friends[len(friends)-1].member.ID)
+			page.Next = a.ids.cursor(c.clientID, c.memberID, friendsListing, friends[len(friends)-1].Member.ID)
 		}
 		for _, f := range friends {
-			if fp, ok := policy.Friend(c.in, f.member, f.grant); ok {
-				page.Friends = append(page.Friends, friend{ID: a.verifier.PairwiseID(c.clientID, f.member.ID), Name: fp.Name, Picture: fp.Picture})
+			if fp, ok := policy.Friend(c.in, f.Member, f.Grant); ok {
+				page.Friends = append(page.Friends, friend{ID: a.verifier.PairwiseID(c.clientID, f.Member.ID), Name: fp.Name, Picture: fp.Picture})
 			}
 		}
 		return &reply{status: http.StatusOK, body: page, items: len(page.Friends)}, nil
 	}, nil
 }
 
-// friendGrant is a friend with their own grant to the partner.
-type friendGrant struct {
-	member *glasshouse.Member // only the ID unless the partner may see profile fields
-	grant  *glasshouse.Grant  // nil if revoked, or the friend gone, since the listing
-}
-
 // grantingFriends reads up to limit of the member's friends after the
 // member id after whose own live grant to the partner includes friends,
-// each with that grant and, when the partner may see profile fields at
-// all, their profile; more reports whether there are others. It costs 1 + 2n store calls for n friends (the
-// store's GrantingFriends returns ids only); it is the one data read of
-// GET /me/friends, and the place for a store method that returns the page
-// in one query.
-func (a *API) grantingFriends(ctx context.Context, c *call, after int64, limit int) (friends []friendGrant, more bool, err error) {
-	ids, err := a.store.GrantingFriends(ctx, c.memberID, c.partner.ID, glasshouse.ScopeFriends, c.in.Now, after, limit+1)
+// each with their member row and that grant, in one store call; more
+// reports whether there are others. It is the one data read of GET
+// /me/friends.
+func (a *API) grantingFriends(ctx context.Context, c *call, after int64, limit int) (friends []glasshouse.FriendGrant, more bool, err error) {
+	friends, err = a.store.FriendsWithGrants(ctx, c.memberID, c.partner.ID, glasshouse.ScopeFriends, c.in.Now, after, limit+1)
 	if err != nil {
 		return nil, false, err
 	}
-	if more = len(ids) > limit; more {
-		ids = ids[:limit]
-	}
-	withProfile := slices.Contains(policy.Effective(c.in), glasshouse.ScopeProfile)
-	friends = make([]friendGrant, 0, len(ids))
-	for _, id := range ids {
-		f := friendGrant{member: &glasshouse.Member{ID: id}}
-		if f.grant, err = a.grantOrNil(ctx, id, c.partner.ID); err != nil {
-			return nil, false, err
-		}
-		if withProfile {
-			m, err := a.store.MemberByID(ctx, id)
-			switch glasshouse.ErrorCode(err) {
-			case "":
-				f.member = m
-			case glasshouse.ENOTFOUND:
-				f.grant = nil // gone since the listing: kept for paging, not listed
-			default:
-				return nil, false, err
-			}
-		}
-		friends = append(friends, f)
+	if more = len(friends) > limit; more {
+		friends = friends[:limit]
 	}
 	return friends, more, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/glasshouse/glasshouse"
@@ -14,10 +15,11 @@ import (
 // reason as the "error" of its JSON body, with the status of the error's
 // code (EUNAUTHORIZED 401, EFORBIDDEN 403).
 const (
-	ReasonInvalidToken       = "invalid_token"       // unknown, malformed, expired or revoked token (401)
-	ReasonAgreementSuspended = "agreement_suspended" // the operator suspended the partner (403)
-	ReasonAgreementExpired   = "agreement_expired"   // no approved agreement in force (403)
-	ReasonConsentRequired    = "consent_required"    // the member's grant is gone or expired (403)
+	ReasonInvalidToken         = "invalid_token"          // unknown, malformed, expired or revoked token (401)
+	ReasonAgreementSuspended   = "agreement_suspended"    // the operator suspended the partner (403)
+	ReasonAgreementNotApproved = "agreement_not_approved" // the partner is pending, or has no approved agreement (403)
+	ReasonAgreementExpired     = "agreement_expired"      // the partner's current agreement has expired (403)
+	ReasonConsentRequired      = "consent_required"       // the member's grant is gone or expired (403)
 )
 
 // AccessError is a refusal with its reason. It unwraps to its
@@ -44,6 +46,12 @@ func refuse(reason, code, format string, args ...any) *AccessError {
 }
 
 // Access is what a valid access token lets its partner do, as of the check.
+//
+// When Authenticate refuses a token that it found (revoked, expired, or its
+// partner or the member's consent not in force), it returns an Access
+// beside the error, with Token and Partner (and Agreement when there is one)
+// as loaded, so that the refusal can be recorded; Token.Scopes then holds no
+// data scope, and Grant is nil.
 type Access struct {
 	// Token is the access token, its Scopes narrowed to those still in
 	// force: the token's scopes ∩ the member's grant ∩ the current
@@ -60,21 +68,28 @@ type Access struct {
 const maxBearerLen = 2048
 
 // Authenticate checks a bearer access token for the Graph API: it decrypts
-// it, loads its row, and requires it unrevoked and unexpired, its partner
-// approved with an agreement in force, and the member's grant live. Every
-// check reads the store, so a revocation, a suspension or a withdrawn
-// consent counts from the next request.
+// it, loads its row with its partner, the partner's current agreement and
+// the member's grant (one store call), and requires the token unrevoked and
+// unexpired, its partner approved with an agreement in force, and the
+// member's grant live. Every check reads the store, so a revocation, a
+// suspension or a withdrawn consent counts from the next request.
 //
 // Errors are *AccessError: EUNAUTHORIZED with ReasonInvalidToken, or
-// EFORBIDDEN with ReasonAgreementSuspended, ReasonAgreementExpired or
-// ReasonConsentRequired; anything else is an internal error.
+// EFORBIDDEN with ReasonAgreementSuspended, ReasonAgreementNotApproved,
+// ReasonAgreementExpired or ReasonConsentRequired; anything else is an
+// internal error. A refusal of a token that was found also returns its
+// Access (see Access).
 func (s *Server) Authenticate(ctx context.Context, bearer string) (*Access, error) {
 	if bearer == "" || len(bearer) > maxBearerLen {
 		return nil, errInvalidToken
 	}
-	plain, err := s.crypto.Decrypt(bearer)
-	if err != nil {
-		return nil, errInvalidToken
+	plain, ok := s.bearers.get(bearer)
+	if !ok {
+		var err error
+		if plain, err = s.crypto.Decrypt(bearer); err != nil {
+			return nil, errInvalidToken
+		}
+		s.bearers.put(bearer, plain)
 	}
 	id, subject, ok := strings.Cut(plain, ":")
 	if !ok {
@@ -98,24 +113,34 @@ var errInvalidToken = refuse(ReasonInvalidToken, glasshouse.EUNAUTHORIZED, "The 
 // authenticate checks the access token with the given id, sealed for
 // subject (the op's opaque token is "id:subject").
 func (s *Server) authenticate(ctx context.Context, id, subject string) (*Access, error) {
-	t, err := s.store.Token(ctx, id)
+	ta, err := s.store.AccessByTokenID(ctx, id)
 	if glasshouse.ErrorCode(err) == glasshouse.ENOTFOUND {
 		return nil, errInvalidToken
 	} else if err != nil {
 		return nil, fmt.Errorf("authenticate: %w", err)
 	}
-	now := s.now()
-	switch {
-	case t.Kind != glasshouse.AccessToken || t.Subject != subject:
+	t := ta.Token
+	if t.Kind != glasshouse.AccessToken || t.Subject != subject {
 		return nil, errInvalidToken
-	case !t.RevokedAt.IsZero():
-		return nil, refuse(ReasonInvalidToken, glasshouse.EUNAUTHORIZED, "The access token was revoked.")
-	case !now.Before(t.ExpiresAt):
-		return nil, refuse(ReasonInvalidToken, glasshouse.EUNAUTHORIZED, "The access token has expired.")
 	}
-	st, err := s.standing(ctx, t.ClientID, t.MemberID, now)
+	now := s.now()
+	refused := func(err error) (*Access, error) {
+		t.Scopes = narrow(t.Scopes, nil)
+		return &Access{Token: t, Partner: ta.Partner, Agreement: ta.Agreement}, err
+	}
+	switch {
+	case !t.RevokedAt.IsZero():
+		return refused(refuse(ReasonInvalidToken, glasshouse.EUNAUTHORIZED, "The access token was revoked."))
+	case !now.Before(t.ExpiresAt):
+		return refused(refuse(ReasonInvalidToken, glasshouse.EUNAUTHORIZED, "The access token has expired."))
+	}
+	c, err := s.inForce(ta.Partner, ta.Agreement, now)
 	if err != nil {
-		return nil, err
+		return refused(err)
+	}
+	st, err := c.standing(ta.Grant, now)
+	if err != nil {
+		return refused(err)
 	}
 	t.Scopes = narrow(t.Scopes, st.scopes)
 	return &Access{Token: t, Partner: st.partner, Agreement: st.agreement, Grant: st.grant}, nil
@@ -138,9 +163,18 @@ func (s *Server) standing(ctx context.Context, clientID string, memberID int64, 
 	}
 	g, err := s.store.Grant(ctx, memberID, c.partner.ID)
 	if glasshouse.ErrorCode(err) == glasshouse.ENOTFOUND {
-		return nil, refuse(ReasonConsentRequired, glasshouse.EFORBIDDEN, "The member has not granted %s access, or revoked it.", c.partner.Name)
+		g = nil
 	} else if err != nil {
 		return nil, fmt.Errorf("grant: %w", err)
+	}
+	return c.standing(g, now)
+}
+
+// standing checks the member's grant g (nil if none) to c's partner: it
+// must be live. Errors are *AccessError.
+func (c *client) standing(g *glasshouse.Grant, now time.Time) (*standing, error) {
+	if g == nil {
+		return nil, refuse(ReasonConsentRequired, glasshouse.EFORBIDDEN, "The member has not granted %s access, or revoked it.", c.partner.Name)
 	}
 	if !g.Live(now) {
 		return nil, refuse(ReasonConsentRequired, glasshouse.EFORBIDDEN, "The member's consent to %s has expired; they must connect the app again.", c.partner.Name)
@@ -159,21 +193,64 @@ func (s *Server) client(ctx context.Context, clientID string, now time.Time) (*c
 	} else if err != nil {
 		return nil, fmt.Errorf("partner: %w", err)
 	}
+	var a *glasshouse.Agreement
+	if p.Status == glasshouse.PartnerApproved {
+		a, err = s.store.CurrentAgreement(ctx, p.ID)
+		if glasshouse.ErrorCode(err) == glasshouse.ENOTFOUND {
+			a = nil
+		} else if err != nil {
+			return nil, fmt.Errorf("agreement: %w", err)
+		}
+	}
+	return s.inForce(p, a, now)
+}
+
+// inForce checks partner p and its current approved agreement a (nil if
+// none): p must be approved and a in force at now. Errors are
+// *AccessError.
+func (s *Server) inForce(p *glasshouse.Partner, a *glasshouse.Agreement, now time.Time) (*client, error) {
 	switch p.Status {
 	case glasshouse.PartnerApproved:
 	case glasshouse.PartnerSuspended:
 		return nil, refuse(ReasonAgreementSuspended, glasshouse.EFORBIDDEN, "The agreement of %s is suspended.", p.Name)
 	default:
-		return nil, refuse(ReasonAgreementExpired, glasshouse.EFORBIDDEN, "The agreement of %s is not approved.", p.Name)
+		return nil, refuse(ReasonAgreementNotApproved, glasshouse.EFORBIDDEN, "The agreement of %s is not approved.", p.Name)
 	}
-	a, err := s.store.CurrentAgreement(ctx, p.ID)
-	if glasshouse.ErrorCode(err) == glasshouse.ENOTFOUND {
-		return nil, refuse(ReasonAgreementExpired, glasshouse.EFORBIDDEN, "%s has no approved agreement.", p.Name)
-	} else if err != nil {
-		return nil, fmt.Errorf("agreement: %w", err)
+	if a == nil || a.ApprovedAt.IsZero() {
+		return nil, refuse(ReasonAgreementNotApproved, glasshouse.EFORBIDDEN, "%s has no approved agreement.", p.Name)
 	}
 	if !now.Before(a.ExpiresAt) {
 		return nil, refuse(ReasonAgreementExpired, glasshouse.EFORBIDDEN, "The agreement of %s has expired.", p.Name)
 	}
 	return &client{partner: p, agreement: a, grantable: grantable(s.ceiling, a, now)}, nil
+}
+
+// bearerCache remembers what bearer tokens decrypt to: decryption is pure,
+// and costs about as much as the store read that follows it. It holds only
+// tokens that decrypted (so only tokens this server sealed), at most
+// maxBearers of them; it decides nothing, for every check still reads the
+// store. Its zero value is ready to use.
+type bearerCache struct {
+	mu sync.Mutex
+	m  map[string]string // bearer -> plaintext
+}
+
+// maxBearers bounds a bearerCache: about 2 MiB of tokens.
+const maxBearers = 8192
+
+func (c *bearerCache) get(bearer string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	plain, ok := c.m[bearer]
+	return plain, ok
+}
+
+// put remembers bearer's plaintext, emptying the cache first when full.
+func (c *bearerCache) put(bearer, plain string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxBearers {
+		c.m = make(map[string]string)
+	}
+	c.m[bearer] = plain
 }

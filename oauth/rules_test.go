@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -478,4 +479,67 @@ func TestOnlyCodeFlow(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRefusalCarriesAccess checks that Authenticate, refusing a token that
+// it found, still says whose token it was (so that the Graph API records
+// the refusal) and lets no data scope through.
+func TestRefusalCarriesAccess(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		refuse func(t *testing.T, e *env, p *partner, m *glasshouse.Member, tok *oauth2.Token)
+		code   string
+		reason string
+	}{
+		{"suspended partner", func(t *testing.T, e *env, p *partner, _ *glasshouse.Member, _ *oauth2.Token) {
+			if _, err := e.store.SetPartnerStatus(context.Background(), p.ClientID, glasshouse.PartnerSuspended); err != nil {
+				t.Fatal(err)
+			}
+		}, glasshouse.EFORBIDDEN, oauth.ReasonAgreementSuspended},
+		{"lapsed consent", func(t *testing.T, e *env, p *partner, m *glasshouse.Member, _ *oauth2.Token) {
+			g, err := e.store.Grant(context.Background(), m.ID, p.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g.ConfirmedAt, g.ExpiresAt = e.clock.Now(), e.clock.Now().Add(time.Minute)
+			if _, err := e.store.SaveGrant(context.Background(), *g, ""); err != nil {
+				t.Fatal(err)
+			}
+			e.clock.Advance(2 * time.Minute)
+		}, glasshouse.EFORBIDDEN, oauth.ReasonConsentRequired},
+		{"revoked token", func(t *testing.T, e *env, p *partner, _ *glasshouse.Member, tok *oauth2.Token) {
+			if status := e.revoke(t, p, tok.AccessToken); status != http.StatusOK {
+				t.Fatalf("revoke: %d", status)
+			}
+		}, glasshouse.EUNAUTHORIZED, oauth.ReasonInvalidToken},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := MustEnv(t, nil)
+			p := MustPartner(t, e, "Streamflix", shopScopes, time.Time{})
+			alice := MustMember(t, e, "alice")
+			tok := MustTokens(t, e, p, alice, consent{}, "openid", "profile")
+			tc.refuse(t, e, p, alice, tok)
+			a, err := e.srv.Authenticate(context.Background(), tok.AccessToken)
+			if glasshouse.ErrorCode(err) != tc.code || oauth.Reason(err) != tc.reason {
+				t.Fatalf("Authenticate: %v, want %s %s", err, tc.code, tc.reason)
+			}
+			if a == nil || a.Token == nil || a.Partner == nil {
+				t.Fatalf("Authenticate refused without the access: %+v", a)
+			}
+			if a.Token.MemberID != alice.ID || a.Partner.ID != p.ID || a.Agreement == nil || a.Agreement.Version != 1 || a.Grant != nil {
+				t.Errorf("refused access = token %+v, partner %+v, agreement %+v, grant %+v", a.Token, a.Partner, a.Agreement, a.Grant)
+			}
+			if !slices.Equal(a.Token.Scopes, []string{"openid"}) {
+				t.Errorf("refused token scopes %v, want openid alone", a.Token.Scopes)
+			}
+		})
+	}
+	t.Run("unknown token", func(t *testing.T) {
+		e := MustEnv(t, nil)
+		if a, err := e.srv.Authenticate(context.Background(), "nope"); a != nil || oauth.Reason(err) != oauth.ReasonInvalidToken {
+			t.Errorf("Authenticate(nope) = %+v, %v; want nil, invalid_token", a, err)
+		}
+	})
 }

@@ -78,6 +78,7 @@ type Server struct {
 
 	keys     *secrets
 	crypto   op.Crypto
+	bearers  bearerCache // decrypted access tokens
 	provider *op.Provider
 	pages    *template.Template
 }

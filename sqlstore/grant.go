@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,13 +18,54 @@ func errNoGrant() error {
 	return glasshouse.Errorf(glasshouse.ENOTFOUND, "You have not connected this app.")
 }
 
-// grantColumns are the columns grants reads, from grants g and partners p.
+// grantColumns are the columns grantRow scans, from grants g joined with
+// partners p: the grant with its partner's name, then its scopes and its
+// picked conversations, each as one space-separated text in no order (NULL
+// if none).
 const grantColumns = `g.id, g.member_id, g.partner_id, p.name, g.agreement_version, g.real_email, g.relay_email,
-	g.relay_enabled, g.granted_at, g.confirmed_at, g.expires_at, g.last_access_at`
+	g.relay_enabled, g.granted_at, g.confirmed_at, g.expires_at, g.last_access_at,
+	(SELECT string_agg(gs.scope, ' ') FROM grant_scopes gs WHERE gs.member_id = g.member_id AND gs.partner_id = g.partner_id),
+	(SELECT string_agg(CAST(gc.conversation_id AS TEXT), ' ') FROM grant_conversations gc
+		WHERE gc.member_id = g.member_id AND gc.partner_id = g.partner_id)`
 
-// grants returns the grants matching where, a condition on g.member_id and
-// g.partner_id only (it also selects their scopes and conversations), newest
-// first, with their scopes and picked conversations.
+// grantRow receives grantColumns. Every field is nullable, so that it also
+// receives the missing grant of a LEFT JOIN.
+type grantRow struct {
+	id, memberID, partnerID, version    sql.NullInt64
+	name, relay, scopes, conversations  sql.NullString
+	realEmail, relayEnabled             sql.NullBool
+	granted, confirmed, expires, access sql.NullInt64
+}
+
+// dest returns the scan destinations of grantColumns.
+func (r *grantRow) dest() []any {
+	return []any{&r.id, &r.memberID, &r.partnerID, &r.name, &r.version, &r.realEmail, &r.relay,
+		&r.relayEnabled, &r.granted, &r.confirmed, &r.expires, &r.access, &r.scopes, &r.conversations}
+}
+
+// found reports whether the row held a grant.
+func (r *grantRow) found() bool { return r.id.Valid }
+
+// grant returns the grant the row held.
+func (r *grantRow) grant() (*glasshouse.Grant, error) {
+	g := &glasshouse.Grant{ID: r.id.Int64, MemberID: r.memberID.Int64, PartnerID: r.partnerID.Int64, PartnerName: r.name.String,
+		AgreementVersion: int(r.version.Int64), Scopes: sortScopes(splitList(r.scopes.String)), RealEmail: r.realEmail.Bool,
+		RelayEmail: r.relay.String, RelayEnabled: r.relayEnabled.Bool, GrantedAt: fromMicros(r.granted.Int64),
+		ConfirmedAt: fromMicros(r.confirmed.Int64), ExpiresAt: fromMicros(r.expires.Int64), LastAccessAt: fromOptMicros(r.access.Int64)}
+	for _, c := range splitList(r.conversations.String) {
+		id, err := strconv.ParseInt(c, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("grant %d: conversation %q: %w", g.ID, c, err)
+		}
+		g.Conversations = append(g.Conversations, id)
+	}
+	slices.Sort(g.Conversations)
+	return g, nil
+}
+
+// grants returns the grants matching where, a condition on grants g and
+// partners p, newest first, with their scopes and picked conversations: one
+// query.
 func (t *tx) grants(where string, args ...any) ([]*glasshouse.Grant, error) {
 	rows, err := t.query(`SELECT `+grantColumns+` FROM grants g JOIN partners p ON p.id = g.partner_id
 		WHERE `+where+` ORDER BY g.granted_at DESC, g.id DESC`, args...)
@@ -32,64 +74,16 @@ func (t *tx) grants(where string, args ...any) ([]*glasshouse.Grant, error) {
 	}
 	defer rows.Close()
 	gs := []*glasshouse.Grant{}
-	byPartner := map[int64]*glasshouse.Grant{}
 	for rows.Next() {
-		g := glasshouse.Grant{Scopes: []string{}}
-		var relay sql.NullString
-		var granted, confirmed, expires, access int64
-		if err := rows.Scan(&g.ID, &g.MemberID, &g.PartnerID, &g.PartnerName, &g.AgreementVersion, &g.RealEmail, &relay,
-			&g.RelayEnabled, &granted, &confirmed, &expires, &access); err != nil {
+		var r grantRow
+		if err := rows.Scan(r.dest()...); err != nil {
 			return nil, err
 		}
-		g.RelayEmail = relay.String
-		g.GrantedAt, g.ConfirmedAt, g.ExpiresAt = fromMicros(granted), fromMicros(confirmed), fromMicros(expires)
-		g.LastAccessAt = fromOptMicros(access)
-		gs = append(gs, &g)
-		byPartner[g.PartnerID] = &g
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	rows.Close()
-	if len(gs) == 0 {
-		return gs, nil
-	}
-
-	if rows, err = t.query(`SELECT g.partner_id, g.scope FROM grant_scopes g WHERE `+where, args...); err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var partnerID int64
-		var scope string
-		if err := rows.Scan(&partnerID, &scope); err != nil {
+		g, err := r.grant()
+		if err != nil {
 			return nil, err
 		}
-		if g := byPartner[partnerID]; g != nil {
-			g.Scopes = append(g.Scopes, scope)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	rows.Close()
-
-	if rows, err = t.query(`SELECT g.partner_id, g.conversation_id FROM grant_conversations g WHERE `+where+`
-		ORDER BY g.conversation_id`, args...); err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var partnerID, conversationID int64
-		if err := rows.Scan(&partnerID, &conversationID); err != nil {
-			return nil, err
-		}
-		if g := byPartner[partnerID]; g != nil {
-			g.Conversations = append(g.Conversations, conversationID)
-		}
-	}
-	for _, g := range gs {
-		g.Scopes = sortScopes(g.Scopes)
+		gs = append(gs, g)
 	}
 	return gs, rows.Err()
 }
@@ -257,11 +251,7 @@ func (t *tx) replaceGrant(g *glasshouse.Grant, relayEmail string) error {
 // Grant returns memberID's grant to partnerID, expired or not; ENOTFOUND if
 // there is none.
 func (s *Store) Grant(ctx context.Context, memberID, partnerID int64) (*glasshouse.Grant, error) {
-	var g *glasshouse.Grant
-	err := s.view(ctx, func(t *tx) (err error) {
-		g, err = t.grant(memberID, partnerID)
-		return err
-	})
+	g, err := s.read(ctx).grant(memberID, partnerID)
 	if err != nil {
 		return nil, fmt.Errorf("grant: %w", err)
 	}
@@ -270,11 +260,7 @@ func (s *Store) Grant(ctx context.Context, memberID, partnerID int64) (*glasshou
 
 // Grants lists memberID's grants, newest first.
 func (s *Store) Grants(ctx context.Context, memberID int64) ([]*glasshouse.Grant, error) {
-	var gs []*glasshouse.Grant
-	err := s.view(ctx, func(t *tx) (err error) {
-		gs, err = t.grants(`g.member_id = ?`, memberID)
-		return err
-	})
+	gs, err := s.read(ctx).grants(`g.member_id = ?`, memberID)
 	if err != nil {
 		return nil, fmt.Errorf("grants: %w", err)
 	}
@@ -377,4 +363,41 @@ func (s *Store) GrantingFriends(ctx context.Context, memberID, partnerID int64, 
 		return nil, fmt.Errorf("granting friends: %w", err)
 	}
 	return ids, nil
+}
+
+// FriendsWithGrants returns what GrantingFriends lists, each friend with
+// the fields of their member row and of their grant to partnerID that the
+// listing can use (see glasshouse.FriendGrant), in one query. EINVALID if
+// limit is not positive.
+func (s *Store) FriendsWithGrants(ctx context.Context, memberID, partnerID int64, scope string, now time.Time, afterID int64, limit int) ([]glasshouse.FriendGrant, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("friends with grants: %w", glasshouse.Errorf(glasshouse.EINVALID, "The limit must be positive."))
+	}
+	rows, err := s.read(ctx).query(`SELECT m.id, m.display_name, m.picture_url, m.vis_display_name, m.vis_picture_url, g.expires_at,
+			(SELECT string_agg(gs.scope, ' ') FROM grant_scopes gs WHERE gs.member_id = g.member_id AND gs.partner_id = g.partner_id)
+		FROM friendships f
+		JOIN grants g ON g.member_id = f.friend_id AND g.partner_id = ?
+		JOIN members m ON m.id = f.friend_id
+		WHERE f.member_id = ? AND f.friend_id > ? AND g.expires_at > ?
+			AND EXISTS (SELECT 1 FROM grant_scopes fs WHERE fs.member_id = g.member_id AND fs.partner_id = g.partner_id AND fs.scope = ?)
+		ORDER BY f.friend_id LIMIT ?`, partnerID, memberID, afterID, micros(now), scope, limit)
+	if err != nil {
+		return nil, fmt.Errorf("friends with grants: %w", err)
+	}
+	defer rows.Close()
+	out := []glasshouse.FriendGrant{}
+	for rows.Next() {
+		var m glasshouse.Member
+		var expires int64
+		var scopes sql.NullString
+		if err := rows.Scan(&m.ID, &m.DisplayName, &m.PictureURL, &m.Visibility.DisplayName, &m.Visibility.PictureURL, &expires, &scopes); err != nil {
+			return nil, fmt.Errorf("friends with grants: %w", err)
+		}
+		out = append(out, glasshouse.FriendGrant{Member: &m, Grant: &glasshouse.Grant{MemberID: m.ID, PartnerID: partnerID,
+			Scopes: sortScopes(splitList(scopes.String)), ExpiresAt: fromMicros(expires)}})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("friends with grants: %w", err)
+	}
+	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -194,16 +195,18 @@ func (s *Store) ConsumeAuthCode(ctx context.Context, codeHash []byte, now time.T
 	return r, nil
 }
 
-// tokenColumns are the columns scanToken reads.
-const tokenColumns = `id, kind, family_id, auth_request_id, partner_id, client_id, member_id, subject, scopes,
-	auth_time, created_at, expires_at, revoked_at, used_at, refresh_hash`
+// tokenColumns are the columns scanToken reads, from tokens t.
+const tokenColumns = `t.id, t.kind, t.family_id, t.auth_request_id, t.partner_id, t.client_id, t.member_id, t.subject, t.scopes,
+	t.auth_time, t.created_at, t.expires_at, t.revoked_at, t.used_at, t.refresh_hash`
 
-func scanToken(row scanner) (*glasshouse.Token, error) {
+// scanToken reads tokenColumns, then extra.
+func scanToken(row scanner, extra ...any) (*glasshouse.Token, error) {
 	var tok glasshouse.Token
 	var scopes string
 	var authTime, created, expires, revoked, used int64
-	if err := row.Scan(&tok.ID, &tok.Kind, &tok.FamilyID, &tok.AuthRequestID, &tok.PartnerID, &tok.ClientID, &tok.MemberID,
-		&tok.Subject, &scopes, &authTime, &created, &expires, &revoked, &used, &tok.SecretHash); err != nil {
+	dest := append([]any{&tok.ID, &tok.Kind, &tok.FamilyID, &tok.AuthRequestID, &tok.PartnerID, &tok.ClientID, &tok.MemberID,
+		&tok.Subject, &scopes, &authTime, &created, &expires, &revoked, &used, &tok.SecretHash}, extra...)
+	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
 	tok.Scopes = splitList(scopes)
@@ -312,17 +315,49 @@ func (t *tx) revokeFamily(family string, now time.Time) error {
 
 // Token returns a token by id; ENOTFOUND.
 func (s *Store) Token(ctx context.Context, id string) (*glasshouse.Token, error) {
-	tok, err := s.token(ctx, `id = ?`, id)
+	tok, err := s.token(ctx, `t.id = ?`, id)
 	if err != nil {
 		return nil, fmt.Errorf("token: %w", err)
 	}
 	return tok, nil
 }
 
+// AccessByTokenID returns the token with id, its partner, the partner's
+// newest approved agreement (nil if none) and the member's grant to the
+// partner (nil if none), expired or not, in one query. ENOTFOUND if the
+// token is absent.
+func (s *Store) AccessByTokenID(ctx context.Context, id string) (*glasshouse.TokenAccess, error) {
+	var p partnerRow
+	var a agreementRow
+	var g grantRow
+	tok, err := scanToken(s.read(ctx).queryRow(`SELECT `+tokenColumns+`, `+partnerColumns+`, `+agreementColumns+`, `+grantColumns+`
+		FROM tokens t
+		JOIN partners p ON p.id = t.partner_id
+		LEFT JOIN agreements a ON a.partner_id = t.partner_id
+			AND a.version = (SELECT MAX(v.version) FROM agreements v WHERE v.partner_id = t.partner_id AND v.approved_at <> 0)
+		LEFT JOIN grants g ON g.member_id = t.member_id AND g.partner_id = t.partner_id
+		WHERE t.id = ?`, id), slices.Concat(p.dest(), a.dest(), g.dest())...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("access by token id: %w", glasshouse.Errorf(glasshouse.ENOTFOUND, "Token not found."))
+	} else if err != nil {
+		return nil, fmt.Errorf("access by token id: %w", err)
+	}
+	out := &glasshouse.TokenAccess{Token: tok, Partner: p.partner()}
+	if a.found() {
+		out.Agreement = a.agreement()
+	}
+	if g.found() {
+		if out.Grant, err = g.grant(); err != nil {
+			return nil, fmt.Errorf("access by token id: %w", err)
+		}
+	}
+	return out, nil
+}
+
 // RefreshTokenByHash returns the refresh token whose value has the hash
 // hash; ENOTFOUND.
 func (s *Store) RefreshTokenByHash(ctx context.Context, hash []byte) (*glasshouse.Token, error) {
-	tok, err := s.token(ctx, `refresh_hash = ?`, hash)
+	tok, err := s.token(ctx, `t.refresh_hash = ?`, hash)
 	if err != nil {
 		return nil, fmt.Errorf("refresh token by hash: %w", err)
 	}
@@ -330,7 +365,7 @@ func (s *Store) RefreshTokenByHash(ctx context.Context, hash []byte) (*glasshous
 }
 
 func (s *Store) token(ctx context.Context, where string, args ...any) (*glasshouse.Token, error) {
-	tok, err := scanToken(s.read(ctx).queryRow(`SELECT `+tokenColumns+` FROM tokens WHERE `+where, args...))
+	tok, err := scanToken(s.read(ctx).queryRow(`SELECT `+tokenColumns+` FROM tokens t WHERE `+where, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, glasshouse.Errorf(glasshouse.ENOTFOUND, "Token not found.")
 	}

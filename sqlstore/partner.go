@@ -17,37 +17,55 @@ var _ glasshouse.PartnerStore = (*Store)(nil)
 
 func errNoPartner() error { return glasshouse.Errorf(glasshouse.ENOTFOUND, "Partner not found.") }
 
-// partnerQuery selects partners p with their redirect URIs, one row per URI.
-const partnerQuery = `SELECT p.id, p.client_id, p.name, p.status, p.created_at, r.uri
-	FROM partners p LEFT JOIN partner_redirect_uris r ON r.partner_id = p.id`
+// uriSeparator separates a partner's redirect URIs in partnerColumns: a
+// control character, which no URI holds.
+const uriSeparator = "\n"
+
+// partnerColumns are the columns partnerRow scans, from partners p: the
+// partner, then its redirect URIs in order, joined by uriSeparator.
+const partnerColumns = `p.id, p.client_id, p.name, p.status, p.created_at,
+	(SELECT string_agg(r.uri, '` + uriSeparator + `' ORDER BY r.position) FROM partner_redirect_uris r WHERE r.partner_id = p.id)`
+
+// partnerRow receives partnerColumns.
+type partnerRow struct {
+	p       glasshouse.Partner
+	created int64
+	uris    sql.NullString
+}
+
+func (r *partnerRow) dest() []any {
+	return []any{&r.p.ID, &r.p.ClientID, &r.p.Name, &r.p.Status, &r.created, &r.uris}
+}
+
+// partner returns the partner the row held.
+func (r *partnerRow) partner() *glasshouse.Partner {
+	p := r.p
+	p.CreatedAt, p.RedirectURIs = fromMicros(r.created), []string{}
+	if r.uris.Valid {
+		p.RedirectURIs = strings.Split(r.uris.String, uriSeparator)
+	}
+	return &p
+}
 
 // partners returns the partners matching where (a condition on partners p,
 // or "" for all), oldest first.
 func (t *tx) partners(where string, args ...any) ([]*glasshouse.Partner, error) {
-	query := partnerQuery
+	query := `SELECT ` + partnerColumns + ` FROM partners p`
 	if where != "" {
 		query += ` WHERE ` + where
 	}
-	rows, err := t.query(query+` ORDER BY p.created_at, p.id, r.position`, args...)
+	rows, err := t.query(query+` ORDER BY p.created_at, p.id`, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	ps := []*glasshouse.Partner{}
 	for rows.Next() {
-		var p glasshouse.Partner
-		var created int64
-		var uri sql.NullString
-		if err := rows.Scan(&p.ID, &p.ClientID, &p.Name, &p.Status, &created, &uri); err != nil {
+		var r partnerRow
+		if err := rows.Scan(r.dest()...); err != nil {
 			return nil, err
 		}
-		if n := len(ps); n == 0 || ps[n-1].ID != p.ID {
-			p.CreatedAt, p.RedirectURIs = fromMicros(created), []string{}
-			ps = append(ps, &p)
-		}
-		if last := ps[len(ps)-1]; uri.Valid {
-			last.RedirectURIs = append(last.RedirectURIs, uri.String)
-		}
+		ps = append(ps, r.partner())
 	}
 	return ps, rows.Err()
 }
@@ -127,30 +145,45 @@ func (s *Store) PartnerSecretHash(ctx context.Context, clientID string) ([]byte,
 	return hash, nil
 }
 
-// agreementColumns are the columns scanAgreement reads, from agreements a.
+// agreementColumns are the columns agreementRow scans, from agreements a:
+// the agreement, then its scopes as one space-separated text.
 const agreementColumns = `a.partner_id, a.version, a.purpose, a.retention_days, a.expires_at,
-	a.security_assessed_at, a.approved_at, a.created_at`
+	a.security_assessed_at, a.approved_at, a.created_at,
+	(SELECT string_agg(s.scope, ' ') FROM agreement_scopes s WHERE s.partner_id = a.partner_id AND s.version = a.version)`
+
+// agreementRow receives agreementColumns. Every field is nullable, so that
+// it also receives the missing agreement of a LEFT JOIN.
+type agreementRow struct {
+	partnerID, version, retention        sql.NullInt64
+	purpose, scopes                      sql.NullString
+	expires, assessed, approved, created sql.NullInt64
+}
+
+func (r *agreementRow) dest() []any {
+	return []any{&r.partnerID, &r.version, &r.purpose, &r.retention, &r.expires, &r.assessed, &r.approved, &r.created, &r.scopes}
+}
+
+// found reports whether the row held an agreement.
+func (r *agreementRow) found() bool { return r.version.Valid }
+
+// agreement returns the agreement the row held.
+func (r *agreementRow) agreement() *glasshouse.Agreement {
+	return &glasshouse.Agreement{PartnerID: r.partnerID.Int64, Version: int(r.version.Int64), Scopes: sortScopes(splitList(r.scopes.String)),
+		Purpose: r.purpose.String, RetentionDays: int(r.retention.Int64), ExpiresAt: fromMicros(r.expires.Int64),
+		SecurityAssessedAt: fromOptMicros(r.assessed.Int64), ApprovedAt: fromOptMicros(r.approved.Int64), CreatedAt: fromMicros(r.created.Int64)}
+}
 
 // agreement returns the newest version matching where (a condition on
 // agreements a), with its scopes; ENOTFOUND if none.
 func (t *tx) agreement(where string, args ...any) (*glasshouse.Agreement, error) {
-	var a glasshouse.Agreement
-	var expires, assessed, approved, created int64
-	err := t.queryRow(`SELECT `+agreementColumns+` FROM agreements a WHERE `+where+` ORDER BY a.version DESC LIMIT 1`, args...).
-		Scan(&a.PartnerID, &a.Version, &a.Purpose, &a.RetentionDays, &expires, &assessed, &approved, &created)
+	var r agreementRow
+	err := t.queryRow(`SELECT `+agreementColumns+` FROM agreements a WHERE `+where+` ORDER BY a.version DESC LIMIT 1`, args...).Scan(r.dest()...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, glasshouse.Errorf(glasshouse.ENOTFOUND, "Agreement not found.")
 	} else if err != nil {
 		return nil, err
 	}
-	a.ExpiresAt, a.SecurityAssessedAt = fromMicros(expires), fromOptMicros(assessed)
-	a.ApprovedAt, a.CreatedAt = fromOptMicros(approved), fromMicros(created)
-	scopes, err := t.texts(`SELECT scope FROM agreement_scopes WHERE partner_id = ? AND version = ?`, a.PartnerID, a.Version)
-	if err != nil {
-		return nil, err
-	}
-	a.Scopes = sortScopes(scopes)
-	return &a, nil
+	return r.agreement(), nil
 }
 
 // insertAgreement stores a with its scopes.

@@ -22,6 +22,7 @@ var grantTests = []test{
 	{"SetRelayEnabled", testSetRelayEnabled},
 	{"GrantingFriends", testGrantingFriends},
 	{"GrantingFriendsPaging", testGrantingFriendsPaging},
+	{"FriendsWithGrants", testFriendsWithGrants},
 }
 
 // consentAt is when the suite's grants are confirmed. It is far from the
@@ -372,10 +373,64 @@ func testGrantingFriends(t *testing.T, s glasshouse.Store) {
 			if !slices.Equal(got, want) {
 				t.Errorf("GrantingFriends(alice, %s, after %d, limit %d) = %v, want %v", tt.scope, tt.afterID, tt.limit, got, want)
 			}
+			fgs, err := s.FriendsWithGrants(ctx, alice.ID, p.ID, tt.scope, tt.now, tt.afterID, tt.limit)
+			must(t, err)
+			got = []int64{}
+			for _, fg := range fgs {
+				got = append(got, fg.Member.ID)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("FriendsWithGrants(alice, %s, after %d, limit %d) = %v, want %v", tt.scope, tt.afterID, tt.limit, got, want)
+			}
 		})
 	}
 	_, err := s.GrantingFriends(ctx, alice.ID, p.ID, glasshouse.ScopeFriends, now, 0, 0)
 	wantCode(t, err, glasshouse.EINVALID, "GrantingFriends with limit 0")
+	_, err = s.FriendsWithGrants(ctx, alice.ID, p.ID, glasshouse.ScopeFriends, now, 0, 0)
+	wantCode(t, err, glasshouse.EINVALID, "FriendsWithGrants with limit 0")
+}
+
+// testFriendsWithGrants checks what FriendsWithGrants returns of each
+// friend: the listing's fields of the member row, and the grant to the
+// partner asked about, with its scopes and expiry, and nothing else.
+func testFriendsWithGrants(t *testing.T, s glasshouse.Store) {
+	ctx := t.Context()
+	ms := mustMembers(t, s, "alice", "bob", "carol")
+	alice, bob, carol := ms[0], ms[1], ms[2]
+	p, other := everyScope(t, s, "searchly"), everyScope(t, s, "shopzon")
+	mustFriends(t, s, alice, bob, carol)
+	hidden := glasshouse.Fields{DisplayName: glasshouse.VisibleToMe, Email: glasshouse.VisibleToMe, Phone: glasshouse.VisibleToMe, PictureURL: glasshouse.VisibleToFriends}
+	_, err := s.UpdateProfile(ctx, carol.ID, glasshouse.ProfileUpdate{PictureURL: ptr("https://pics.example/carol.png"), Visibility: &hidden})
+	must(t, err)
+
+	g := newGrant(bob, p, glasshouse.ScopeFriends, glasshouse.ScopeMessagesRead, glasshouse.ScopeProfile)
+	g.Conversations = []int64{mustDirect(t, s, bob, alice).ID}
+	mustSaveGrant(t, s, g, relayEmail(bob, p))
+	later := newGrant(carol, p, glasshouse.ScopeFriends)
+	later.ConfirmedAt, later.ExpiresAt = consentAt.Add(time.Hour), consentAt.Add(time.Hour+glasshouse.GrantLifetime)
+	mustSaveGrant(t, s, later, relayEmail(carol, p))
+	mustGrant(t, s, bob, other, glasshouse.ScopeEmail, glasshouse.ScopeFriends)
+
+	got, err := s.FriendsWithGrants(ctx, alice.ID, p.ID, glasshouse.ScopeFriends, consentAt, 0, 10)
+	must(t, err)
+	var want []glasshouse.FriendGrant
+	for _, f := range []*glasshouse.Member{bob, carol} {
+		m, err := s.MemberByID(ctx, f.ID)
+		must(t, err)
+		fg, err := s.Grant(ctx, f.ID, p.ID)
+		must(t, err)
+		want = append(want, glasshouse.FriendGrant{
+			Member: &glasshouse.Member{ID: m.ID, DisplayName: m.DisplayName, PictureURL: m.PictureURL,
+				Visibility: glasshouse.Fields{DisplayName: m.Visibility.DisplayName, PictureURL: m.Visibility.PictureURL}},
+			Grant: &glasshouse.Grant{MemberID: f.ID, PartnerID: p.ID, Scopes: fg.Scopes, ExpiresAt: fg.ExpiresAt},
+		})
+	}
+	if d := diff(got, want); d != "" {
+		t.Errorf("FriendsWithGrants(alice, searchly): %s", d)
+	}
+	if got, want := want[0].Grant.Scopes, []string{glasshouse.ScopeProfile, glasshouse.ScopeFriends, glasshouse.ScopeMessagesRead}; !slices.Equal(got, want) {
+		t.Errorf("bob's scopes at searchly = %v, want %v (and not shopzon's)", got, want)
+	}
 }
 
 func testGrantingFriendsPaging(t *testing.T, s glasshouse.Store) {

@@ -26,6 +26,7 @@ var oauthTests = []test{
 	{"AuthCodeConcurrent", testAuthCodeConcurrent},
 	{"Tokens", testTokens},
 	{"TokenNotFound", testTokenNotFound},
+	{"AccessByTokenID", testAccessByTokenID},
 	{"TokenIDTaken", testTokenIDTaken},
 	{"RefreshRotation", testRefreshRotation},
 	{"RefreshReplay", testRefreshReplay},
@@ -435,6 +436,74 @@ func testTokens(t *testing.T, s glasshouse.Store) {
 		t.Errorf("token created without CreatedAt: stored %v, set %v; want the now parameter %v", got.CreatedAt, lone.CreatedAt, tokenStart.Add(time.Minute))
 	}
 	wantAbsent(t, s, "rt-f2")
+}
+
+// wantAccess checks AccessByTokenID(id) against what Token,
+// PartnerByClientID, CurrentAgreement and Grant return, with a nil
+// Agreement or Grant where those find none.
+func wantAccess(t *testing.T, s glasshouse.Store, id string) *glasshouse.TokenAccess {
+	t.Helper()
+	ctx := t.Context()
+	got, err := s.AccessByTokenID(ctx, id)
+	if err != nil {
+		t.Fatalf("AccessByTokenID(%s): %v", id, err)
+	}
+	want := &glasshouse.TokenAccess{}
+	if want.Token, err = s.Token(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if want.Partner, err = s.PartnerByClientID(ctx, want.Token.ClientID); err != nil {
+		t.Fatal(err)
+	}
+	if want.Agreement, err = s.CurrentAgreement(ctx, want.Partner.ID); glasshouse.ErrorCode(err) == glasshouse.ENOTFOUND {
+		want.Agreement = nil
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if want.Grant, err = s.Grant(ctx, want.Token.MemberID, want.Partner.ID); glasshouse.ErrorCode(err) == glasshouse.ENOTFOUND {
+		want.Grant = nil
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if d := diff(got, want); d != "" {
+		t.Errorf("AccessByTokenID(%s): %s", id, d)
+	}
+	return got
+}
+
+func testAccessByTokenID(t *testing.T, s glasshouse.Store) {
+	ctx := t.Context()
+	a, p := oauthWorld(t, s)
+	b := mustMember(t, s, "bob")
+	g := newGrant(a, p, glasshouse.ScopeMessagesRead, glasshouse.ScopeFriends)
+	g.Conversations = []int64{mustGroup(t, s, a, b).ID, mustDirect(t, s, a, b).ID}
+	mustSaveGrant(t, s, g, relayEmail(a, p))
+	_, err := s.ProposeAgreement(ctx, p.ID, glasshouse.Agreement{Scopes: []string{glasshouse.ScopeFriends},
+		Purpose: "Only friends from now on.", ExpiresAt: agreementEnd}) // version 2, unapproved
+	must(t, err)
+	mustTokens(t, s, a, p, "f1", glasshouse.ScopeFriends, glasshouse.ScopeOpenID)
+
+	got := wantAccess(t, s, "at-f1")
+	if got.Agreement == nil || got.Agreement.Version != 1 || got.Grant == nil || len(got.Grant.Conversations) != 2 ||
+		len(got.Partner.RedirectURIs) != 2 {
+		t.Fatalf("AccessByTokenID(at-f1) = %+v; want agreement version 1 and the grant with two conversations", got)
+	}
+	wantAccess(t, s, "rt-f1")
+
+	// Without a grant (its tokens are revoked with it), and for a
+	// partner without an approved agreement.
+	must(t, s.RevokeGrant(ctx, a.ID, p.ID))
+	if got := wantAccess(t, s, "at-f1"); got.Grant != nil || got.Token.RevokedAt.IsZero() {
+		t.Errorf("AccessByTokenID after RevokeGrant = %+v; want no grant, token revoked", got)
+	}
+	pending := mustCreatePartner(t, s, newPartner("pending", glasshouse.ScopeFriends))
+	mustTokens(t, s, a, pending, "f2", glasshouse.ScopeFriends)
+	if got := wantAccess(t, s, "at-f2"); got.Agreement != nil || got.Grant != nil || got.Partner.Status != glasshouse.PartnerPending {
+		t.Errorf("AccessByTokenID(pending partner) = %+v; want no agreement, no grant", got)
+	}
+
+	_, err = s.AccessByTokenID(ctx, "nope")
+	wantCode(t, err, glasshouse.ENOTFOUND, "AccessByTokenID(unknown)")
 }
 
 func testTokenNotFound(t *testing.T, s glasshouse.Store) {
