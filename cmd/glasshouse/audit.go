@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/glasshouse/glasshouse/accesslog"
+)
+
+const auditUsage = `Usage: glasshouse audit verify URL [flags]
+       glasshouse audit report URL [--partner CLIENT_ID] [--json] [flags]
+
+Auditor commands against a running server's transparency log (URL/log/...).
+
+  verify   check the signed checkpoint, its consistency with the last checkpoint
+           this machine verified (kept in --state), and the whole tree
+           recomputed from every entry; fails naming what differs
+  report   verify, then count the entries per partner, scope and decision
+
+Run 'glasshouse audit COMMAND --help' for the flags.
+`
+
+// runAudit verifies a server's log and reports on it.
+func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(stderr, auditUsage)
+		if len(args) == 0 {
+			return errors.New("missing audit command")
+		}
+		return nil
+	}
+	cmd, args := args[0], args[1:]
+	if cmd != "verify" && cmd != "report" {
+		fmt.Fprint(stderr, auditUsage)
+		return fmt.Errorf("unknown audit command %q", cmd)
+	}
+	fs := flag.NewFlagSet("glasshouse audit "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	key := fs.String("key", "", "the log's verifier key (note form) you trust; default: the one in --state, or on a first run the one the server publishes")
+	state := fs.String("state", "", "file keeping the last verified checkpoint (default: under the user's config folder, one per server)")
+	partner := fs.String("partner", "", "report: only this partner (client id)")
+	asJSON := fs.Bool("json", false, "report: print JSON")
+	if err := applyEnv(fs); err != nil {
+		return err
+	}
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("audit %s takes one URL", cmd)
+	}
+	base := strings.TrimRight(pos[0], "/")
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("audit %s: %q is not an http(s) URL", cmd, pos[0])
+	}
+	if *state == "" {
+		if *state, err = defaultAuditState(u.Host); err != nil {
+			return err
+		}
+	}
+	var bar *progressBar
+	if isTerminal(stderr) {
+		bar = &progressBar{w: stderr}
+	}
+	rep, err := accesslog.Verify(ctx, accesslog.VerifyConfig{
+		URL: base, Key: *key, StateFile: *state,
+		Client:   &http.Client{Timeout: time.Minute},
+		Progress: bar.update,
+	})
+	bar.done()
+	if err != nil {
+		return fmt.Errorf("log NOT verified: %w", err)
+	}
+	if cmd == "verify" {
+		cp := rep.Checkpoint
+		fmt.Fprintf(stdout, "log verified: %s\n  entries: %d\n  root: %s\n", cp.Origin, cp.Size, base64.StdEncoding.EncodeToString(cp.Hash[:]))
+		if rep.Previous != nil {
+			fmt.Fprintf(stdout, "  consistent with the checkpoint of size %d verified %s\n", rep.Previous.Size, rep.Previous.VerifiedAt.Format(time.RFC3339))
+		} else {
+			fmt.Fprintln(stdout, "  first verification from this machine: the key and checkpoint are now remembered in", *state)
+		}
+		return nil
+	}
+	counts := rep.Counts[:0:0]
+	for _, c := range rep.Counts {
+		if *partner == "" || c.Partner == *partner {
+			counts = append(counts, c)
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"origin": rep.Checkpoint.Origin, "size": rep.Checkpoint.Size, "counts": counts})
+	}
+	fmt.Fprintf(stdout, "verified log %s at size %d\n", rep.Checkpoint.Origin, rep.Checkpoint.Size)
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "PARTNER\tSCOPE\tDECISION\tREASON\tCOUNT\t")
+	for _, c := range counts {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t\n", c.Partner, c.Scope, c.Decision, c.Reason, c.N)
+	}
+	return tw.Flush()
+}
+
+// defaultAuditState is one state file per server host, in the user's
+// config folder.
+func defaultAuditState(host string) (string, error) {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("no config folder for the audit state: pass --state (%v)", err)
+	}
+	return filepath.Join(dir, "glasshouse", "audit-"+strings.NewReplacer(":", "_", "/", "_").Replace(host)+".json"), nil
+}
+
+// progressBar draws verification progress on a terminal for logs of more
+// than 10,000 entries. A nil bar draws nothing.
+type progressBar struct {
+	w     io.Writer
+	drawn bool
+	last  time.Time
+}
+
+func (b *progressBar) update(done, total uint64) {
+	if b == nil || total <= 10000 || (time.Since(b.last) < 100*time.Millisecond && done < total) {
+		return
+	}
+	b.last, b.drawn = time.Now(), true
+	const width = 40
+	filled := int(done * width / total)
+	fmt.Fprintf(b.w, "\rverifying [%s%s] %d/%d", strings.Repeat("=", filled), strings.Repeat(" ", width-filled), done, total)
+}
+
+func (b *progressBar) done() {
+	if b != nil && b.drawn {
+		fmt.Fprintln(b.w)
+	}
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
