@@ -168,16 +168,21 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, f, http.StatusBadRequest, handle, "Enter your handle and password.")
 		return
 	}
-	ip := clientIP(r)
+	// Attempts in flight count against the limits until they are done, and
+	// only failures stay counted.
+	failed := true
 	for _, l := range []struct {
 		limiter *ratelimit.Limiter
 		key     string
-	}{{s.byIP, ip}, {s.byAccount, handle}} {
-		if ok, after := l.limiter.Check(l.key); !ok {
+	}{{s.byIP, clientIP(r)}, {s.byAccount, handle}} {
+		done, ok, after := l.limiter.Attempt(l.key)
+		if !ok {
+			failed = false // refused before trying: nothing to count
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(after.Seconds()))))
 			s.renderLogin(w, r, f, http.StatusTooManyRequests, handle, "Too many failed attempts. Wait a little and try again.")
 			return
 		}
+		defer func() { done(failed) }()
 	}
 	memberID, stored, err := s.store.PasswordHash(ctx, handle)
 	if glasshouse.ErrorCode(err) == glasshouse.ENOTFOUND {
@@ -190,11 +195,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, fmt.Errorf("stored hash of member %d: %w", memberID, err))
 		return
 	} else if !ok || stored == s.dummyHash {
-		s.byIP.Take(ip)
-		s.byAccount.Take(handle)
 		s.renderLogin(w, r, f, http.StatusUnauthorized, handle, "Wrong handle or password.")
 		return
 	}
+	failed = false
 	token, now := randomString(32), s.now()
 	sess := &glasshouse.Session{TokenHash: hash(token), MemberID: memberID, CreatedAt: now}
 	if err := s.store.CreateSession(ctx, sess); err != nil {

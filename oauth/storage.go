@@ -367,14 +367,14 @@ func (st *storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string
 }
 
 // SetUserinfoFromRequest fills the ID token's user claims: only the
-// pairwise sub. Profile, email and phone come from the userinfo endpoint.
+// pairwise sub. Profile, email and phone come from the Graph API's /me.
 func (st *storage) SetUserinfoFromRequest(_ context.Context, info *oidc.UserInfo, req op.IDTokenRequest, _ []string) error {
 	info.Subject = req.GetSubject()
 	return nil
 }
 
-// SetUserinfoFromToken answers the userinfo endpoint: the claims of the
-// scopes still in force, for a valid access token with openid.
+// SetUserinfoFromToken answers the userinfo endpoint: the pairwise sub,
+// for a valid access token with openid (see Claims).
 func (st *storage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, subject, _ string) error {
 	a, err := st.s.authenticate(ctx, tokenID, subject)
 	if err != nil {
@@ -383,11 +383,7 @@ func (st *storage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo
 	if !slices.Contains(a.Token.Scopes, glasshouse.ScopeOpenID) {
 		return &oidc.Error{ErrorType: "insufficient_scope", Description: "The userinfo endpoint needs a token with the openid scope."}
 	}
-	m, err := st.s.store.MemberByID(ctx, a.Token.MemberID)
-	if err != nil {
-		return oidc.ErrServerError().WithParent(err)
-	}
-	*info = Claims(a, m)
+	*info = Claims(a)
 	return nil
 }
 

@@ -99,34 +99,6 @@ func (l *Limiter) Attempt(key string) (done func(failed bool), ok bool, retryAft
 	}, true, 0
 }
 
-// Check reports what Allow would, without taking a token. With Take it
-// counts only some attempts, such as failed logins: Check before trying,
-// Take when the try failed.
-func (l *Limiter) Check(key string) (ok bool, retryAfter time.Duration) {
-	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	el, found := l.keys[key]
-	if !found {
-		return true, 0
-	}
-	lim := el.Value.(*entry).limiter
-	if missing := 1 - lim.TokensAt(now); missing > 0 {
-		return false, time.Duration(missing / float64(l.limit) * float64(time.Second))
-	}
-	return true, 0
-}
-
-// Take takes one token from key's bucket even if it is empty: the bucket
-// goes into debt, so attempts that passed Check together all count.
-func (l *Limiter) Take(key string) {
-	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.evict(now)
-	l.entry(key).limiter.ReserveN(now, 1)
-}
-
 // Len returns the number of keys held.
 func (l *Limiter) Len() int {
 	l.mu.Lock()

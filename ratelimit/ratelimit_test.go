@@ -112,36 +112,6 @@ func TestConcurrentAllow(t *testing.T) {
 	}
 }
 
-func TestCheckAndTake(t *testing.T) {
-	l, c := MustLimiter(t, time.Minute, 2, 0)
-	for range 5 {
-		if ok, _ := l.Check("alice"); !ok {
-			t.Fatal("Check of an unused key = false")
-		}
-	}
-	if n := l.Len(); n != 0 {
-		t.Fatalf("Check created %d keys; want 0", n)
-	}
-	l.Take("alice")
-	if ok, _ := l.Check("alice"); !ok {
-		t.Fatal("Check with one token left = false")
-	}
-	l.Take("alice")
-	if ok, retry := l.Check("alice"); ok || retry != time.Minute {
-		t.Fatalf("Check of an empty bucket = %v, %v; want false, 1m", ok, retry)
-	}
-	// Attempts that passed Check together all count: the bucket goes into debt.
-	l.Take("alice")
-	if ok, retry := l.Check("alice"); ok || retry != 2*time.Minute {
-		t.Fatalf("Check in debt = %v, %v; want false, 2m", ok, retry)
-	}
-	MustDeny(t, l, "alice", 2*time.Minute)
-	c.Advance(2 * time.Minute)
-	if ok, _ := l.Check("alice"); !ok {
-		t.Fatal("Check after the debt is paid = false")
-	}
-}
-
 // TestAttemptConcurrent: attempts in flight together cannot exceed the
 // burst, and successful attempts do not count.
 func TestAttemptConcurrent(t *testing.T) {

@@ -60,9 +60,10 @@ func (b *browser) do(method, path string, form url.Values) (*url.URL, string) {
 }
 
 var (
-	csrfRE   = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-	actionRE = regexp.MustCompile(`<form method="post" action="([^"]*)"`)
-	scopeRE  = regexp.MustCompile(`name="scope" value="([^"]+)"`)
+	csrfRE    = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	actionRE  = regexp.MustCompile(`<form method="post" action="([^"]*)"`)
+	scopeRE   = regexp.MustCompile(`name="scope" value="([^"]+)"`)
+	preTicked = regexp.MustCompile(`name="scope" value="[^"]+" checked`)
 )
 
 // submit posts the page's first form with the given fields and its CSRF token.
@@ -104,6 +105,10 @@ func (b *browser) consent(at *url.URL, page, handle, password string, ticked []s
 	offered := scopeRE.FindAllStringSubmatch(page, -1)
 	if len(offered) == 0 {
 		b.tb.Fatalf("no consent form at %s:\n%s", at, page)
+	}
+	// Consent is given, never presumed: no scope comes pre-ticked.
+	if preTicked.MatchString(page) {
+		b.tb.Fatalf("the consent page pre-ticks a scope:\n%s", page)
 	}
 	form := url.Values{"action": {"allow"}, "email": {"relay"}}
 	for _, s := range offered {
