@@ -61,6 +61,13 @@ func (s *Server) routes() *http.ServeMux {
 	member("POST /api/v1/conversations/{id}/read", s.markRead)
 	member("DELETE /api/v1/conversations/{id}/messages/{seq}", s.deleteForMe)
 
+	// Connected apps and consent (app.go).
+	member("GET /api/v1/me/apps", s.apps)
+	member("DELETE /api/v1/me/apps/{partner}", s.revokeApp)
+	member("DELETE /api/v1/me/apps/{partner}/scopes/{scope}", s.revokeAppScope)
+	member("PUT /api/v1/me/apps/{partner}/relay", s.setAppRelay)
+	member("POST /api/v1/me/apps/{partner}/reconfirm", s.reconfirmApp)
+
 	// Real-time stream (stream.go).
 	member(streamRoute, s.stream)
 
