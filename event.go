@@ -41,6 +41,7 @@ type Store interface {
 	PartnerStore
 	GrantStore
 	OAuthStore
+	AccessStore
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	// Close flushes pending writes and closes the database.

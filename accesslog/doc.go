@@ -16,6 +16,7 @@
 //	every node:         Handler serves /log/... from the log directory
 //	auditors:           Verify fetches, checks and counts the whole log
 //
+// Recorder does the store-transaction and receipt steps for the Graph API.
 // The package reaches the store only through the Outbox and EventIndex
-// interfaces, which the store implements.
+// interfaces; StoreOutbox provides both from a glasshouse.AccessStore.
 package accesslog

@@ -30,7 +30,6 @@ type Store interface {
 	Grant(ctx context.Context, memberID, partnerID int64) (*glasshouse.Grant, error)
 	FriendsWithGrants(ctx context.Context, memberID, partnerID int64, scope string, now time.Time, afterID int64, limit int) ([]glasshouse.FriendGrant, error)
 	CreateDirect(ctx context.Context, memberID int64, other string) (*glasshouse.Conversation, bool, error)
-	SendMessage(ctx context.Context, m glasshouse.NewMessage) (*glasshouse.Message, bool, error)
 	Messages(ctx context.Context, q glasshouse.MessageQuery) (*glasshouse.MessagePage, error)
 	Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error)
 }
@@ -48,32 +47,24 @@ type Verifier interface {
 	PairwiseID(clientID string, memberID int64) string
 }
 
-// Access describes one Graph API request that carried a verified token:
-// what the accountability log records of it.
-type Access struct {
-	PartnerID        int64
-	ClientID         string
-	AgreementVersion int       // the agreement in force; 0 if not known when refused
-	MemberID         int64     // the member the token speaks for
-	Endpoint         string    // the route, such as "GET /graph/v1/me/friends"
-	Scopes           []string  // the scopes the request used, or needed when denied
-	Allowed          bool      // the policy allowed it
-	Reason           string    // "" when served; else the error code sent: a policy reason, or invalid, not_found, rate_limited, internal…
-	Status           int       // the HTTP status sent
-	Items            int       // the items returned or written
-	At               time.Time // when the request arrived
-}
-
-// Recorder writes access records.
+// Recorder writes access records: one glasshouse.AccessRecord for every
+// request that carried a verified token, granted or denied, before any of
+// the response is sent. accesslog.Recorder is the real one.
 type Recorder interface {
-	// Record writes a before the response is sent. It is called once for
-	// every request that carried a verified token, granted or denied, after
-	// the data read. It returns a receipt for the Glasshouse-Receipt header
-	// ("" for none). An error means the response carries no data: the
-	// partner gets 503. (For POST /me/messages the message is already
-	// stored by then: putting the write and the record in one transaction
-	// is the accountability log's step.)
-	Record(ctx context.Context, a *Access) (receipt string, err error)
+	// Record writes rec (and its log entry) durably and returns a receipt
+	// for the Glasshouse-Receipt header ("" for none). It is called after
+	// the request's data read, with the response held back until it
+	// returns. An error means nothing may be sent: the partner gets 503
+	// and no data.
+	Record(ctx context.Context, rec *glasshouse.AccessRecord) (receipt string, err error)
+	// RecordSend stores the message m and writes rec in ONE transaction,
+	// both or neither, and returns the stored message (created false for a
+	// retry with the same client_txn_id) and the receipt. An error with a
+	// code other than internal or unavailable is the send's refusal
+	// (not_found, forbidden, invalid…): nothing was written, and the
+	// refusal is then recorded with Record. Any other error: nothing was
+	// written, 503.
+	RecordSend(ctx context.Context, rec *glasshouse.AccessRecord, m glasshouse.NewMessage) (msg *glasshouse.Message, created bool, receipt string, err error)
 }
 
 // Config wires an API. Store, Verifier and Recorder are required.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/accesslog"
 	"github.com/glasshouse/glasshouse/graph"
 	"github.com/glasshouse/glasshouse/ratelimit"
 )
@@ -313,8 +314,8 @@ func TestSuspended(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.get(t, "/graph/v1/me/friends", token).Error(http.StatusForbidden, "agreement_suspended")
-	recs := w.recorder.Records()
-	if last := recs[len(recs)-1]; last.Reason != "agreement_suspended" || last.Allowed || last.PartnerID != w.p.ID || last.MemberID != w.alice.ID {
+	recs := w.Records(t, w.alice)
+	if last := recs[len(recs)-1]; last.Reason != "agreement_suspended" || last.Granted || last.PartnerID != w.p.ID || last.MemberID != w.alice.ID {
 		t.Errorf("the refusal was recorded as %+v", last)
 	}
 	if _, err := w.store.SetPartnerStatus(context.Background(), w.p.ClientID, glasshouse.PartnerApproved); err != nil {
@@ -363,8 +364,8 @@ func TestRateLimit(t *testing.T) {
 	}
 	// Each partner has its own bucket.
 	w.get(t, "/graph/v1/me", otherToken).OK(http.StatusOK, nil)
-	recs := w.recorder.Records()
-	if last := recs[len(recs)-2]; last.Status != 429 || last.Reason != glasshouse.ERATELIMITED || last.Allowed {
+	recs := w.Records(t, w.alice)
+	if last := recs[len(recs)-2]; last.Reason != glasshouse.ERATELIMITED || last.Granted || last.Items != 0 {
 		t.Errorf("rate-limited request recorded as %+v", last)
 	}
 }
@@ -449,9 +450,7 @@ func TestNoFriendContact(t *testing.T) {
 func TestRecords(t *testing.T) {
 	w := MustWorld(t)
 	token := MustToken(t, w.env, w.p, w.alice, consent{scopes: []string{"friends", "profile"}})
-	w.recorder.mu.Lock()
-	w.recorder.records = nil
-	w.recorder.mu.Unlock()
+	before := len(w.Records(t, w.alice))
 
 	w.get(t, "/graph/v1/me/friends", token).OK(http.StatusOK, nil)
 	w.post(t, "/graph/v1/me/messages", token, map[string]string{"to": w.id(w.bob), "text": "hi"}).Error(403, "insufficient_scope")
@@ -461,49 +460,74 @@ func TestRecords(t *testing.T) {
 	w.get(t, "/graph/v1/me", "").Error(401, "invalid_token")     // no token: nothing to record
 	w.get(t, "/graph/v1/me", "nope").Error(401, "invalid_token") // not a token of any partner
 
-	if got := r.Header.Get("Glasshouse-Receipt"); got != "receipt-5" {
-		t.Errorf("receipt %q, want receipt-5", got)
-	}
-	recs := w.recorder.Records()
+	recs := w.Records(t, w.alice)[before:]
 	type summary struct {
 		Endpoint string
 		Scopes   string
-		Allowed  bool
+		Granted  bool
 		Reason   string
-		Status   int
 		Items    int
 	}
 	want := []summary{
-		{graph.RouteFriends, "friends", true, "", 200, 2},
-		{graph.RouteSend, "messages.send", false, "insufficient_scope", 403, 0},
-		{graph.RouteFriends, "friends", false, glasshouse.EINVALID, 400, 0},
-		{"/graph/v1/", "", false, "unknown_request", 404, 0},
-		{graph.RouteMe, "profile", true, "", 200, 1},
+		{graph.RouteFriends, "friends", true, "", 2},
+		{graph.RouteSend, "messages.send", false, "insufficient_scope", 0},
+		{graph.RouteFriends, "friends", false, glasshouse.EINVALID, 0},
+		{"/graph/v1/", "", false, "unknown_request", 0},
+		{graph.RouteMe, "profile", true, "", 1},
 	}
 	if len(recs) != len(want) {
 		t.Fatalf("%d records, want %d: %+v", len(recs), len(want), recs)
 	}
 	for i, rec := range recs {
-		got := summary{rec.Endpoint, strings.Join(rec.Scopes, " "), rec.Allowed, rec.Reason, rec.Status, rec.Items}
+		got := summary{rec.Endpoint, strings.Join(rec.Scopes, " "), rec.Granted, rec.Reason, rec.Items}
 		if got != want[i] {
 			t.Errorf("record %d = %+v, want %+v", i, got, want[i])
 		}
 		if rec.PartnerID != w.p.ID || rec.ClientID != w.p.ClientID || rec.MemberID != w.alice.ID || rec.AgreementVersion != 1 ||
-			time.Since(rec.At) > time.Minute {
+			rec.Counter != uint64(before+i+1) || time.Since(rec.At) > time.Minute {
 			t.Errorf("record %d = %+v", i, rec)
 		}
 	}
+	// The last response's receipt is the last record's, signed by the log key.
+	receipt, err := accesslog.VerifyReceipt(r.Header.Get("Glasshouse-Receipt"), w.key.Verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := recs[len(recs)-1]; receipt.EventID != last.EventID {
+		t.Errorf("receipt for event %s, the record is %x", receipt.EventID, last.EventID)
+	}
 }
 
+// TestRecorderDown breaks the store's recording: every endpoint, the send
+// included, answers 503 with no data and no receipt, and nothing of the
+// requests is kept.
 func TestRecorderDown(t *testing.T) {
 	w := MustWorld(t)
-	token := MustToken(t, w.env, w.p, w.alice, consent{scopes: []string{"friends", "profile"}})
-	w.recorder.mu.Lock()
-	w.recorder.fail = true
-	w.recorder.mu.Unlock()
-	r := w.get(t, "/graph/v1/me/friends", token).Error(http.StatusServiceUnavailable, glasshouse.EUNAVAILABLE)
-	if strings.Contains(string(r.Body), w.id(w.bob)) || r.Header.Get("Glasshouse-Receipt") != "" {
-		t.Errorf("data sent without a record: %s", r.Body)
+	ab := MustDirect(t, w.env, w.alice, w.bob)
+	MustToken(t, w.env, w.p, w.bob, consent{scopes: glasshouse.DataScopes, conversations: []int64{ab}})
+	token := MustToken(t, w.env, w.p, w.alice, consent{scopes: glasshouse.DataScopes, conversations: []int64{ab}})
+	var me meBody
+	w.get(t, "/graph/v1/me", token).OK(http.StatusOK, &me)
+	before := len(w.Records(t, w.alice))
+	w.BreakRecording(t)
+
+	for _, r := range []*response{
+		w.get(t, "/graph/v1/me", token),
+		w.get(t, "/graph/v1/me/friends", token),
+		w.get(t, "/graph/v1/me/friends?limit=0", token),
+		w.get(t, "/graph/v1/me/conversations/"+me.Conversations[0]+"/messages", token),
+		w.post(t, "/graph/v1/me/messages", token, map[string]string{"to": w.id(w.bob), "text": "never stored"}),
+	} {
+		r.Error(http.StatusServiceUnavailable, glasshouse.EUNAVAILABLE)
+		if strings.Contains(string(r.Body), w.id(w.bob)) || strings.Contains(string(r.Body), w.alice.Email) || r.Header.Get("Glasshouse-Receipt") != "" {
+			t.Errorf("data sent without a record: %s", r.Body)
+		}
 	}
-	w.get(t, "/graph/v1/me/friends?limit=0", token).Error(http.StatusServiceUnavailable, glasshouse.EUNAVAILABLE)
+	if n := len(w.Records(t, w.alice)); n != before {
+		t.Errorf("%d access records were kept of the failed requests", n-before)
+	}
+	page, err := w.store.Messages(context.Background(), glasshouse.MessageQuery{ConversationID: ab, MemberID: w.bob.ID})
+	if err != nil || len(page.Messages) != 0 {
+		t.Errorf("the send was stored without its record: %+v (%v)", page, err)
+	}
 }

@@ -3,8 +3,9 @@ package graph_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/accesslog"
 	"github.com/glasshouse/glasshouse/graph"
 	"github.com/glasshouse/glasshouse/oauth"
 	"github.com/glasshouse/glasshouse/password"
@@ -32,50 +34,59 @@ import (
 )
 
 // env is the Graph API and the real authorization server on a real SQLite
-// store, served over HTTP, with a recorder that keeps every access record.
+// store, served over HTTP, with the real access recorder: every access is
+// an access record and a log entry in the store, signed with key.
 type env struct {
 	store    *sqlstore.Store
+	dbPath   string
 	oauth    *oauth.Server
 	http     *httptest.Server
-	recorder *recorder
+	key      *accesslog.Key
+	master   []byte
+	recorder *accesslog.Recorder
+	feeder   atomic.Pointer[accesslog.Feeder] // set by MustFeeder
 }
 
-// recorder keeps the access records and hands out numbered receipts; fail
-// makes it refuse.
-type recorder struct {
-	mu      sync.Mutex
-	records []graph.Access
-	fail    bool
-}
-
-func (r *recorder) Record(ctx context.Context, a *graph.Access) (string, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.fail {
-		return "", errors.New("log unavailable")
-	}
-	r.records = append(r.records, *a)
-	return "receipt-" + strconv.Itoa(len(r.records)), nil
-}
-
-// Records returns the records so far.
-func (r *recorder) Records() []graph.Access {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]graph.Access(nil), r.records...)
-}
+// testLogKey is the log key of every env: generating one is cheap, but one
+// is enough.
+var testLogKey = sync.OnceValues(func() (*accesslog.Key, error) {
+	_, k, err := accesslog.NewKey(accesslog.Origin("glasshouse.test"), nil)
+	return k, err
+})
 
 // MustEnv starts the servers; opts adjust the Graph API's config. The
 // ceiling is every data scope.
 func MustEnv(tb testing.TB, opts ...func(*graph.Config)) *env {
 	tb.Helper()
-	e := &env{recorder: &recorder{}}
+	ctx := context.Background()
+	e := &env{dbPath: filepath.Join(tb.TempDir(), "glasshouse.db")}
 	var err error
-	e.store, err = sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "glasshouse.db"), sqlstore.Config{})
+	e.store, err = sqlite.Open(ctx, e.dbPath, sqlstore.Config{})
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
 	}
 	tb.Cleanup(func() { e.store.Close() })
+	if e.key, err = testLogKey(); err != nil {
+		tb.Fatal(err)
+	}
+	// The master key is kept as cmd/glasshouse keeps it: a store secret.
+	e.master, err = e.store.Secret(ctx, "accesslog-master", func() ([]byte, error) {
+		b := make([]byte, 32)
+		_, err := rand.Read(b)
+		return b, err
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e.recorder, err = accesslog.NewRecorder(accesslog.RecorderConfig{Store: e.store, MasterKey: e.master, Signer: e.key.Signer,
+		Notify: func() {
+			if f := e.feeder.Load(); f != nil {
+				f.Notify()
+			}
+		}})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	mux := http.NewServeMux()
 	e.http = httptest.NewServer(mux)
 	tb.Cleanup(e.http.Close)
@@ -96,6 +107,57 @@ func MustEnv(tb testing.TB, opts ...func(*graph.Config)) *env {
 	}
 	api.Register(mux)
 	return e
+}
+
+// MustFeeder starts a real feeder on a log in a temporary folder, draining
+// the store's outbox; it is stopped and closed when the test ends.
+func MustFeeder(tb testing.TB, e *env) *accesslog.Feeder {
+	tb.Helper()
+	f, err := accesslog.NewFeeder(context.Background(), accesslog.FeederConfig{Dir: filepath.Join(tb.TempDir(), "log"),
+		Key: e.key, Outbox: accesslog.StoreOutbox{Store: e.store}, CheckpointInterval: 100 * time.Millisecond,
+		PollInterval: 50 * time.Millisecond})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.Run(ctx)
+	}()
+	e.feeder.Store(f)
+	tb.Cleanup(func() {
+		cancel()
+		<-done
+		f.Close(context.Background())
+	})
+	return f
+}
+
+// Records returns m's access records, oldest first.
+func (e *env) Records(tb testing.TB, m *glasshouse.Member) []*glasshouse.AccessRecord {
+	tb.Helper()
+	recs, err := e.store.MemberAccess(context.Background(), m.ID, 0, glasshouse.MaxPageSize)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return recs
+}
+
+// BreakRecording makes every later access record fail to commit, as a full
+// disk would: a trigger refuses each insert into the outbox, after the
+// counter and the access record were written in the same transaction.
+func (e *env) BreakRecording(tb testing.TB) {
+	tb.Helper()
+	db, err := sql.Open("sqlite", e.dbPath)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TRIGGER break_recording BEFORE INSERT ON access_outbox
+		BEGIN SELECT RAISE(ABORT, 'disk full'); END`); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // partner is a registered, approved partner and its OAuth client.

@@ -50,20 +50,20 @@ func (a *API) send(ctx context.Context, c *call) (read, error) {
 	}
 	return func(ctx context.Context) (*reply, error) {
 		// The policy allows only a recipient it was told of: to is set.
+		// Creating the (empty) 1:1 conversation is no data; the message
+		// itself is stored with the access record, in one transaction.
 		conv, _, err := a.store.CreateDirect(ctx, c.memberID, to.Handle)
 		if err != nil {
 			return nil, err
 		}
 		nm.ConversationID = conv.ID
-		msg, created, err := a.store.SendMessage(ctx, nm)
-		if err != nil {
-			return nil, err
-		}
-		status := http.StatusCreated
-		if !created {
-			status = http.StatusOK
-		}
-		return &reply{status: status, body: sent{ID: a.ids.message(c.clientID, msg.ID), Conversation: a.ids.conversation(c.clientID, conv.ID)}, items: 1}, nil
+		return &reply{items: 1, send: &nm, sent: func(msg *glasshouse.Message, created bool) *reply {
+			status := http.StatusCreated
+			if !created {
+				status = http.StatusOK
+			}
+			return &reply{status: status, body: sent{ID: a.ids.message(c.clientID, msg.ID), Conversation: a.ids.conversation(c.clientID, conv.ID)}, items: 1}
+		}}, nil
 	}, nil
 }
 

@@ -24,11 +24,16 @@ type call struct {
 }
 
 // reply is what a data read returns: the status, the JSON body and the
-// number of items in it.
+// number of items in it. A write that must commit together with its access
+// record (POST /me/messages) instead returns the message to store in send,
+// and sent, which makes the reply from the stored message.
 type reply struct {
 	status int
 	body   any
 	items  int
+
+	send *glasshouse.NewMessage
+	sent func(msg *glasshouse.Message, created bool) *reply
 }
 
 // read is an endpoint's data read (or write). It runs only when the
@@ -57,7 +62,7 @@ func (a *API) serve(route string, kind policy.Kind, ep endpoint) http.Handler {
 			a.fail(w, r, cmpErr(err, fmt.Errorf("authenticate: no access and no error")))
 			return
 		}
-		rec := &Access{
+		rec := &glasshouse.AccessRecord{
 			PartnerID: access.Partner.ID,
 			ClientID:  access.Partner.ClientID,
 			MemberID:  access.Token.MemberID,
@@ -79,7 +84,7 @@ func (a *API) serve(route string, kind policy.Kind, ep endpoint) http.Handler {
 
 // run takes the steps between verification and recording: rate limit,
 // prepare, decide and read. It fills in rec's decision.
-func (a *API) run(ctx context.Context, w http.ResponseWriter, r *http.Request, access *oauth.Access, kind policy.Kind, ep endpoint, rec *Access) (*reply, error) {
+func (a *API) run(ctx context.Context, w http.ResponseWriter, r *http.Request, access *oauth.Access, kind policy.Kind, ep endpoint, rec *glasshouse.AccessRecord) (*reply, error) {
 	if ok, after := a.limiter.Allow(access.Partner.ClientID); !ok {
 		return nil, &retryError{err: glasshouse.Errorf(glasshouse.ERATELIMITED, "This app is over its rate limit; retry later."), after: after}
 	}
@@ -104,7 +109,7 @@ func (a *API) run(ctx context.Context, w http.ResponseWriter, r *http.Request, a
 		return nil, err
 	}
 	d := policy.Decide(c.in)
-	rec.Scopes, rec.Allowed = d.Scopes, d.Allow
+	rec.Scopes, rec.Granted = d.Scopes, d.Allow
 	if !d.Allow {
 		return nil, &denial{d}
 	}
@@ -113,7 +118,27 @@ func (a *API) run(ctx context.Context, w http.ResponseWriter, r *http.Request, a
 
 // finish records the access and sends the response: the reply, or err. If
 // the access cannot be recorded, the partner gets 503 and no data.
-func (a *API) finish(w http.ResponseWriter, r *http.Request, rec *Access, res *reply, err error) {
+//
+// A read endpoint's data read ran just before, in its own read, and the
+// record commits in the next write transaction: the response is released
+// only once the record is durable, so no data leaves without its record,
+// but the read and the record are two transactions, not one (making them
+// share one is a follow-up). A send (reply.send) is stored in the same
+// transaction as its record.
+func (a *API) finish(w http.ResponseWriter, r *http.Request, rec *glasshouse.AccessRecord, res *reply, err error) {
+	if err == nil && res.send != nil {
+		rec.Reason, rec.Items = "", res.items
+		msg, created, receipt, serr := a.recorder.RecordSend(r.Context(), rec, *res.send)
+		switch glasshouse.ErrorCode(serr) {
+		case "":
+			a.respond(w, r, receipt, res.sent(msg, created))
+			return
+		case glasshouse.EINTERNAL, glasshouse.EUNAVAILABLE:
+			a.unrecorded(w, r, rec, serr)
+			return
+		}
+		err = serr // the send was refused: record and answer the refusal
+	}
 	var body []byte
 	if err == nil {
 		if body, err = json.Marshal(res.body); err != nil {
@@ -123,24 +148,45 @@ func (a *API) finish(w http.ResponseWriter, r *http.Request, rec *Access, res *r
 	var p problem
 	if err != nil {
 		p = a.problem(r, err)
-		rec.Status, rec.Reason, rec.Items = p.status, p.code, 0
+		rec.Reason, rec.Items = p.code, 0
 	} else {
-		rec.Status, rec.Reason, rec.Items = res.status, "", res.items
+		rec.Reason, rec.Items = "", res.items
 	}
 	receipt, rerr := a.recorder.Record(r.Context(), rec)
 	if rerr != nil {
-		a.log.ErrorContext(r.Context(), "access not recorded; no data sent", "route", rec.Endpoint, "partner", rec.ClientID, "err", rerr)
-		a.fail(w, r, glasshouse.Errorf(glasshouse.EUNAVAILABLE, "The access could not be recorded, so no data was sent; retry later."))
+		a.unrecorded(w, r, rec, rerr)
 		return
 	}
-	if receipt != "" {
-		w.Header().Set("Glasshouse-Receipt", receipt)
-	}
+	setReceipt(w, receipt)
 	if err != nil {
 		p.write(w)
 		return
 	}
 	writeBody(w, res.status, body)
+}
+
+// respond sends a reply whose access is already recorded.
+func (a *API) respond(w http.ResponseWriter, r *http.Request, receipt string, res *reply) {
+	setReceipt(w, receipt)
+	body, err := json.Marshal(res.body)
+	if err != nil {
+		a.fail(w, r, fmt.Errorf("encode response: %w", err))
+		return
+	}
+	writeBody(w, res.status, body)
+}
+
+// unrecorded answers a request whose access could not be recorded: 503,
+// and no data.
+func (a *API) unrecorded(w http.ResponseWriter, r *http.Request, rec *glasshouse.AccessRecord, err error) {
+	a.log.ErrorContext(r.Context(), "access not recorded; no data sent", "route", rec.Endpoint, "partner", rec.ClientID, "err", err)
+	a.fail(w, r, glasshouse.Errorf(glasshouse.EUNAVAILABLE, "The access could not be recorded, so no data was sent; retry later."))
+}
+
+func setReceipt(w http.ResponseWriter, receipt string) {
+	if receipt != "" {
+		w.Header().Set("Glasshouse-Receipt", receipt)
+	}
 }
 
 // bearerToken returns the request's bearer token (RFC 6750 §2.1). Tokens

@@ -20,6 +20,10 @@
 // order across conversations and nodes; a conversation's seq is its
 // last_seq plus one.
 //
+// Access records (glasshouse.AccessStore) follow the same path: a record,
+// its member's next counter and its outbox row are one operation, so a
+// counter is spent only by a committed record and counters have no gaps.
+//
 // Reads go to a separate pool and never wait for the writer. Queries are
 // prepared once per pool and reused.
 package sqlstore

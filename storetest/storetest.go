@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) glasshouse.Store) {
 		{"Partners", partnerTests},
 		{"Grants", grantTests},
 		{"OAuth", oauthTests},
+		{"Access", accessTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

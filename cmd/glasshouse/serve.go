@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,11 +12,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/glasshouse/glasshouse/accesslog"
 	"github.com/glasshouse/glasshouse/demoapp"
 	"github.com/glasshouse/glasshouse/graph"
 	"github.com/glasshouse/glasshouse/oauth"
@@ -207,10 +210,14 @@ func (m *Main) partnerPlatform(ceiling []string, logger *slog.Logger, perAccount
 	if err != nil {
 		return nil, fmt.Errorf("authorization server: %w", err)
 	}
+	recorder, err := m.accessRecorder()
+	if err != nil {
+		return nil, err
+	}
 	m.Graph, err = graph.New(graph.Config{
 		Store:    m.Store,
 		Verifier: m.OAuth,
-		Recorder: logRecorder{logger},
+		Recorder: recorder,
 		Ceiling:  ceiling,
 		Logger:   logger,
 	})
@@ -220,16 +227,34 @@ func (m *Main) partnerPlatform(ceiling []string, logger *slog.Logger, perAccount
 	return []func(*http.ServeMux){m.OAuth.Register, m.Graph.Register}, nil
 }
 
-// logRecorder writes every Graph API access, granted or denied, to the
-// structured log. It is the interim record until the transparency log
-// (DESIGN.md capability 6) takes its place.
-type logRecorder struct{ log *slog.Logger }
-
-func (r logRecorder) Record(ctx context.Context, a *graph.Access) (string, error) {
-	r.log.InfoContext(ctx, "partner access", "client_id", a.ClientID, "agreement_version", a.AgreementVersion,
-		"endpoint", a.Endpoint, "scopes", strings.Join(a.Scopes, " "), "allowed", a.Allowed, "reason", a.Reason,
-		"status", a.Status, "items", a.Items)
-	return "", nil
+// accessRecorder returns the recorder of Graph API accesses: access records
+// and log entries in the store, receipts signed with the log key kept in
+// the data folder, member tags from the master key kept as a store secret.
+// (Interim wiring: the feeder, /log routes and key printing come next.)
+// The log's origin is the --public-url host, else the --addr flag as
+// given: not the listener's address, which changes on every start on port 0.
+func (m *Main) accessRecorder() (*accesslog.Recorder, error) {
+	host := m.Config.Addr
+	if m.Config.PublicURL != "" {
+		u, err := url.Parse(m.Config.PublicURL)
+		if err != nil {
+			return nil, fmt.Errorf("access log: public url: %w", err)
+		}
+		host = u.Host
+	}
+	key, err := accesslog.LoadOrCreateKey(m.Config.Data, accesslog.Origin(host))
+	if err != nil {
+		return nil, fmt.Errorf("access log: %w", err)
+	}
+	master, err := m.Store.Secret(context.Background(), "accesslog-master", func() ([]byte, error) {
+		b := make([]byte, accesslog.MinMasterKeySize)
+		_, err := rand.Read(b)
+		return b, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("access log: master key: %w", err)
+	}
+	return accesslog.NewRecorder(accesslog.RecorderConfig{Store: m.Store, MasterKey: master, Signer: key.Signer})
 }
 
 // serveDebug serves the Go profiler on its own listener, never on the

@@ -1,0 +1,179 @@
+package accesslog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/glasshouse/glasshouse"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// RecorderConfig configures a Recorder. Store, MasterKey and Signer are
+// required.
+type RecorderConfig struct {
+	Store glasshouse.AccessStore
+	// MasterKey is the server master key the member keys are derived from
+	// (at least MinMasterKeySize bytes). It MUST NOT change for the life of
+	// the log: the members' earlier tags are derived from it.
+	MasterKey []byte
+	// Signer is the log key's signer (Key.Signer): it signs the receipts.
+	Signer note.Signer
+	// Notify is called after every committed record, to wake the feeder
+	// (Feeder.Notify); it must not block. Nil means none.
+	Notify func()
+	// Rand is where event ids come from; nil means crypto/rand.
+	Rand io.Reader
+}
+
+// Recorder writes each Graph API access as an access record and a log
+// entry, in one store transaction, and returns the entry's receipt. It is
+// the Graph API's Recorder (graph.Recorder).
+type Recorder struct {
+	cfg RecorderConfig
+}
+
+// NewRecorder returns a Recorder.
+func NewRecorder(c RecorderConfig) (*Recorder, error) {
+	if c.Store == nil || c.Signer == nil {
+		return nil, errors.New("recorder: Store and Signer are required")
+	}
+	if len(c.MasterKey) < MinMasterKeySize {
+		return nil, fmt.Errorf("recorder: master key has %d bytes; at least %d are needed", len(c.MasterKey), MinMasterKeySize)
+	}
+	if c.Notify == nil {
+		c.Notify = func() {}
+	}
+	return &Recorder{cfg: c}, nil
+}
+
+// Record gives rec a new event id, writes it with its log entry (tagged
+// with the member's next counter) and returns the Glasshouse-Receipt value.
+// An error means nothing was written, or that no receipt could be signed:
+// either way the caller must send no data.
+func (r *Recorder) Record(ctx context.Context, rec *glasshouse.AccessRecord) (receipt string, err error) {
+	encode, entry, err := r.prepare(rec)
+	if err != nil {
+		return "", err
+	}
+	if err := r.cfg.Store.RecordAccess(ctx, rec, encode); err != nil {
+		return "", fmt.Errorf("recorder: %w", err)
+	}
+	return r.committed(*entry)
+}
+
+// RecordSend stores m and records rec in one transaction (see
+// glasshouse.AccessStore.RecordSend), and returns the stored message and
+// the receipt. An error carrying a code other than EINTERNAL or
+// EUNAVAILABLE is the send's refusal: nothing was written, and the refusal
+// is to be recorded with Record.
+func (r *Recorder) RecordSend(ctx context.Context, rec *glasshouse.AccessRecord, m glasshouse.NewMessage) (*glasshouse.Message, bool, string, error) {
+	encode, entry, err := r.prepare(rec)
+	if err != nil {
+		return nil, false, "", err
+	}
+	msg, created, err := r.cfg.Store.RecordSend(ctx, m, rec, encode)
+	if err != nil {
+		return nil, false, "", fmt.Errorf("recorder: %w", err)
+	}
+	receipt, err := r.committed(*entry)
+	if err != nil {
+		return nil, false, "", err
+	}
+	return msg, created, receipt, nil
+}
+
+// prepare gives rec a fresh event id and returns the encode function for
+// the store, which leaves the entry it encoded in *entry.
+func (r *Recorder) prepare(rec *glasshouse.AccessRecord) (encode func(uint64) ([]byte, error), entry *[]byte, err error) {
+	id, err := NewEventID(r.cfg.Rand)
+	if err != nil {
+		return nil, nil, fmt.Errorf("recorder: %w", err)
+	}
+	rec.EventID = id
+	key, err := DeriveMemberKey(r.cfg.MasterKey, rec.MemberID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("recorder: %w", err)
+	}
+	entry = new([]byte)
+	encode = func(counter uint64) ([]byte, error) {
+		e := EntryOf(rec, key.Tag(counter))
+		b, err := e.MarshalBinary()
+		*entry = b
+		return b, err
+	}
+	return encode, entry, nil
+}
+
+// committed signs the receipt of a committed entry and wakes the feeder.
+func (r *Recorder) committed(entry []byte) (string, error) {
+	r.cfg.Notify()
+	receipt, err := SignReceipt(r.cfg.Signer, entry)
+	if err != nil {
+		return "", fmt.Errorf("recorder: %w", err)
+	}
+	return receipt, nil
+}
+
+// EntryOf returns the log entry of an access record with the member's tag.
+// The partner is named by its client id; the member only by tag.
+func EntryOf(rec *glasshouse.AccessRecord, tag Tag) *Entry {
+	d := Denied
+	if rec.Granted {
+		d = Granted
+	}
+	return &Entry{
+		EventID:          rec.EventID,
+		Time:             rec.At,
+		PartnerID:        rec.ClientID,
+		AgreementVersion: uint32(max(rec.AgreementVersion, 0)),
+		Endpoint:         rec.Endpoint,
+		Scopes:           rec.Scopes,
+		Decision:         d,
+		Reason:           rec.Reason,
+		Items:            uint32(max(rec.Items, 0)),
+		Tag:              tag,
+	}
+}
+
+// StoreOutbox is the store's access records seen as the feeder's Outbox
+// and the handler's EventIndex.
+type StoreOutbox struct {
+	Store glasshouse.AccessStore
+}
+
+var (
+	_ Outbox     = StoreOutbox{}
+	_ EventIndex = StoreOutbox{}
+)
+
+// Pending implements Outbox.
+func (o StoreOutbox) Pending(ctx context.Context, limit int) ([]Pending, error) {
+	rows, err := o.Store.PendingEntries(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Pending, len(rows))
+	for i, r := range rows {
+		out[i] = Pending{EventID: r.EventID, Entry: r.Entry}
+	}
+	return out, nil
+}
+
+// Integrated implements Outbox.
+func (o StoreOutbox) Integrated(ctx context.Context, assigned []Assigned) error {
+	ps := make([]glasshouse.LogPosition, len(assigned))
+	for i, a := range assigned {
+		ps[i] = glasshouse.LogPosition{EventID: a.EventID, Index: a.Index}
+	}
+	return o.Store.MarkIntegrated(ctx, ps)
+}
+
+// LogSize implements Outbox.
+func (o StoreOutbox) LogSize(ctx context.Context) (uint64, error) { return o.Store.LogSize(ctx) }
+
+// EventLogIndex implements EventIndex.
+func (o StoreOutbox) EventLogIndex(ctx context.Context, id EventID) (uint64, bool, error) {
+	return o.Store.EventLogIndex(ctx, id)
+}

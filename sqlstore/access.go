@@ -1,0 +1,257 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/glasshouse/glasshouse"
+)
+
+var _ glasshouse.AccessStore = (*Store)(nil)
+
+// RecordAccess writes rec, its member's next counter and the outbox row of
+// the entry that encode returns, in one transaction.
+func (s *Store) RecordAccess(ctx context.Context, rec *glasshouse.AccessRecord, encode func(counter uint64) ([]byte, error)) error {
+	var counter uint64
+	err := s.write(ctx, func(t *tx) error {
+		var err error
+		counter, err = t.recordAccess(rec, encode)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("record access: %w", err)
+	}
+	rec.Counter = counter
+	return nil
+}
+
+// RecordSend stores m and records rec in one transaction.
+func (s *Store) RecordSend(ctx context.Context, m glasshouse.NewMessage, rec *glasshouse.AccessRecord, encode func(counter uint64) ([]byte, error)) (*glasshouse.Message, bool, error) {
+	if err := m.Validate(); err != nil {
+		return nil, false, fmt.Errorf("send message: %w", err)
+	}
+	var msg *glasshouse.Message
+	var created bool
+	var counter uint64
+	err := s.write(ctx, func(t *tx) error {
+		var err error
+		if msg, created, err = t.sendMessage(m); err != nil {
+			return fmt.Errorf("send message: %w", err)
+		}
+		if counter, err = t.recordAccess(rec, encode); err != nil {
+			return fmt.Errorf("record access: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	rec.Counter = counter
+	return msg, created, nil
+}
+
+// recordAccess takes the member's next access counter, encodes the entry
+// with it, and inserts the record and its outbox row. Run under the
+// operation's savepoint, a failure anywhere leaves no trace, the counter
+// increment included.
+func (t *tx) recordAccess(rec *glasshouse.AccessRecord, encode func(counter uint64) ([]byte, error)) (uint64, error) {
+	if rec.EventID == ([16]byte{}) {
+		return 0, errors.New("zero event id")
+	}
+	var counter int64
+	err := t.queryRow(`INSERT INTO access_counters (member_id, last_counter) VALUES (?, 1)
+		ON CONFLICT (member_id) DO UPDATE SET last_counter = access_counters.last_counter + 1
+		RETURNING last_counter`, rec.MemberID).Scan(&counter)
+	if err != nil {
+		return 0, fmt.Errorf("next counter: %w", err)
+	}
+	entry, err := encode(uint64(counter))
+	if err != nil {
+		return 0, fmt.Errorf("encode entry: %w", err)
+	}
+	if len(entry) == 0 {
+		return 0, errors.New("encode entry: empty entry")
+	}
+	_, err = t.exec(`INSERT INTO access_records
+		(member_id, counter, event_id, partner_id, client_id, agreement_version, endpoint, scopes, granted, reason, items, at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		rec.MemberID, counter, rec.EventID[:], rec.PartnerID, rec.ClientID, rec.AgreementVersion, rec.Endpoint,
+		strings.Join(rec.Scopes, " "), rec.Granted, rec.Reason, rec.Items, micros(rec.At))
+	if err != nil {
+		if t.s.dialect.IsUniqueViolation(err) {
+			return 0, glasshouse.Errorf(glasshouse.ECONFLICT, "Event id %x is already recorded.", rec.EventID)
+		}
+		return 0, fmt.Errorf("insert record: %w", err)
+	}
+	if _, err := t.exec(`INSERT INTO access_outbox (event_id, entry) VALUES (?, ?)`, rec.EventID[:], entry); err != nil {
+		return 0, fmt.Errorf("insert outbox row: %w", err)
+	}
+	return uint64(counter), nil
+}
+
+const accessColumns = `member_id, counter, event_id, partner_id, client_id, agreement_version, endpoint,
+	scopes, granted, reason, items, at, log_index`
+
+func scanAccess(row scanner) (*glasshouse.AccessRecord, error) {
+	var r glasshouse.AccessRecord
+	var eventID []byte
+	var scopes string
+	var at int64
+	var index sql.NullInt64
+	err := row.Scan(&r.MemberID, &r.Counter, &eventID, &r.PartnerID, &r.ClientID, &r.AgreementVersion, &r.Endpoint,
+		&scopes, &r.Granted, &r.Reason, &r.Items, &at, &index)
+	if err != nil {
+		return nil, err
+	}
+	if len(eventID) != len(r.EventID) {
+		return nil, fmt.Errorf("event id of %d bytes", len(eventID))
+	}
+	copy(r.EventID[:], eventID)
+	r.Scopes = strings.Fields(scopes)
+	r.At = fromMicros(at)
+	r.LogIndex, r.Integrated = uint64(index.Int64), index.Valid
+	return &r, nil
+}
+
+// MemberAccess lists memberID's access records after a counter.
+func (s *Store) MemberAccess(ctx context.Context, memberID int64, after uint64, limit int) ([]*glasshouse.AccessRecord, error) {
+	switch {
+	case limit == 0:
+		limit = glasshouse.DefaultPageSize
+	case limit < 0 || limit > glasshouse.MaxPageSize:
+		return nil, glasshouse.Errorf(glasshouse.EINVALID, "Limit must be 1 to %d.", glasshouse.MaxPageSize)
+	}
+	rows, err := s.read(ctx).query(`SELECT `+accessColumns+` FROM access_records
+		WHERE member_id = ? AND counter > ? ORDER BY counter LIMIT ?`, memberID, int64(after), limit)
+	if err != nil {
+		return nil, fmt.Errorf("member access: %w", err)
+	}
+	defer rows.Close()
+	recs := []*glasshouse.AccessRecord{}
+	for rows.Next() {
+		r, err := scanAccess(rows)
+		if err != nil {
+			return nil, fmt.Errorf("member access: %w", err)
+		}
+		recs = append(recs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("member access: %w", err)
+	}
+	return recs, nil
+}
+
+// AccessCount returns memberID's access counter.
+func (s *Store) AccessCount(ctx context.Context, memberID int64) (uint64, error) {
+	var n int64
+	err := s.read(ctx).queryRow(`SELECT last_counter FROM access_counters WHERE member_id = ?`, memberID).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	} else if err != nil {
+		return 0, fmt.Errorf("access count: %w", err)
+	}
+	return uint64(n), nil
+}
+
+// PendingEntries returns the oldest outbox rows.
+func (s *Store) PendingEntries(ctx context.Context, limit int) ([]glasshouse.OutboxEntry, error) {
+	rows, err := s.read(ctx).query(`SELECT event_id, entry FROM access_outbox ORDER BY seq LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("pending entries: %w", err)
+	}
+	defer rows.Close()
+	out := []glasshouse.OutboxEntry{}
+	for rows.Next() {
+		var e glasshouse.OutboxEntry
+		var id []byte
+		if err := rows.Scan(&id, &e.Entry); err != nil {
+			return nil, fmt.Errorf("pending entries: %w", err)
+		}
+		if len(id) != len(e.EventID) {
+			return nil, fmt.Errorf("pending entries: event id of %d bytes", len(id))
+		}
+		copy(e.EventID[:], id)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pending entries: %w", err)
+	}
+	return out, nil
+}
+
+// MarkIntegrated records the log indexes of events and removes their
+// outbox rows, idempotently.
+func (s *Store) MarkIntegrated(ctx context.Context, positions []glasshouse.LogPosition) error {
+	if len(positions) == 0 {
+		return nil
+	}
+	err := s.write(ctx, func(t *tx) error {
+		var size int64
+		if err := t.queryRow(`SELECT size FROM access_log`).Scan(&size); err != nil {
+			return fmt.Errorf("read log size: %w", err)
+		}
+		for _, p := range positions {
+			if err := t.markIntegrated(p); err != nil {
+				return err
+			}
+			size = max(size, int64(p.Index)+1)
+		}
+		_, err := t.exec(`UPDATE access_log SET size = ?`, size)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("mark integrated: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) markIntegrated(p glasshouse.LogPosition) error {
+	index := int64(p.Index)
+	if index < 0 {
+		return fmt.Errorf("event %x: log index %d out of range", p.EventID, p.Index)
+	}
+	n, err := t.affected(`UPDATE access_records SET log_index = ? WHERE event_id = ? AND log_index IS NULL`, index, p.EventID[:])
+	if err != nil {
+		return fmt.Errorf("event %x: %w", p.EventID, err)
+	}
+	if n == 0 {
+		var had sql.NullInt64
+		err := t.queryRow(`SELECT log_index FROM access_records WHERE event_id = ?`, p.EventID[:]).Scan(&had)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			// Its member was deleted: only the outbox row is left.
+		case err != nil:
+			return fmt.Errorf("event %x: %w", p.EventID, err)
+		case had.Int64 != index:
+			return fmt.Errorf("event %x is already at log index %d, not %d: the log would hold it twice", p.EventID, had.Int64, index)
+		}
+	}
+	if _, err := t.exec(`DELETE FROM access_outbox WHERE event_id = ?`, p.EventID[:]); err != nil {
+		return fmt.Errorf("event %x: %w", p.EventID, err)
+	}
+	return nil
+}
+
+// LogSize returns one more than the highest log index recorded.
+func (s *Store) LogSize(ctx context.Context) (uint64, error) {
+	var size int64
+	if err := s.read(ctx).queryRow(`SELECT size FROM access_log`).Scan(&size); err != nil {
+		return 0, fmt.Errorf("log size: %w", err)
+	}
+	return uint64(size), nil
+}
+
+// EventLogIndex returns where an event's entry is in the log.
+func (s *Store) EventLogIndex(ctx context.Context, eventID [16]byte) (uint64, bool, error) {
+	var index sql.NullInt64
+	err := s.read(ctx).queryRow(`SELECT log_index FROM access_records WHERE event_id = ?`, eventID[:]).Scan(&index)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, glasshouse.Errorf(glasshouse.ENOTFOUND, "No access has event id %x.", eventID)
+	} else if err != nil {
+		return 0, false, fmt.Errorf("event log index: %w", err)
+	}
+	return uint64(index.Int64), index.Valid, nil
+}
