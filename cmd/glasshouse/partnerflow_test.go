@@ -7,8 +7,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/glasshouse/glasshouse"
@@ -197,4 +199,53 @@ func TestPartnerFlowEndToEnd(t *testing.T) {
 	if st, body := app.graph(aliceToken, "GET", "/graph/v1/me/friends", nil, nil); st != 403 || !strings.Contains(body, "agreement_suspended") {
 		t.Fatalf("after suspension: %d %s", st, body)
 	}
+
+	// An auditor verifies the log and counts what the partner did: every
+	// Graph request above, granted or denied, is in it.
+	const calls = 9 // me, friends, send, read, two unknown paths, bob's refused read, the suspended call
+	waitForLog(t, m, calls-1)
+	out, err = runCLI(t, "audit", "report", m.URL(), "--state", filepath.Join(t.TempDir(), "state.json"), "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Size   uint64
+		Counts []struct {
+			Partner, Scope, Decision, Reason string
+			N                                uint64
+		}
+	}
+	json.Unmarshal([]byte(out), &rep)
+	got := map[string]uint64{}
+	for _, c := range rep.Counts {
+		if c.Partner != creds.ClientID {
+			t.Errorf("entry of another partner: %+v", c)
+		}
+		got[c.Scope+" "+c.Decision+" "+c.Reason] += c.N
+	}
+	for key, want := range map[string]uint64{
+		"messages.send granted ":                  1,
+		"messages.read granted ":                  2, // the read, and /me listing the picked conversation
+		"messages.read denied insufficient_scope": 1,
+		"friends granted ":                        1,
+		"friends denied agreement_suspended":      1,
+		" denied unknown_request":                 2,
+	} {
+		if got[key] != want {
+			t.Errorf("audit report: %q = %d, want %d (all: %v)", key, got[key], want, got)
+		}
+	}
+}
+
+// waitForLog waits (boundedly) until the served checkpoint holds at least
+// n entries.
+func waitForLog(t *testing.T, m *Main, n uint64) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		cp, err := m.Feeder.Checkpoint(context.Background())
+		if err == nil && cp.Size >= n {
+			return
+		}
+	}
+	t.Fatalf("the log did not reach %d entries", n)
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/glasshouse/glasshouse/sqlite"
 	"github.com/glasshouse/glasshouse/sqlstore"
 	"github.com/glasshouse/glasshouse/web"
+	"k8s.io/klog/v2"
 )
 
 // Config is what `serve` and `demo` are told by flags and the environment.
@@ -50,15 +51,19 @@ type Main struct {
 	Stdout io.Writer
 	Logger *slog.Logger
 
-	Store *sqlstore.Store
-	Hub   *realtime.Hub
-	OAuth *oauth.Server
-	Graph *graph.API
-	Web   *web.Server
-	HTTP  *http.Server
-	ln    net.Listener
-	done  chan error
-	debug *http.Server
+	Store  *sqlstore.Store
+	Hub    *realtime.Hub
+	OAuth  *oauth.Server
+	Graph  *graph.API
+	Feeder *accesslog.Feeder
+	Web    *web.Server
+	HTTP   *http.Server
+	ln     net.Listener
+	done   chan error
+	debug  *http.Server
+
+	stopFeeder func()
+	feederDone chan error
 }
 
 // NewMain returns a Main with the documented defaults.
@@ -130,6 +135,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.Logger = logger
+	klog.SetSlogLogger(logger.With("component", "tessera")) // Tessera logs through klog
 	m.Hub = realtime.NewHub(0)
 	if m.Store, err = openStore(ctx, m.Config.Data, m.Config.DB, m.Hub); err != nil {
 		return err
@@ -210,7 +216,7 @@ func (m *Main) partnerPlatform(ceiling []string, logger *slog.Logger, perAccount
 	if err != nil {
 		return nil, fmt.Errorf("authorization server: %w", err)
 	}
-	recorder, err := m.accessRecorder()
+	recorder, logRoutes, err := m.accessLog(logger)
 	if err != nil {
 		return nil, err
 	}
@@ -224,27 +230,28 @@ func (m *Main) partnerPlatform(ceiling []string, logger *slog.Logger, perAccount
 	if err != nil {
 		return nil, fmt.Errorf("graph api: %w", err)
 	}
-	return []func(*http.ServeMux){m.OAuth.Register, m.Graph.Register}, nil
+	return []func(*http.ServeMux){m.OAuth.Register, m.Graph.Register, logRoutes}, nil
 }
 
-// accessRecorder returns the recorder of Graph API accesses: access records
-// and log entries in the store, receipts signed with the log key kept in
-// the data folder, member tags from the master key kept as a store secret.
-// (Interim wiring: the feeder, /log routes and key printing come next.)
-// The log's origin is the --public-url host, else the --addr flag as
-// given: not the listener's address, which changes on every start on port 0.
-func (m *Main) accessRecorder() (*accesslog.Recorder, error) {
+// accessLog starts the transparency log: the log key (kept in the data
+// folder), the member-tag master key (a store secret), the feeder that
+// drains the store's outbox into Tessera under <data>/log, and the recorder
+// that the Graph API calls for every request. It returns the recorder and
+// the /log routes. The log's origin is the --public-url host, else the
+// --addr flag as given: not the listener's address, which changes on every
+// start on port 0.
+func (m *Main) accessLog(logger *slog.Logger) (*accesslog.Recorder, func(*http.ServeMux), error) {
 	host := m.Config.Addr
 	if m.Config.PublicURL != "" {
 		u, err := url.Parse(m.Config.PublicURL)
 		if err != nil {
-			return nil, fmt.Errorf("access log: public url: %w", err)
+			return nil, nil, fmt.Errorf("access log: public url: %w", err)
 		}
 		host = u.Host
 	}
 	key, err := accesslog.LoadOrCreateKey(m.Config.Data, accesslog.Origin(host))
 	if err != nil {
-		return nil, fmt.Errorf("access log: %w", err)
+		return nil, nil, fmt.Errorf("access log: %w", err)
 	}
 	master, err := m.Store.Secret(context.Background(), "accesslog-master", func() ([]byte, error) {
 		b := make([]byte, accesslog.MinMasterKeySize)
@@ -252,9 +259,26 @@ func (m *Main) accessRecorder() (*accesslog.Recorder, error) {
 		return b, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("access log: master key: %w", err)
+		return nil, nil, fmt.Errorf("access log: master key: %w", err)
 	}
-	return accesslog.NewRecorder(accesslog.RecorderConfig{Store: m.Store, MasterKey: master, Signer: key.Signer})
+	outbox := accesslog.StoreOutbox{Store: m.Store}
+	m.Feeder, err = accesslog.NewFeeder(context.Background(), accesslog.FeederConfig{
+		Dir: filepath.Join(m.Config.Data, "log"), Key: key, Outbox: outbox, Logger: logger,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("access log: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m.feederDone = make(chan error, 1)
+	m.stopFeeder = cancel
+	go func() { m.feederDone <- m.Feeder.Run(ctx) }()
+	recorder, err := accesslog.NewRecorder(accesslog.RecorderConfig{Store: m.Store, MasterKey: master, Signer: key.Signer, Notify: m.Feeder.Notify})
+	if err != nil {
+		return nil, nil, err
+	}
+	logger.Info("transparency log", "origin", accesslog.Origin(host), "verifier_key", key.VerifierKey)
+	fmt.Fprintf(m.Stdout, "Transparency log verifier key: %s\n", key.VerifierKey)
+	return recorder, accesslog.NewHandler(m.Feeder.Log(), key.VerifierKey, outbox).Register, nil
 }
 
 // serveDebug serves the Go profiler on its own listener, never on the
@@ -320,6 +344,19 @@ func (m *Main) Close() error {
 	}
 	if m.debug != nil {
 		m.debug.Close()
+	}
+	if m.Feeder != nil {
+		// Requests are done: stop the feeder, then close the log. What is
+		// still in the outbox is appended at the next start.
+		m.stopFeeder()
+		if err := <-m.feederDone; err != nil && !errors.Is(err, context.Canceled) {
+			errs = append(errs, fmt.Errorf("feeder: %w", err))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := m.Feeder.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("close log: %w", err))
+		}
+		cancel()
 	}
 	if m.Hub != nil {
 		m.Hub.Close()
