@@ -301,10 +301,17 @@ func (s *Server) share(w http.ResponseWriter, r *http.Request) {
 		}
 		client := s.client(r.Context(), tokens)
 		body := map[string]string{"to": r.FormValue("to"), "text": "I'm watching " + film + " on Streamflix. You'd like it!"}
-		if err := s.graph(client, "POST", "/graph/v1/me/messages", body, nil); err != nil {
+		var sent struct{ Conversation string }
+		if err := s.graph(client, "POST", "/graph/v1/me/messages", body, &sent); err != nil {
 			flash = "Not shared: " + err.Error()
 		} else {
 			flash = "Shared " + film + "."
+			// The overreach that the 2010s deals allowed: read the
+			// conversation it just wrote to. glasshouse refuses (Streamflix's
+			// agreement has no messages.read) and the log shows the attempt.
+			if err := s.graph(client, "GET", "/graph/v1/me/conversations/"+url.PathEscape(sent.Conversation)+"/messages", nil, nil); err != nil {
+				flash += " Streamflix then tried to read that conversation; " + err.Error() + ". The attempt is in the public log."
+			}
 		}
 	}
 	sess.mu.Lock()

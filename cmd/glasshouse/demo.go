@@ -143,7 +143,11 @@ func seedDemoPartners(ctx context.Context, s glasshouse.PartnerStore, data, base
 		if _, ok := saved.Apps[a.Slug]; ok {
 			continue
 		}
-		id, secret := oauth.NewClientCredentials()
+		// Client ids are public identifiers: the demo's are the apps' names,
+		// so that `glasshouse audit report URL --partner streamflix` reads
+		// naturally. Secrets stay random.
+		_, secret := oauth.NewClientCredentials()
+		id := a.Slug
 		np := glasshouse.NewPartner{Name: a.Name, RedirectURIs: []string{demoapp.RedirectURI(base, a.Slug)}, Scopes: a.Scopes,
 			Purpose: a.Purpose, RetentionDays: 30, ExpiresAt: now.AddDate(1, 0, 0)}
 		if err := np.Validate(now); err != nil {

@@ -3,16 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/glasshouse/glasshouse"
 )
@@ -155,8 +158,8 @@ func TestDemoWorld(t *testing.T) {
 	}
 	bobID := opts[0][1]
 	_, page = alice.do("POST", "/demo/streamflix/share", url.Values{"film": {"Metropolis"}, "to": {bobID}})
-	if !strings.Contains(page, "Shared Metropolis") {
-		t.Fatalf("share failed:\n%s", page)
+	if !strings.Contains(page, "Shared Metropolis") || !strings.Contains(page, "insufficient_scope") {
+		t.Fatalf("share (and the refused read after it) failed:\n%s", page)
 	}
 
 	// bob's own client sees the message in his conversation with alice.
@@ -169,6 +172,41 @@ func TestDemoWorld(t *testing.T) {
 	w.do(s.Token, "GET", fmt.Sprintf("/api/v1/conversations/%d/messages?limit=1", direct.ID), nil, &p)
 	if len(p.Messages) != 1 || !strings.Contains(p.Messages[0].Text, "Metropolis") || p.Messages[0].ViaPartner != "Streamflix" || p.Messages[0].SenderHandle != "alice" {
 		t.Fatalf("bob's latest message from alice: %+v", p.Messages)
+	}
+
+	// The question of DESIGN.md: did Streamflix ever read anyone's
+	// messages? The verified log answers: it sent, it tried to read once,
+	// and the read was refused.
+	waitForLog(t, m, 1)
+	var rep struct {
+		Counts []struct {
+			Partner, Scope, Decision string
+			N                        uint64
+		}
+	}
+	var sends, reads, refused uint64
+	for deadline := time.Now().Add(10 * time.Second); refused == 0 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		out, err := runCLI(t, "audit", "report", m.URL(), "--partner", "streamflix", "--json", "--state", filepath.Join(t.TempDir(), "s.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.Unmarshal([]byte(out), &rep)
+		sends, reads, refused = 0, 0, 0
+		for _, c := range rep.Counts {
+			switch {
+			case c.Scope == "messages.send" && c.Decision == "granted":
+				sends += c.N
+			case c.Scope == "messages.read" && c.Decision == "granted":
+				reads += c.N
+			case c.Scope == "messages.read" && c.Decision == "denied":
+				refused += c.N
+			}
+		}
+	}
+	// (A denied GET /me also counts under messages.read: it lists every
+	// scope that could have served it.)
+	if sends < 1 || reads != 0 || refused < 1 {
+		t.Fatalf("audit report --partner streamflix: messages.send granted %d, messages.read granted %d, denied %d (%+v)", sends, reads, refused, rep.Counts)
 	}
 
 	// Searchly sees only friends who connected Searchly: none yet.

@@ -176,6 +176,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Mount:           mounts,
 		LoginPerAccount: perAccount,
 		LoginPerIP:      perIP,
+		AccessLog:       m.Feeder.Log(),
 	})
 	m.HTTP = &http.Server{
 		Handler:           m.Web.Handler(),
