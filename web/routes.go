@@ -68,6 +68,11 @@ func (s *Server) routes() *http.ServeMux {
 	member("PUT /api/v1/me/apps/{partner}/relay", s.setAppRelay)
 	member("POST /api/v1/me/apps/{partner}/reconfirm", s.reconfirmApp)
 
+	// The member's access events in the transparency log (access.go).
+	if s.accessLog != nil {
+		member("GET /api/v1/me/access", s.myAccess)
+	}
+
 	// Real-time stream (stream.go).
 	member(streamRoute, s.stream)
 

@@ -42,6 +42,10 @@ type Config struct {
 	// StreamPing is the interval of keep-alive pings on idle streams; zero
 	// means 30 seconds.
 	StreamPing time.Duration
+	// AccessLog is the transparency log that GET /api/v1/me/access proves
+	// the member's access events against (the feeder's Log); nil leaves
+	// that route out.
+	AccessLog AccessLog
 	// Mount registers other packages' routes (the authorization server,
 	// the Graph API, the demo apps) on the same mux, so that they share
 	// request logging, metrics, panic recovery and cross-origin checks.
@@ -69,6 +73,7 @@ type Server struct {
 	byIP          *ratelimit.Limiter
 	signups       *ratelimit.Limiter
 	registry      *prometheus.Registry
+	accessLog     AccessLog
 	metrics       *metrics
 	handler       http.Handler
 
@@ -122,6 +127,7 @@ func New(c Config) *Server {
 		byIP:          c.LoginPerIP,
 		signups:       c.SignupsPerIP,
 		registry:      c.Registry,
+		accessLog:     c.AccessLog,
 		metrics:       newMetrics(c.Registry, c.DBStats),
 		closing:       make(chan struct{}),
 		live:          map[*liveStream]struct{}{},
