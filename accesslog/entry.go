@@ -112,12 +112,18 @@ func (e *Entry) MarshalBinary() ([]byte, error) {
 	return e.AppendBinary(make([]byte, 0, 160+len(e.PartnerID)+len(e.Endpoint)+len(e.Reason)+16*len(e.Scopes)))
 }
 
+// minuteOf returns t in Unix seconds rounded down to the minute: the time an
+// entry records.
+func minuteOf(t time.Time) int64 {
+	sec := t.Unix()
+	return sec - ((sec%60)+60)%60
+}
+
 // AppendBinary appends the canonical encoding of e to b.
 func (e *Entry) AppendBinary(b []byte) ([]byte, error) {
 	scopes := slices.Clone(e.Scopes)
 	slices.Sort(scopes)
-	sec := e.Time.Unix()
-	sec -= ((sec % 60) + 60) % 60
+	sec := minuteOf(e.Time)
 	if err := e.validate(sec, scopes); err != nil {
 		return nil, err
 	}

@@ -45,7 +45,13 @@ func SignReceipt(s note.Signer, entry []byte) (string, error) {
 	if err := e.UnmarshalBinary(entry); err != nil {
 		return "", fmt.Errorf("receipt: %w", err)
 	}
-	r := Receipt{EventID: e.EventID, Time: e.Time, LeafHash: LeafHash(entry), KeyHash: s.KeyHash()}
+	return signReceipt(s, &e, entry)
+}
+
+// signReceipt is SignReceipt for an entry whose decoded form the caller
+// has: entry is e's encoding.
+func signReceipt(s note.Signer, e *Entry, entry []byte) (string, error) {
+	r := Receipt{EventID: e.EventID, Time: time.Unix(minuteOf(e.Time), 0).UTC(), LeafHash: LeafHash(entry), KeyHash: s.KeyHash()}
 	sig, err := s.Sign(r.statement(s.Name()))
 	if err != nil {
 		return "", fmt.Errorf("receipt: %w", err)

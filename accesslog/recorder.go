@@ -31,7 +31,8 @@ type RecorderConfig struct {
 // entry, in one store transaction, and returns the entry's receipt. It is
 // the Graph API's Recorder (graph.Recorder).
 type Recorder struct {
-	cfg RecorderConfig
+	cfg  RecorderConfig
+	keys *memberKeys
 }
 
 // NewRecorder returns a Recorder.
@@ -45,7 +46,7 @@ func NewRecorder(c RecorderConfig) (*Recorder, error) {
 	if c.Notify == nil {
 		c.Notify = func() {}
 	}
-	return &Recorder{cfg: c}, nil
+	return &Recorder{cfg: c, keys: newMemberKeys(c.MasterKey, memberKeyCacheSize)}, nil
 }
 
 // Record gives rec a new event id, writes it with its log entry (tagged
@@ -60,7 +61,7 @@ func (r *Recorder) Record(ctx context.Context, rec *glasshouse.AccessRecord) (re
 	if err := r.cfg.Store.RecordAccess(ctx, rec, encode); err != nil {
 		return "", fmt.Errorf("recorder: %w", err)
 	}
-	return r.committed(*entry)
+	return r.committed(entry)
 }
 
 // RecordSend stores m and records rec in one transaction (see
@@ -77,39 +78,46 @@ func (r *Recorder) RecordSend(ctx context.Context, rec *glasshouse.AccessRecord,
 	if err != nil {
 		return nil, false, "", fmt.Errorf("recorder: %w", err)
 	}
-	receipt, err := r.committed(*entry)
+	receipt, err := r.committed(entry)
 	if err != nil {
 		return nil, false, "", err
 	}
 	return msg, created, receipt, nil
 }
 
+// encoded is the entry that a Recorder's encode function made last, in
+// both forms.
+type encoded struct {
+	entry *Entry
+	b     []byte
+}
+
 // prepare gives rec a fresh event id and returns the encode function for
-// the store, which leaves the entry it encoded in *entry.
-func (r *Recorder) prepare(rec *glasshouse.AccessRecord) (encode func(uint64) ([]byte, error), entry *[]byte, err error) {
+// the store, which leaves the entry it encoded in *enc.
+func (r *Recorder) prepare(rec *glasshouse.AccessRecord) (encode func(uint64) ([]byte, error), enc *encoded, err error) {
 	id, err := NewEventID(r.cfg.Rand)
 	if err != nil {
 		return nil, nil, fmt.Errorf("recorder: %w", err)
 	}
 	rec.EventID = id
-	key, err := DeriveMemberKey(r.cfg.MasterKey, rec.MemberID)
+	key, err := r.keys.get(rec.MemberID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("recorder: %w", err)
 	}
-	entry = new([]byte)
+	enc = new(encoded)
 	encode = func(counter uint64) ([]byte, error) {
 		e := EntryOf(rec, key.Tag(counter))
 		b, err := e.MarshalBinary()
-		*entry = b
+		*enc = encoded{entry: e, b: b}
 		return b, err
 	}
-	return encode, entry, nil
+	return encode, enc, nil
 }
 
 // committed signs the receipt of a committed entry and wakes the feeder.
-func (r *Recorder) committed(entry []byte) (string, error) {
+func (r *Recorder) committed(enc *encoded) (string, error) {
 	r.cfg.Notify()
-	receipt, err := SignReceipt(r.cfg.Signer, entry)
+	receipt, err := signReceipt(r.cfg.Signer, enc.entry, enc.b)
 	if err != nil {
 		return "", fmt.Errorf("recorder: %w", err)
 	}

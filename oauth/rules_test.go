@@ -543,3 +543,24 @@ func TestRefusalCarriesAccess(t *testing.T) {
 		}
 	})
 }
+
+// TestAuthorizeRateLimit: /authorize, which anyone can call, stores a
+// request per call; one address is held to a burst, then 429.
+func TestAuthorizeRateLimit(t *testing.T) {
+	t.Parallel()
+	e := MustEnv(t, nil)
+	p := MustPartner(t, e, "Shopzon", []string{"profile"}, time.Time{})
+	statuses := map[int]int{}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for range 70 {
+		resp, err := client.Get(newAuth().url(p, "openid", "profile"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		statuses[resp.StatusCode]++
+	}
+	if statuses[http.StatusTooManyRequests] < 9 || statuses[http.StatusTooManyRequests] > 10 {
+		t.Fatalf("statuses %v; want 60 served and the last 10 refused with 429", statuses)
+	}
+}

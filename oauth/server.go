@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/glasshouse/glasshouse"
@@ -64,17 +66,18 @@ type Config struct {
 // Server is the authorization server. Create it with New, mount it with
 // Register.
 type Server struct {
-	issuer        string
-	store         Store
-	log           *slog.Logger
-	now           func() time.Time
-	ceiling       []string
-	mailer        Mailer
-	secureCookies bool
-	relayDomain   string
-	byIP          *ratelimit.Limiter
-	byAccount     *ratelimit.Limiter
-	dummyHash     string // verified for unknown handles, so that they take as long
+	issuer         string
+	store          Store
+	log            *slog.Logger
+	now            func() time.Time
+	ceiling        []string
+	mailer         Mailer
+	secureCookies  bool
+	relayDomain    string
+	byIP           *ratelimit.Limiter
+	byAccount      *ratelimit.Limiter
+	authorizeLimit *ratelimit.Limiter
+	dummyHash      string // verified for unknown handles, so that they take as long
 
 	keys     *secrets
 	crypto   op.Crypto
@@ -134,10 +137,12 @@ func New(c Config) (*Server, error) {
 		relayDomain:   c.RelayDomain,
 		byIP:          c.LoginByIP,
 		byAccount:     c.LoginByAccount,
-		keys:          keys,
-		crypto:        op.NewAES256GCMCrypto(keys.tokenKey, cryptoKeyID),
-		pages:         parsePages(),
-		dummyHash:     password.Hash(randomString(32)),
+		// 60 authorization requests at once, then one a second, per address.
+		authorizeLimit: ratelimit.New(ratelimit.Config{Every: time.Second, Burst: 60, Now: c.Now}),
+		keys:           keys,
+		crypto:         op.NewAES256GCMCrypto(keys.tokenKey, cryptoKeyID),
+		pages:          parsePages(),
+		dummyHash:      password.Hash(randomString(32)),
 	}
 	opts := []op.Option{
 		// GCM only: NewProvider would also accept unauthenticated AES-CFB.
@@ -170,8 +175,20 @@ const (
 	consentPath = "/oauth/consent"
 )
 
+// limitByIP answers 429 (with Retry-After) once an address is over l.
+func (s *Server) limitByIP(l *ratelimit.Limiter, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ok, after := l.Allow(clientIP(r)); !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(after.Seconds()))))
+			http.Error(w, "Too many authorization requests from this address; try again later.", http.StatusTooManyRequests)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // providerPaths are the op's routes that Register mounts.
-var providerPaths = []string{"/authorize", "/oauth/token", "/oauth/introspect", "/userinfo", "/revoke", "/keys"}
+var providerPaths = []string{"/oauth/token", "/oauth/introspect", "/userinfo", "/revoke", "/keys"}
 
 // Register mounts the authorization server on mux: the op's protocol
 // endpoints at their own paths (not "/", which stays the caller's), our
@@ -182,6 +199,9 @@ func (s *Server) Register(mux *http.ServeMux) {
 	for _, p := range providerPaths {
 		mux.Handle(p, s.provider)
 	}
+	// /authorize needs no credentials and stores a request per call: bound
+	// what one address can make it store.
+	mux.Handle("/authorize", s.limitByIP(s.authorizeLimit, s.provider))
 	mux.HandleFunc("GET /.well-known/openid-configuration", s.discovery)
 	mux.HandleFunc("GET "+loginPath, s.loginPage)
 	mux.HandleFunc("POST "+loginPath, s.login)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/glasshouse/glasshouse"
@@ -193,10 +194,12 @@ func (s *Store) MarkIntegrated(ctx context.Context, positions []glasshouse.LogPo
 		if err := t.queryRow(`SELECT size FROM access_log`).Scan(&size); err != nil {
 			return fmt.Errorf("read log size: %w", err)
 		}
-		for _, p := range positions {
-			if err := t.markIntegrated(p); err != nil {
+		for chunk := range slices.Chunk(positions, integrateChunk) {
+			if err := t.markIntegrated(chunk); err != nil {
 				return err
 			}
+		}
+		for _, p := range positions {
 			size = max(size, int64(p.Index)+1)
 		}
 		_, err := t.exec(`UPDATE access_log SET size = ?`, size)
@@ -208,31 +211,76 @@ func (s *Store) MarkIntegrated(ctx context.Context, positions []glasshouse.LogPo
 	return nil
 }
 
-func (t *tx) markIntegrated(p glasshouse.LogPosition) error {
-	index := int64(p.Index)
-	if index < 0 {
-		return fmt.Errorf("event %x: log index %d out of range", p.EventID, p.Index)
+// integrateChunk is how many events markIntegrated takes at once: one
+// statement looks their records up and one deletes their outbox rows. A
+// shorter chunk repeats its last event id to fill the list, so that each
+// statement has a single form, prepared once.
+const integrateChunk = 128
+
+// inChunk is the parameter list of an IN over integrateChunk values.
+var inChunk = "(" + strings.Repeat("?, ", integrateChunk-1) + "?)"
+
+// markIntegrated records the log indexes of at most integrateChunk events:
+// a record without one gets it, a record already at that index is left
+// alone, a record at another index is an error; then the events' outbox
+// rows go, including those whose record is gone (its member was deleted).
+func (t *tx) markIntegrated(ps []glasshouse.LogPosition) error {
+	ids := make([]any, integrateChunk)
+	for i := range ids {
+		ids[i] = ps[min(i, len(ps)-1)].EventID[:]
 	}
-	n, err := t.affected(`UPDATE access_records SET log_index = ? WHERE event_id = ? AND log_index IS NULL`, index, p.EventID[:])
+	had, err := t.logIndexes(ids)
 	if err != nil {
-		return fmt.Errorf("event %x: %w", p.EventID, err)
+		return err
 	}
-	if n == 0 {
-		var had sql.NullInt64
-		err := t.queryRow(`SELECT log_index FROM access_records WHERE event_id = ?`, p.EventID[:]).Scan(&had)
+	for _, p := range ps {
+		index := int64(p.Index)
+		if index < 0 {
+			return fmt.Errorf("event %x: log index %d out of range", p.EventID, p.Index)
+		}
+		h, ok := had[p.EventID]
 		switch {
-		case errors.Is(err, sql.ErrNoRows):
+		case !ok:
 			// Its member was deleted: only the outbox row is left.
-		case err != nil:
-			return fmt.Errorf("event %x: %w", p.EventID, err)
-		case had.Int64 != index:
-			return fmt.Errorf("event %x is already at log index %d, not %d: the log would hold it twice", p.EventID, had.Int64, index)
+		case h.Valid && h.Int64 != index:
+			return fmt.Errorf("event %x is already at log index %d, not %d: the log would hold it twice", p.EventID, h.Int64, index)
+		case !h.Valid:
+			if _, err := t.exec(`UPDATE access_records SET log_index = ? WHERE event_id = ?`, index, p.EventID[:]); err != nil {
+				return fmt.Errorf("event %x: %w", p.EventID, err)
+			}
+			had[p.EventID] = sql.NullInt64{Int64: index, Valid: true}
 		}
 	}
-	if _, err := t.exec(`DELETE FROM access_outbox WHERE event_id = ?`, p.EventID[:]); err != nil {
-		return fmt.Errorf("event %x: %w", p.EventID, err)
+	if _, err := t.exec(`DELETE FROM access_outbox WHERE event_id IN `+inChunk, ids...); err != nil {
+		return fmt.Errorf("delete outbox rows: %w", err)
 	}
 	return nil
+}
+
+// logIndexes returns the log index (NULL while pending) of each event id in
+// ids that has an access record.
+func (t *tx) logIndexes(ids []any) (map[[16]byte]sql.NullInt64, error) {
+	rows, err := t.query(`SELECT event_id, log_index FROM access_records WHERE event_id IN `+inChunk, ids...)
+	if err != nil {
+		return nil, fmt.Errorf("read log indexes: %w", err)
+	}
+	defer rows.Close()
+	had := make(map[[16]byte]sql.NullInt64, len(ids))
+	for rows.Next() {
+		var id []byte
+		var index sql.NullInt64
+		if err := rows.Scan(&id, &index); err != nil {
+			return nil, fmt.Errorf("read log indexes: %w", err)
+		}
+		if len(id) != 16 {
+			return nil, fmt.Errorf("read log indexes: event id of %d bytes", len(id))
+		}
+		had[[16]byte(id)] = index
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read log indexes: %w", err)
+	}
+	return had, nil
 }
 
 // LogSize returns one more than the highest log index recorded.

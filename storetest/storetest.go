@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) glasshouse.Store) {
 		{"Grants", grantTests},
 		{"OAuth", oauthTests},
 		{"Access", accessTests},
+		{"Purge", purgeTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

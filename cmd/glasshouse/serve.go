@@ -64,6 +64,7 @@ type Main struct {
 
 	stopFeeder func()
 	feederDone chan error
+	stopPurge  func()
 }
 
 // NewMain returns a Main with the documented defaults.
@@ -191,6 +192,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.HTTP.RegisterOnShutdown(m.Web.CloseStreams)
 	m.done = make(chan error, 1)
 	go func() { m.done <- m.HTTP.Serve(m.ln) }()
+	m.stopPurge = m.purgeEvery(10 * time.Minute)
 	if m.Config.DebugAddr != "" {
 		if err := m.serveDebug(); err != nil {
 			return err
@@ -282,6 +284,31 @@ func (m *Main) accessLog(logger *slog.Logger) (*accesslog.Recorder, func(*http.S
 	return recorder, accesslog.NewHandler(m.Feeder.Log(), key.VerifierKey, outbox).Register, nil
 }
 
+// purgeEvery deletes expired sessions, authorization requests and token
+// families at each interval, until the returned stop is called.
+func (m *Main) purgeEvery(interval time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if n, err := m.Store.Purge(ctx, time.Now()); err != nil && ctx.Err() == nil {
+					m.Logger.Error("purge", "err", err)
+				} else if n > 0 {
+					m.Logger.Info("purged expired sessions, auth requests and tokens", "rows", n)
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
 // serveDebug serves the Go profiler on its own listener, never on the
 // public one.
 func (m *Main) serveDebug() error {
@@ -345,6 +372,9 @@ func (m *Main) Close() error {
 	}
 	if m.debug != nil {
 		m.debug.Close()
+	}
+	if m.stopPurge != nil {
+		m.stopPurge()
 	}
 	if m.Feeder != nil {
 		// Requests are done: stop the feeder, then close the log. What is
