@@ -1,43 +1,24 @@
 package graph
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"mime"
 	"net/http"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/jsonapi"
 	"github.com/glasshouse/glasshouse/oauth"
 	"github.com/glasshouse/glasshouse/policy"
 )
 
 // MaxBodyBytes bounds every request body.
-const MaxBodyBytes = 64 << 10
-
-// statusOf maps each error code to its HTTP status. With problem, it is
-// the only place where errors become statuses.
-var statusOf = map[string]int{
-	glasshouse.EINVALID:      http.StatusBadRequest,
-	glasshouse.EUNAUTHORIZED: http.StatusUnauthorized,
-	glasshouse.EFORBIDDEN:    http.StatusForbidden,
-	glasshouse.ENOTFOUND:     http.StatusNotFound,
-	glasshouse.ECONFLICT:     http.StatusConflict,
-	glasshouse.ETOOLARGE:     http.StatusRequestEntityTooLarge,
-	glasshouse.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
-	glasshouse.ERATELIMITED:  http.StatusTooManyRequests,
-	glasshouse.EINTERNAL:     http.StatusInternalServerError,
-	glasshouse.EUNAVAILABLE:  http.StatusServiceUnavailable,
-}
+const MaxBodyBytes = jsonapi.MaxBodyBytes
 
 // problem is an error response: {"error": code, "message": message}.
 type problem struct {
@@ -54,7 +35,7 @@ type problem struct {
 // logged and sent as a bare internal error.
 func (a *API) problem(r *http.Request, err error) problem {
 	var d *denial
-	var re *retryError
+	var re *jsonapi.RetryError
 	switch {
 	case errors.As(err, &d):
 		p := problem{status: http.StatusForbidden, code: d.d.Reason, message: d.d.Message}
@@ -68,13 +49,13 @@ func (a *API) problem(r *http.Request, err error) problem {
 		}
 		return p
 	case errors.As(err, &re):
-		return problem{status: http.StatusTooManyRequests, code: glasshouse.ERATELIMITED, message: glasshouse.ErrorMessage(err), retryAfter: re.after}
+		return problem{status: http.StatusTooManyRequests, code: glasshouse.ERATELIMITED, message: glasshouse.ErrorMessage(err), retryAfter: re.After}
 	case err == errNoToken:
 		return problem{status: http.StatusUnauthorized, code: policy.ReasonInvalidToken, message: errNoToken.Message,
 			authenticate: `Bearer realm="glasshouse"`}
 	}
 	code, msg := glasshouse.ErrorCode(err), glasshouse.ErrorMessage(err)
-	status, ok := statusOf[code]
+	status, ok := jsonapi.StatusOf[code]
 	if !ok || code == glasshouse.EINTERNAL {
 		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 			a.log.InfoContext(r.Context(), "client went away", "route", r.Pattern, "err", err)
@@ -121,81 +102,6 @@ func writeBody(w http.ResponseWriter, status int, b []byte) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	w.Write(append(b, '\n'))
-}
-
-// decode reads the request body as exactly one JSON value into v. It
-// rejects, each with a message naming the problem: a content type other
-// than application/json (415), a body over MaxBodyBytes (413), invalid
-// UTF-8 (which encoding/json would silently replace), malformed JSON,
-// unknown fields, wrong types and trailing data (400). It is the web
-// package's decoder, so that both APIs read JSON alike.
-func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" || (params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8")) {
-		return glasshouse.Errorf(glasshouse.EUNSUPPORTED, "Send the body as Content-Type: application/json.")
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return glasshouse.Errorf(glasshouse.ETOOLARGE, "The body must be at most %d bytes.", MaxBodyBytes)
-	} else if err != nil {
-		return fmt.Errorf("read body: %w", err)
-	}
-	if !utf8.Valid(body) {
-		return glasshouse.Errorf(glasshouse.EINVALID, "The body must be valid UTF-8.")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return glasshouse.Errorf(glasshouse.EINVALID, "%s", jsonProblem(err))
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return glasshouse.Errorf(glasshouse.EINVALID, "The body must hold a single JSON value, with nothing after it.")
-	}
-	return nil
-}
-
-// jsonProblem explains a decoding error to the partner.
-func jsonProblem(err error) string {
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.Is(err, io.EOF):
-		return "The body must not be empty."
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return "The body ends in the middle of a JSON value."
-	case errors.As(err, &syntax):
-		return fmt.Sprintf("The body is not valid JSON at byte %d: %s.", syntax.Offset, strings.TrimPrefix(syntax.Error(), "json: "))
-	case errors.As(err, &typ) && typ.Field == "":
-		return fmt.Sprintf("The body must be %s, not %s.", kindName(typ.Type), typ.Value)
-	case errors.As(err, &typ):
-		return fmt.Sprintf("Field %q must be %s, not %s.", typ.Field, kindName(typ.Type), typ.Value)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return fmt.Sprintf("Unknown field %s.", strings.TrimPrefix(err.Error(), "json: unknown field "))
-	}
-	return "The body is not valid JSON."
-}
-
-func kindName(t reflect.Type) string {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "an integer"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	case reflect.Struct, reflect.Map:
-		return "an object"
-	}
-	return t.String()
 }
 
 // queryInt parses the query parameter name as an integer in [min, max],

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/jsonapi"
 	"github.com/glasshouse/glasshouse/oauth"
 	"github.com/glasshouse/glasshouse/policy"
 )
@@ -86,7 +86,7 @@ func (a *API) serve(route string, kind policy.Kind, ep endpoint) http.Handler {
 // prepare, decide and read. It fills in rec's decision.
 func (a *API) run(ctx context.Context, w http.ResponseWriter, r *http.Request, access *oauth.Access, kind policy.Kind, ep endpoint, rec *glasshouse.AccessRecord) (*reply, error) {
 	if ok, after := a.limiter.Allow(access.Partner.ClientID); !ok {
-		return nil, &retryError{err: glasshouse.Errorf(glasshouse.ERATELIMITED, "This app is over its rate limit; retry later."), after: after}
+		return nil, &jsonapi.RetryError{Err: glasshouse.Errorf(glasshouse.ERATELIMITED, "This app is over its rate limit; retry later."), After: after}
 	}
 	c := &call{
 		w:        w,
@@ -206,15 +206,6 @@ var errNoToken = glasshouse.Errorf(glasshouse.EUNAUTHORIZED, "Send an access tok
 type denial struct{ d policy.Decision }
 
 func (e *denial) Error() string { return "policy: " + e.d.Reason + ": " + e.d.Message }
-
-// retryError tells the partner when to try again (the Retry-After header).
-type retryError struct {
-	err   error
-	after time.Duration
-}
-
-func (e *retryError) Error() string { return e.err.Error() }
-func (e *retryError) Unwrap() error { return e.err }
 
 // cmpErr returns err, or fallback if err is nil.
 func cmpErr(err, fallback error) error {

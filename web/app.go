@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/jsonapi"
 )
 
 // The member's side of consent: the apps they connected, and withdrawing,
@@ -65,7 +66,7 @@ func (s *Server) setAppRelay(w http.ResponseWriter, r *http.Request, c caller) e
 	var in struct {
 		Enabled *bool `json:"enabled"`
 	}
-	if err := decode(w, r, &in); err != nil {
+	if err := jsonapi.Decode(w, r, &in); err != nil {
 		return err
 	} else if in.Enabled == nil {
 		return glasshouse.Errorf(glasshouse.EINVALID, "enabled (true or false) is required.")

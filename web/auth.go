@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/jsonapi"
 	"github.com/glasshouse/glasshouse/password"
 	"github.com/glasshouse/glasshouse/ratelimit"
 )
@@ -80,7 +81,7 @@ func hashToken(token string) []byte {
 // signup creates a member. The client signs in next with POST /sessions.
 func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
 	var in glasshouse.Signup
-	if err := decode(w, r, &in); err != nil {
+	if err := jsonapi.Decode(w, r, &in); err != nil {
 		return err
 	}
 	if err := in.Validate(); err != nil {
@@ -88,7 +89,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Each sign-up costs an argon2id hash: limit them per address.
 	if ok, after := s.signups.Allow(clientIP(r)); !ok {
-		return &retryError{glasshouse.Errorf(glasshouse.ERATELIMITED, "Too many sign-ups from this address; try again later."), after}
+		return &jsonapi.RetryError{Err: glasshouse.Errorf(glasshouse.ERATELIMITED, "Too many sign-ups from this address; try again later."), After: after}
 	}
 	m := &glasshouse.Member{Handle: in.Handle, Email: in.Email, DisplayName: in.DisplayName, Visibility: glasshouse.DefaultVisibility}
 	if err := s.store.CreateMember(r.Context(), m, password.Hash(in.Password)); err != nil {
@@ -112,7 +113,7 @@ type loginResponse struct {
 // are limited per IP address and per account.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	var in loginRequest
-	if err := decode(w, r, &in); err != nil {
+	if err := jsonapi.Decode(w, r, &in); err != nil {
 		return err
 	}
 	in.Handle = strings.ToLower(in.Handle)
@@ -181,7 +182,7 @@ func (s *Server) attempt(ip, handle string) (done func(failed bool), err error) 
 		d, ok, after := lim.l.Attempt(lim.key)
 		if !ok {
 			all(false)
-			return nil, &retryError{glasshouse.Errorf(glasshouse.ERATELIMITED, "%s", lim.msg), after}
+			return nil, &jsonapi.RetryError{Err: glasshouse.Errorf(glasshouse.ERATELIMITED, "%s", lim.msg), After: after}
 		}
 		dones = append(dones, d)
 	}
@@ -241,7 +242,7 @@ type passwordChange struct {
 // ends every other session of the member.
 func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, c caller) error {
 	var in passwordChange
-	if err := decode(w, r, &in); err != nil {
+	if err := jsonapi.Decode(w, r, &in); err != nil {
 		return err
 	}
 	if err := glasshouse.ValidatePassword(in.New); err != nil {

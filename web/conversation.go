@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/jsonapi"
 )
 
 // newConversation is the body of POST /conversations: kind "direct" with
@@ -22,7 +23,7 @@ type newConversation struct {
 // when it existed) or creates a group (201).
 func (s *Server) createConversation(w http.ResponseWriter, r *http.Request, c caller) error {
 	var in newConversation
-	if err := decode(w, r, &in); err != nil {
+	if err := jsonapi.Decode(w, r, &in); err != nil {
 		return err
 	}
 	switch in.Kind {
@@ -111,7 +112,7 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, c caller) e
 		return err
 	}
 	var in glasshouse.NewMessage
-	if err := decode(w, r, &in); err != nil {
+	if err := jsonapi.Decode(w, r, &in); err != nil {
 		return err
 	}
 	in.ConversationID, in.SenderID = id, c.memberID
@@ -169,7 +170,7 @@ func (s *Server) markRead(w http.ResponseWriter, r *http.Request, c caller) erro
 		return err
 	}
 	var in readMarker
-	if err := decode(w, r, &in); err != nil {
+	if err := jsonapi.Decode(w, r, &in); err != nil {
 		return err
 	}
 	if in.Seq < 1 {

@@ -7,25 +7,10 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/jsonapi"
 )
-
-// statusOf maps each error code to its HTTP status. It is the only place
-// where codes become statuses.
-var statusOf = map[string]int{
-	glasshouse.EINVALID:      http.StatusBadRequest,
-	glasshouse.EUNAUTHORIZED: http.StatusUnauthorized,
-	glasshouse.EFORBIDDEN:    http.StatusForbidden,
-	glasshouse.ENOTFOUND:     http.StatusNotFound,
-	glasshouse.ECONFLICT:     http.StatusConflict,
-	glasshouse.ETOOLARGE:     http.StatusRequestEntityTooLarge,
-	glasshouse.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
-	glasshouse.ERATELIMITED:  http.StatusTooManyRequests,
-	glasshouse.EINTERNAL:     http.StatusInternalServerError,
-	glasshouse.EUNAVAILABLE:  http.StatusServiceUnavailable,
-}
 
 // internalMessage is all a client learns of an internal error.
 const internalMessage = "Internal error."
@@ -36,21 +21,12 @@ type errorResponse struct {
 	Message string `json:"message"`
 }
 
-// retryError tells the client when to try again (the Retry-After header).
-type retryError struct {
-	err   error
-	after time.Duration
-}
-
-func (e *retryError) Error() string { return e.err.Error() }
-func (e *retryError) Unwrap() error { return e.err }
-
 // fail writes err as a JSON error response. Errors that are not
 // *glasshouse.Error are internal: they are logged and sent as a generic
 // message.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code, msg := glasshouse.ErrorCode(err), glasshouse.ErrorMessage(err)
-	status, ok := statusOf[code]
+	status, ok := jsonapi.StatusOf[code]
 	if !ok {
 		s.log.ErrorContext(r.Context(), "unknown error code", "code", code, "err", err)
 		code, msg, status = glasshouse.EINTERNAL, internalMessage, http.StatusInternalServerError
@@ -62,9 +38,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		}
 		level(r.Context(), "internal error", "method", r.Method, "route", r.Pattern, "err", err)
 	}
-	var re *retryError
+	var re *jsonapi.RetryError
 	if errors.As(err, &re) {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(re.after.Seconds()))))
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(re.After.Seconds()))))
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="glasshouse"`)

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/jsonapi"
 )
 
 // me returns the caller's own profile, every field included.
@@ -20,7 +21,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, c caller) error {
 // updateMe changes the fields the body names.
 func (s *Server) updateMe(w http.ResponseWriter, r *http.Request, c caller) error {
 	var in glasshouse.ProfileUpdate
-	if err := decode(w, r, &in); err != nil {
+	if err := jsonapi.Decode(w, r, &in); err != nil {
 		return err
 	}
 	if err := in.Validate(); err != nil {

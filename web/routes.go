@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/jsonapi"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -122,7 +123,7 @@ type handleBody struct {
 // decodeHandle reads a handleBody and checks its handle.
 func decodeHandle(w http.ResponseWriter, r *http.Request) (string, error) {
 	var in handleBody
-	if err := decode(w, r, &in); err != nil {
+	if err := jsonapi.Decode(w, r, &in); err != nil {
 		return "", err
 	}
 	return in.Handle, glasshouse.ValidateHandle(in.Handle)

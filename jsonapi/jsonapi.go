@@ -1,4 +1,4 @@
-package web
+package jsonapi
 
 import (
 	"bytes"
@@ -10,20 +10,46 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/glasshouse/glasshouse"
 )
 
+// StatusOf maps each error code to its HTTP status. It is the only place
+// where codes become statuses.
+var StatusOf = map[string]int{
+	glasshouse.EINVALID:      http.StatusBadRequest,
+	glasshouse.EUNAUTHORIZED: http.StatusUnauthorized,
+	glasshouse.EFORBIDDEN:    http.StatusForbidden,
+	glasshouse.ENOTFOUND:     http.StatusNotFound,
+	glasshouse.ECONFLICT:     http.StatusConflict,
+	glasshouse.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	glasshouse.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
+	glasshouse.ERATELIMITED:  http.StatusTooManyRequests,
+	glasshouse.EINTERNAL:     http.StatusInternalServerError,
+	glasshouse.EUNAVAILABLE:  http.StatusServiceUnavailable,
+}
+
+// RetryError is an error that tells the client when to try again: the
+// Retry-After header of a 429 or 503.
+type RetryError struct {
+	Err   error
+	After time.Duration
+}
+
+func (e *RetryError) Error() string { return e.Err.Error() }
+func (e *RetryError) Unwrap() error { return e.Err }
+
 // MaxBodyBytes bounds every request body.
 const MaxBodyBytes = 64 << 10
 
-// decode reads the request body as exactly one JSON value into v. It
+// Decode reads the request body as exactly one JSON value into v. It
 // rejects, each with a message naming the problem: a content type other
 // than application/json (415), a body over MaxBodyBytes (413), invalid
 // UTF-8 (which encoding/json would silently replace), malformed JSON,
 // unknown fields, wrong types and trailing data (400).
-func decode(w http.ResponseWriter, r *http.Request, v any) error {
+func Decode(w http.ResponseWriter, r *http.Request, v any) error {
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" || (params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8")) {
 		return glasshouse.Errorf(glasshouse.EUNSUPPORTED, "Send the body as Content-Type: application/json.")
