@@ -102,14 +102,30 @@ func New(cfg Config) *Server {
 // Register mounts the apps under /demo/.
 func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /demo/{$}", s.index)
-	mux.HandleFunc("GET /demo/{app}/{$}", s.home)
-	mux.HandleFunc("POST /demo/{app}/connect", s.connect)
-	mux.HandleFunc("GET /demo/{app}/callback", s.callback)
-	mux.HandleFunc("POST /demo/{app}/share", s.share)
-	mux.HandleFunc("POST /demo/{app}/disconnect", s.disconnect)
+	mux.HandleFunc("GET /demo/{app}/{$}", s.handle(s.home))
+	mux.HandleFunc("POST /demo/{app}/connect", s.handle(s.connect))
+	mux.HandleFunc("GET /demo/{app}/callback", s.handle(s.callback))
+	mux.HandleFunc("POST /demo/{app}/share", s.handle(s.share))
+	mux.HandleFunc("POST /demo/{app}/disconnect", s.handle(s.disconnect))
 	mux.HandleFunc("GET /demo/demo.css", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeFileFS(w, r, staticFS, "static/demo.css")
 	})
+}
+
+// appHandler serves one app's page for the browser's session there.
+type appHandler func(w http.ResponseWriter, r *http.Request, app *App, conf *oauth2.Config, sess *session)
+
+// handle resolves the app named in the path (404 if it is not registered)
+// and the browser's session at it.
+func (s *Server) handle(h appHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		app, conf, ok := s.app(r)
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		h(w, r, app, conf, s.sessionFor(w, r, app.Slug))
+	}
 }
 
 func (s *Server) app(r *http.Request) (*App, *oauth2.Config, bool) {
@@ -199,13 +215,7 @@ type friend struct {
 	Name string `json:"name"`
 }
 
-func (s *Server) home(w http.ResponseWriter, r *http.Request) {
-	app, _, ok := s.app(r)
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	sess := s.sessionFor(w, r, app.Slug)
+func (s *Server) home(w http.ResponseWriter, r *http.Request, app *App, _ *oauth2.Config, sess *session) {
 	sess.mu.Lock()
 	v := homeView{App: app, Films: Films, Flash: sess.flash}
 	sess.flash = ""
@@ -235,13 +245,7 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 }
 
 // connect starts the authorization code flow with PKCE.
-func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
-	app, conf, ok := s.app(r)
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	sess := s.sessionFor(w, r, app.Slug)
+func (s *Server) connect(w http.ResponseWriter, r *http.Request, app *App, conf *oauth2.Config, sess *session) {
 	sess.mu.Lock()
 	sess.verifier, sess.state = oauth2.GenerateVerifier(), random()
 	u := conf.AuthCodeURL(sess.state, oauth2.S256ChallengeOption(sess.verifier), oauth2.SetAuthURLParam("nonce", random()))
@@ -250,13 +254,7 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
 }
 
 // callback exchanges the code for tokens.
-func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
-	app, conf, ok := s.app(r)
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	sess := s.sessionFor(w, r, app.Slug)
+func (s *Server) callback(w http.ResponseWriter, r *http.Request, app *App, conf *oauth2.Config, sess *session) {
 	q := r.URL.Query()
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
@@ -283,13 +281,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 }
 
 // share sends "I'm watching X" to a friend through the Graph API.
-func (s *Server) share(w http.ResponseWriter, r *http.Request) {
-	app, _, ok := s.app(r)
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	sess := s.sessionFor(w, r, app.Slug)
+func (s *Server) share(w http.ResponseWriter, r *http.Request, app *App, _ *oauth2.Config, sess *session) {
 	sess.mu.Lock()
 	tokens := sess.tokens
 	sess.mu.Unlock()
@@ -320,13 +312,7 @@ func (s *Server) share(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/demo/"+app.Slug+"/", http.StatusSeeOther)
 }
 
-func (s *Server) disconnect(w http.ResponseWriter, r *http.Request) {
-	app, _, ok := s.app(r)
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	sess := s.sessionFor(w, r, app.Slug)
+func (s *Server) disconnect(w http.ResponseWriter, r *http.Request, app *App, _ *oauth2.Config, sess *session) {
 	sess.mu.Lock()
 	tokens := sess.tokens
 	sess.tokens, sess.flash = nil, "Disconnected."
