@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/glasshouse/glasshouse/sqlstore"
 	"modernc.org/sqlite"
@@ -35,6 +36,12 @@ func mustSub(fsys fs.FS, dir string) fs.FS {
 		panic(err)
 	}
 	return sub
+}
+
+// isBusy reports whether err is SQLITE_BUSY (any extended code).
+func isBusy(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 func isUniqueViolation(err error) bool {
@@ -110,7 +117,16 @@ func OpenDB(ctx context.Context, path string) (writer, reader *sql.DB, err error
 	writer.SetConnMaxIdleTime(0)
 	// The writer connects first, so that the file is in WAL mode before a
 	// query-only reader opens it.
-	if err := writer.PingContext(ctx); err != nil {
+	// Switching a new file to WAL takes an exclusive lock without waiting
+	// on busy_timeout, so processes opening one new database together can
+	// get SQLITE_BUSY: retry that, for a bounded time.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		err = writer.PingContext(ctx)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
 		writer.Close()
 		return nil, nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
