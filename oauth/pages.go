@@ -215,18 +215,28 @@ func (f *flow) offered() []string {
 	return intersect(dataScopes(f.req.RequestedScopes), f.client.grantable)
 }
 
+// signedIn returns the member's session for the flow, or answers for the
+// caller: a redirect to the login page, or an internal error.
+func (s *Server) signedIn(w http.ResponseWriter, r *http.Request, f *flow) (*glasshouse.Session, bool) {
+	sess, err := s.session(r, f.req)
+	if glasshouse.ErrorCode(err) == glasshouse.EUNAUTHORIZED {
+		http.Redirect(w, r, f.url(loginPath), http.StatusSeeOther)
+		return nil, false
+	} else if err != nil {
+		s.internal(w, r, err)
+		return nil, false
+	}
+	return sess, true
+}
+
 // consentPage shows what the partner asks for, one tick box per scope.
 func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) {
 	f, ok := s.loadFlow(w, r)
 	if !ok {
 		return
 	}
-	sess, err := s.session(r, f.req)
-	if glasshouse.ErrorCode(err) == glasshouse.EUNAUTHORIZED {
-		http.Redirect(w, r, f.url(loginPath), http.StatusSeeOther)
-		return
-	} else if err != nil {
-		s.internal(w, r, err)
+	sess, ok := s.signedIn(w, r, f)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
@@ -286,12 +296,8 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	sess, err := s.session(r, f.req)
-	if glasshouse.ErrorCode(err) == glasshouse.EUNAUTHORIZED {
-		http.Redirect(w, r, f.url(loginPath), http.StatusSeeOther)
-		return
-	} else if err != nil {
-		s.internal(w, r, err)
+	sess, ok := s.signedIn(w, r, f)
+	if !ok {
 		return
 	}
 	if !s.checkForm(w, r, "consent", f, sess.MemberID) {
