@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -84,18 +85,28 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
 	if err := jsonapi.Decode(w, r, &in); err != nil {
 		return err
 	}
-	if err := in.Validate(); err != nil {
-		return err
-	}
-	// Each sign-up costs an argon2id hash: limit them per address.
-	if ok, after := s.signups.Allow(clientIP(r)); !ok {
-		return &jsonapi.RetryError{Err: glasshouse.Errorf(glasshouse.ERATELIMITED, "Too many sign-ups from this address; try again later."), After: after}
-	}
-	m := &glasshouse.Member{Handle: in.Handle, Email: in.Email, DisplayName: in.DisplayName, Visibility: glasshouse.DefaultVisibility}
-	if err := s.store.CreateMember(r.Context(), m, password.Hash(in.Password)); err != nil {
+	m, err := s.Signup(r.Context(), in, clientIP(r))
+	if err != nil {
 		return err
 	}
 	return reply(w, http.StatusCreated, m)
+}
+
+// Signup validates a sign-up and creates the member, within the limit of
+// sign-ups per address ip. The member pages share it with the API.
+func (s *Server) Signup(ctx context.Context, in glasshouse.Signup, ip string) (*glasshouse.Member, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	// Each sign-up costs an argon2id hash: limit them per address.
+	if ok, after := s.signups.Allow(ip); !ok {
+		return nil, &jsonapi.RetryError{Err: glasshouse.Errorf(glasshouse.ERATELIMITED, "Too many sign-ups from this address; try again later."), After: after}
+	}
+	m := &glasshouse.Member{Handle: in.Handle, Email: in.Email, DisplayName: in.DisplayName, Visibility: glasshouse.DefaultVisibility}
+	if err := s.store.CreateMember(ctx, m, password.Hash(in.Password)); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 type loginRequest struct {
@@ -109,48 +120,83 @@ type loginResponse struct {
 	Member    *glasshouse.Member `json:"member"`
 }
 
-// login checks a handle and password and opens a session. Failed attempts
-// are limited per IP address and per account.
+// login checks a handle and password and opens a session.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	var in loginRequest
 	if err := jsonapi.Decode(w, r, &in); err != nil {
 		return err
 	}
-	in.Handle = strings.ToLower(in.Handle)
-	if in.Handle == "" || in.Password == "" {
-		return glasshouse.Errorf(glasshouse.EINVALID, "Handle and password are required.")
-	}
-	done, err := s.attempt(clientIP(r), in.Handle)
+	token, sess, err := s.Login(r.Context(), in.Handle, in.Password, clientIP(r))
 	if err != nil {
 		return err
+	}
+	m, err := s.store.MemberByID(r.Context(), sess.MemberID)
+	if err != nil {
+		return err
+	}
+	s.SetSessionCookie(w, r, token, sess)
+	return reply(w, http.StatusCreated, loginResponse{Token: token, ExpiresAt: sess.ExpiresAt, Member: m})
+}
+
+// Login checks a handle and password and opens a session, returning its
+// token. Failed attempts are limited per address ip and per account. The
+// member pages share it with the API.
+func (s *Server) Login(ctx context.Context, handle, pw, ip string) (token string, sess *glasshouse.Session, err error) {
+	handle = strings.ToLower(handle)
+	if handle == "" || pw == "" {
+		return "", nil, glasshouse.Errorf(glasshouse.EINVALID, "Handle and password are required.")
+	}
+	done, err := s.attempt(ip, handle)
+	if err != nil {
+		return "", nil, err
 	}
 	failed := true
 	defer func() { done(failed) }()
-	id, hash, err := s.store.PasswordHash(r.Context(), in.Handle)
+	id, hash, err := s.store.PasswordHash(ctx, handle)
 	if glasshouse.ErrorCode(err) == glasshouse.ENOTFOUND {
 		hash = dummyHash
 	} else if err != nil {
-		return err
+		return "", nil, err
 	}
-	if ok, err := password.Verify(in.Password, hash); err != nil {
-		return fmt.Errorf("login: stored hash of member %d: %w", id, err)
+	if ok, err := password.Verify(pw, hash); err != nil {
+		return "", nil, fmt.Errorf("login: stored hash of member %d: %w", id, err)
 	} else if !ok || hash == dummyHash {
-		return errBadLogin
+		return "", nil, errBadLogin
 	}
 	failed = false
 
-	token := newToken()
+	token = newToken()
 	now := s.now()
-	sess := &glasshouse.Session{TokenHash: hashToken(token), MemberID: id, CreatedAt: now, ExpiresAt: now.Add(s.sessionTTL)}
-	if err := s.store.CreateSession(r.Context(), sess); err != nil {
-		return err
+	sess = &glasshouse.Session{TokenHash: hashToken(token), MemberID: id, CreatedAt: now, ExpiresAt: now.Add(s.sessionTTL)}
+	if err := s.store.CreateSession(ctx, sess); err != nil {
+		return "", nil, err
 	}
-	m, err := s.store.MemberByID(r.Context(), id)
+	return token, sess, nil
+}
+
+// SetSessionCookie sets the session cookie of a session Login opened.
+func (s *Server) SetSessionCookie(w http.ResponseWriter, r *http.Request, token string, sess *glasshouse.Session) {
+	s.setCookie(w, r, token, int(sess.ExpiresAt.Sub(s.now()).Seconds()))
+}
+
+// Logout ends the request's session, if it has one, closes that session's
+// streams and clears the cookie. The member pages share it with the API.
+func (s *Server) Logout(w http.ResponseWriter, r *http.Request) error {
+	token, err := sessionToken(r)
 	if err != nil {
+		s.setCookie(w, r, "", -1)
+		return nil
+	}
+	return s.logoutSession(w, r, hashToken(token))
+}
+
+func (s *Server) logoutSession(w http.ResponseWriter, r *http.Request, tokenHash []byte) error {
+	if err := s.store.DeleteSession(r.Context(), tokenHash); err != nil {
 		return err
 	}
-	s.setCookie(w, r, token, int(s.sessionTTL.Seconds()))
-	return reply(w, http.StatusCreated, loginResponse{Token: token, ExpiresAt: sess.ExpiresAt, Member: m})
+	s.endStreams(func(l *liveStream) bool { return bytes.Equal(l.tokenHash, tokenHash) })
+	s.setCookie(w, r, "", -1)
+	return nil
 }
 
 // newToken returns 32 random bytes in unpadded base64url.
@@ -215,11 +261,9 @@ func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, token string,
 
 // logout ends the request's session.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, c caller) error {
-	if err := s.store.DeleteSession(r.Context(), c.tokenHash); err != nil {
+	if err := s.logoutSession(w, r, c.tokenHash); err != nil {
 		return err
 	}
-	s.endStreams(func(l *liveStream) bool { return bytes.Equal(l.tokenHash, c.tokenHash) })
-	s.setCookie(w, r, "", -1)
 	return noContent(w)
 }
 

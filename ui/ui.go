@@ -1,0 +1,306 @@
+package ui
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/jsonapi"
+)
+
+//go:embed templates static pages
+var embedded embed.FS
+
+// SessionCookie is the member session cookie (web.CookieName: the member
+// API and the pages share one session).
+const SessionCookie = "glasshouse_session"
+
+const csrfCookie = "glasshouse_csrf"
+
+// maxFormBytes bounds a submitted form.
+const maxFormBytes = 64 << 10
+
+// Config wires a Kit.
+type Config struct {
+	Store glasshouse.Store
+	// Key MACs the CSRF tokens: at least 32 secret bytes, the same on
+	// every node.
+	Key []byte
+	// SecureCookies marks cookies Secure even on plain HTTP requests.
+	SecureCookies bool
+	// IsOperator reports whether a member may use the operator pages; nil
+	// means nobody may.
+	IsOperator func(ctx context.Context, memberID int64) (bool, error)
+	Logger     *slog.Logger     // nil discards logs
+	Now        func() time.Time // nil means time.Now
+}
+
+// Kit renders pages inside the shared layout. Create it with New.
+type Kit struct {
+	c         Config
+	base      *template.Template
+	errorPage *template.Template
+	assets    map[string]asset // by name: "style.css", "js/live.js"
+}
+
+// New returns a Kit. It panics if the embedded templates do not parse (a
+// programming error caught by any test).
+func New(c Config) *Kit {
+	if len(c.Key) < 32 {
+		panic("ui: Config.Key needs at least 32 bytes")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	k := &Kit{c: c, assets: loadAssets()}
+	k.base = template.Must(template.New("").Funcs(k.funcs()).ParseFS(embedded, "templates/*.html"))
+	pages, err := k.Pages(embedded, nil, "pages/*.html")
+	if err != nil {
+		panic(err)
+	}
+	k.errorPage = pages["error"]
+	return k
+}
+
+// Pages parses every *.html file of fsys matching the patterns into its own
+// template set with the layout: the map's keys are the file names without
+// ".html". Extra funcs are added to the layout's (asset, field, etc.).
+func (k *Kit) Pages(fsys fs.FS, funcs template.FuncMap, patterns ...string) (map[string]*template.Template, error) {
+	pages := map[string]*template.Template{}
+	for _, pat := range patterns {
+		names, err := fs.Glob(fsys, pat)
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range names {
+			t, err := k.base.Clone()
+			if err != nil {
+				return nil, err
+			}
+			if _, err := t.Funcs(funcs).ParseFS(fsys, name); err != nil {
+				return nil, fmt.Errorf("ui: parse %s: %w", name, err)
+			}
+			pages[strings.TrimSuffix(path.Base(name), ".html")] = t
+		}
+	}
+	return pages, nil
+}
+
+// Page is what every page template receives.
+type Page struct {
+	Section  string             // the nav entry to mark current: "messages", "privacy"…
+	Member   *glasshouse.Member // the signed-in member; nil when signed out
+	Operator bool               // the member may use /admin
+	CSRF     string             // the token every POST form carries as "csrf"
+	Flash    string             // a one-line confirmation
+	// Errors maps a form field's name to its message; "" is for the
+	// whole form.
+	Errors map[string]string
+	Form   url.Values // the submitted values, to fill the form again
+	Data   any        // the page's own data
+}
+
+// Render writes the page t with status, inside the layout, with the
+// security headers. The CSRF token and the operator flag are filled in.
+func (k *Kit) Render(w http.ResponseWriter, r *http.Request, t *template.Template, status int, p *Page) {
+	if p.CSRF == "" {
+		p.CSRF = k.CSRFToken(w, r)
+	}
+	if p.Member != nil && k.c.IsOperator != nil {
+		ok, err := k.c.IsOperator(r.Context(), p.Member.ID)
+		if err != nil {
+			k.c.Logger.WarnContext(r.Context(), "operator check", "err", err)
+		}
+		p.Operator = ok
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+		k.c.Logger.ErrorContext(r.Context(), "render page", "route", r.Pattern, "err", err)
+		http.Error(w, "The page could not be shown.", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	SetHeaders(h)
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// ContentSecurityPolicy allows scripts, styles, images and fetches from the
+// site itself only: no inline script or style, no framing, forms posted
+// only to the site.
+const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// SetHeaders sets the security headers of a page.
+func SetHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", ContentSecurityPolicy)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("X-Frame-Options", "DENY")
+}
+
+// Field is the data of the "field" template: an input, its label, and its
+// error from the page's Errors.
+type Field struct {
+	Name, Label, Type, Value, Error, Autocomplete string
+	Required                                      bool
+}
+
+func (k *Kit) funcs() template.FuncMap {
+	return template.FuncMap{
+		"asset": k.assetURL,
+		// field builds a Field from the page: its value from Form (never
+		// for passwords) and its error from Errors.
+		"field": func(p *Page, name, label, typ string) Field {
+			f := Field{Name: name, Label: label, Type: typ, Error: p.Errors[name], Required: true}
+			if typ != "password" {
+				f.Value = p.Form.Get(name)
+			}
+			switch {
+			case typ == "password" && (name == "password" || name == "current"):
+				f.Autocomplete = "current-password"
+			case typ == "password":
+				f.Autocomplete = "new-password"
+			case name == "handle":
+				f.Autocomplete = "username"
+			case typ == "email":
+				f.Autocomplete = "email"
+			}
+			return f
+		},
+	}
+}
+
+// CSRFToken returns the token for the request's forms: a MAC of the
+// browser's CSRF cookie, which it sets when missing. Another site can
+// neither read the cookie nor forge the MAC.
+func (k *Kit) CSRFToken(w http.ResponseWriter, r *http.Request) string {
+	v := ""
+	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) == 43 {
+		v = c.Value
+	} else {
+		b := make([]byte, 32)
+		rand.Read(b)
+		v = base64.RawURLEncoding.EncodeToString(b)
+		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: v, Path: "/", HttpOnly: true,
+			Secure: k.c.SecureCookies || r.TLS != nil, SameSite: http.SameSiteLaxMode})
+		// The request goes on with the new cookie, so that a token made
+		// twice in one response matches.
+		r.AddCookie(&http.Cookie{Name: csrfCookie, Value: v})
+	}
+	return k.csrfMAC(v)
+}
+
+func (k *Kit) csrfMAC(cookie string) string {
+	m := hmac.New(sha256.New, k.c.Key)
+	m.Write([]byte("glasshouse/ui/csrf\x00" + cookie))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// ErrCSRF is returned by ParseForm when the form's token does not match.
+var ErrCSRF = glasshouse.Errorf(glasshouse.EFORBIDDEN, "This form has expired or came from another site. Reload the page and try again.")
+
+// ParseForm reads a POSTed form (at most 64 KiB) and checks its CSRF
+// token.
+func (k *Kit) ParseForm(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		return glasshouse.Errorf(glasshouse.EINVALID, "The form could not be read.")
+	}
+	c, err := r.Cookie(csrfCookie)
+	if err != nil || !hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(k.csrfMAC(c.Value))) {
+		return ErrCSRF
+	}
+	return nil
+}
+
+// Session returns the request's member session and member, or an
+// EUNAUTHORIZED error when it has none.
+func (k *Kit) Session(r *http.Request) (*glasshouse.Session, *glasshouse.Member, error) {
+	c, err := r.Cookie(SessionCookie)
+	if err != nil {
+		return nil, nil, glasshouse.Errorf(glasshouse.EUNAUTHORIZED, "Sign in first.")
+	}
+	h := sha256.Sum256([]byte(c.Value))
+	sess, err := k.c.Store.SessionByTokenHash(r.Context(), h[:], k.c.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := k.c.Store.MemberByID(r.Context(), sess.MemberID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sess, m, nil
+}
+
+// Member returns the signed-in member, or nil when signed out.
+func (k *Kit) Member(r *http.Request) *glasshouse.Member {
+	_, m, err := k.Session(r)
+	if err != nil {
+		return nil
+	}
+	return m
+}
+
+// RequireMember calls h with the signed-in member, or redirects to the
+// sign-in page, which comes back to this page afterwards.
+func (k *Kit) RequireMember(h func(http.ResponseWriter, *http.Request, *glasshouse.Member)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, m, err := k.Session(r)
+		if glasshouse.ErrorCode(err) == glasshouse.EUNAUTHORIZED {
+			next := r.URL.Path
+			if r.Method != http.MethodGet {
+				next = "/messages"
+			}
+			http.Redirect(w, r, "/signin?next="+url.QueryEscape(next), http.StatusSeeOther)
+			return
+		} else if err != nil {
+			k.Fail(w, r, err)
+			return
+		}
+		h(w, r, m)
+	})
+}
+
+// SafeNext returns next if it is a path on this site, else fallback: a
+// sign-in page never redirects elsewhere.
+func SafeNext(next, fallback string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return fallback
+	}
+	return next
+}
+
+// Fail answers with a plain error page for err: its message when it is a
+// *glasshouse.Error, a generic one (and a log line) otherwise.
+func (k *Kit) Fail(w http.ResponseWriter, r *http.Request, err error) {
+	code := glasshouse.ErrorCode(err)
+	msg := glasshouse.ErrorMessage(err)
+	if code == glasshouse.EINTERNAL {
+		k.c.Logger.ErrorContext(r.Context(), "page", "route", r.Pattern, "err", err)
+	}
+	status, ok := jsonapi.StatusOf[code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	k.Render(w, r, k.errorPage, status, &Page{Member: k.Member(r), Data: msg})
+}
