@@ -75,6 +75,7 @@ type Server struct {
 	registry      *prometheus.Registry
 	accessLog     AccessLog
 	metrics       *metrics
+	mux           *http.ServeMux
 	handler       http.Handler
 
 	mu      sync.Mutex // guards stopped, live and streams.Add
@@ -132,13 +133,18 @@ func New(c Config) *Server {
 		closing:       make(chan struct{}),
 		live:          map[*liveStream]struct{}{},
 	}
-	mux := s.routes()
+	s.mux = s.routes()
 	for _, mount := range c.Mount {
-		mount(mux)
+		mount(s.mux)
 	}
-	s.handler = s.logRequests(s.recoverPanics(s.rejectCrossOrigin(mux)))
+	s.handler = s.logRequests(s.recoverPanics(s.rejectCrossOrigin(s.mux)))
 	return s
 }
+
+// Mount registers more routes, like Config.Mount, for packages that need
+// the Server itself (the member pages sign in through it). Call it before
+// serving.
+func (s *Server) Mount(mount func(*http.ServeMux)) { mount(s.mux) }
 
 // Handler returns the HTTP handler of every route.
 func (s *Server) Handler() http.Handler { return s.handler }
