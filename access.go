@@ -29,6 +29,19 @@ type AccessRecord struct {
 	Integrated bool   // the entry is in the log
 }
 
+// Within is what a partner request may read or write inside the
+// transaction that records its access (AccessStore.RecordWith): the Graph
+// API's data reads and its one write, with the same contracts as the
+// Store's methods of the same names.
+type Within interface {
+	MemberByID(ctx context.Context, id int64) (*Member, error)
+	FriendsWithGrants(ctx context.Context, memberID, partnerID int64, scope string, now time.Time, afterID int64, limit int) ([]FriendGrant, error)
+	Messages(ctx context.Context, q MessageQuery) (*MessagePage, error)
+	Grant(ctx context.Context, memberID, partnerID int64) (*Grant, error)
+	CreateDirect(ctx context.Context, memberID int64, other string) (c *Conversation, created bool, err error)
+	SendMessage(ctx context.Context, m NewMessage) (msg *Message, created bool, err error)
+}
+
 // OutboxEntry is a log entry committed together with its access record and
 // not yet in the log.
 type OutboxEntry struct {
@@ -54,13 +67,15 @@ type AccessStore interface {
 	// anything else fails, nothing is written (the counter is not spent)
 	// and the error returns. A duplicate event id is ECONFLICT.
 	RecordAccess(ctx context.Context, rec *AccessRecord, encode func(counter uint64) ([]byte, error)) error
-	// RecordSend stores the validated message m and records rec as
-	// RecordAccess does, in ONE transaction: both, or neither. A refused
-	// send returns SendMessage's coded error (ENOTFOUND, EFORBIDDEN,
-	// EINVALID, ETOOLARGE) and writes nothing, no record either: the caller
-	// records the refusal with RecordAccess. Other errors are internal or
+	// RecordWith runs do and records rec in ONE transaction: do's reads
+	// and writes and the record (counter, access record, outbox row) are
+	// committed together, or not at all. do runs first, so it can fill in
+	// what the record says (rec.Items); encode is called after it. If do
+	// returns an error, nothing is written, no record either, and
+	// RecordWith returns that error as it is: the caller records the
+	// refusal with RecordAccess. Other errors are internal or
 	// EUNAVAILABLE.
-	RecordSend(ctx context.Context, m NewMessage, rec *AccessRecord, encode func(counter uint64) ([]byte, error)) (msg *Message, created bool, err error)
+	RecordWith(ctx context.Context, rec *AccessRecord, encode func(counter uint64) ([]byte, error), do func(ctx context.Context, tx Within) error) error
 	// MemberAccess lists memberID's own access records with a counter
 	// greater than after, in counter order, at most limit (0 means
 	// DefaultPageSize; more than MaxPageSize is EINVALID).

@@ -64,25 +64,26 @@ func (r *Recorder) Record(ctx context.Context, rec *glasshouse.AccessRecord) (re
 	return r.committed(entry)
 }
 
-// RecordSend stores m and records rec in one transaction (see
-// glasshouse.AccessStore.RecordSend), and returns the stored message and
-// the receipt. An error carrying a code other than EINTERNAL or
-// EUNAVAILABLE is the send's refusal: nothing was written, and the refusal
-// is to be recorded with Record.
-func (r *Recorder) RecordSend(ctx context.Context, rec *glasshouse.AccessRecord, m glasshouse.NewMessage) (*glasshouse.Message, bool, string, error) {
+// RecordWith runs do and records rec in one transaction (see
+// glasshouse.AccessStore.RecordWith) and returns the receipt. If do fails,
+// nothing was written and its error returns as it is: the caller records
+// the refusal with Record.
+func (r *Recorder) RecordWith(ctx context.Context, rec *glasshouse.AccessRecord, do func(context.Context, glasshouse.Within) error) (receipt string, err error) {
 	encode, entry, err := r.prepare(rec)
 	if err != nil {
-		return nil, false, "", err
+		return "", err
 	}
-	msg, created, err := r.cfg.Store.RecordSend(ctx, m, rec, encode)
-	if err != nil {
-		return nil, false, "", fmt.Errorf("recorder: %w", err)
+	var doErr error
+	err = r.cfg.Store.RecordWith(ctx, rec, encode, func(ctx context.Context, tx glasshouse.Within) error {
+		doErr = do(ctx, tx)
+		return doErr
+	})
+	if doErr != nil {
+		return "", doErr
+	} else if err != nil {
+		return "", fmt.Errorf("recorder: %w", err)
 	}
-	receipt, err := r.committed(entry)
-	if err != nil {
-		return nil, false, "", err
-	}
-	return msg, created, receipt, nil
+	return r.committed(entry)
 }
 
 // encoded is the entry that a Recorder's encode function made last, in

@@ -11,18 +11,14 @@
 //  2. take a token from the partner's bucket (429 with Retry-After);
 //  3. parse the request and load what the policy needs (prepare);
 //  4. policy.Decide (403 with the policy's reason code);
-//  5. run the endpoint's data read once (the read step);
-//  6. record the access: one glasshouse.AccessRecord per request that
-//     carried a verified token, granted or denied, written with its log
-//     entry by the Recorder (accesslog.Recorder) before any data is sent;
-//     if it cannot be recorded the partner gets 503 and no data;
+//  5. run the endpoint's read (or write) and record the access in ONE
+//     transaction (Recorder.RecordWith): the data read and its
+//     glasshouse.AccessRecord, with its log entry, commit together or not
+//     at all, and nothing is sent before the commit;
+//  6. a request refused before or by the read is recorded as refused, in
+//     a transaction of its own, before the refusal is sent; if an access
+//     cannot be recorded the partner gets 503 and no data;
 //  7. send the response, with the entry's Glasshouse-Receipt.
-//
-// POST /me/messages stores the message in the same transaction as its
-// access record (Recorder.RecordSend): both or neither. For the reads, the
-// data read is a transaction of its own just before the record's, and the
-// response is released only after the record has committed: no data
-// without a record, but not yet one transaction for both.
 //
 // Every id a partner sees is its own: members by their pairwise id (the
 // OpenID sub), conversations and messages by keyed hashes per partner, and

@@ -51,20 +51,17 @@ type Verifier interface {
 // request that carried a verified token, granted or denied, before any of
 // the response is sent. accesslog.Recorder is the real one.
 type Recorder interface {
-	// Record writes rec (and its log entry) durably and returns a receipt
-	// for the Glasshouse-Receipt header ("" for none). It is called after
-	// the request's data read, with the response held back until it
-	// returns. An error means nothing may be sent: the partner gets 503
-	// and no data.
+	// RecordWith runs do and writes rec (and its log entry) in ONE
+	// transaction, both or neither, and returns a receipt for the
+	// Glasshouse-Receipt header ("" for none). If do fails, nothing was
+	// written and do's error returns as it is; the refusal is then
+	// recorded with Record. Any other error means nothing may be sent:
+	// the partner gets 503 and no data.
+	RecordWith(ctx context.Context, rec *glasshouse.AccessRecord, do func(context.Context, glasshouse.Within) error) (receipt string, err error)
+	// Record writes the record of a refused request, durably, and returns
+	// its receipt; the refusal is sent only after it returns. An error
+	// means 503.
 	Record(ctx context.Context, rec *glasshouse.AccessRecord) (receipt string, err error)
-	// RecordSend stores the message m and writes rec in ONE transaction,
-	// both or neither, and returns the stored message (created false for a
-	// retry with the same client_txn_id) and the receipt. An error with a
-	// code other than internal or unavailable is the send's refusal
-	// (not_found, forbidden, invalid…): nothing was written, and the
-	// refusal is then recorded with Record. Any other error: nothing was
-	// written, 503.
-	RecordSend(ctx context.Context, rec *glasshouse.AccessRecord, m glasshouse.NewMessage) (msg *glasshouse.Message, created bool, receipt string, err error)
 }
 
 // Config wires an API. Store, Verifier and Recorder are required.

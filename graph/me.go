@@ -21,8 +21,8 @@ type profile struct {
 
 // me serves GET /me.
 func (a *API) me(ctx context.Context, c *call) (read, error) {
-	return func(ctx context.Context) (*reply, error) {
-		m, err := a.store.MemberByID(ctx, c.memberID)
+	return func(ctx context.Context, tx glasshouse.Within) (*reply, error) {
+		m, err := tx.MemberByID(ctx, c.memberID)
 		if err != nil {
 			return nil, err
 		}
@@ -66,8 +66,8 @@ func (a *API) friends(ctx context.Context, c *call) (read, error) {
 			return nil, err
 		}
 	}
-	return func(ctx context.Context) (*reply, error) {
-		friends, more, err := a.grantingFriends(ctx, c, after, limit)
+	return func(ctx context.Context, tx glasshouse.Within) (*reply, error) {
+		friends, more, err := grantingFriends(ctx, tx, c, after, limit)
 		if err != nil {
 			return nil, err
 		}
@@ -89,8 +89,8 @@ func (a *API) friends(ctx context.Context, c *call) (read, error) {
 // each with their member row and that grant, in one store call; more
 // reports whether there are others. It is the one data read of GET
 // /me/friends.
-func (a *API) grantingFriends(ctx context.Context, c *call, after int64, limit int) (friends []glasshouse.FriendGrant, more bool, err error) {
-	friends, err = a.store.FriendsWithGrants(ctx, c.memberID, c.partner.ID, glasshouse.ScopeFriends, c.in.Now, after, limit+1)
+func grantingFriends(ctx context.Context, tx glasshouse.Within, c *call, after int64, limit int) (friends []glasshouse.FriendGrant, more bool, err error) {
+	friends, err = tx.FriendsWithGrants(ctx, c.memberID, c.partner.ID, glasshouse.ScopeFriends, c.in.Now, after, limit+1)
 	if err != nil {
 		return nil, false, err
 	}
@@ -102,8 +102,10 @@ func (a *API) grantingFriends(ctx context.Context, c *call, after int64, limit i
 
 // grantOrNil returns memberID's grant to partnerID, or nil if there is
 // none: the policy's input for "no grant".
-func (a *API) grantOrNil(ctx context.Context, memberID, partnerID int64) (*glasshouse.Grant, error) {
-	g, err := a.store.Grant(ctx, memberID, partnerID)
+func grantOrNil(ctx context.Context, store interface {
+	Grant(ctx context.Context, memberID, partnerID int64) (*glasshouse.Grant, error)
+}, memberID, partnerID int64) (*glasshouse.Grant, error) {
+	g, err := store.Grant(ctx, memberID, partnerID)
 	if glasshouse.ErrorCode(err) == glasshouse.ENOTFOUND {
 		return nil, nil
 	}

@@ -45,26 +45,28 @@ func (a *API) send(ctx context.Context, c *call) (read, error) {
 	}
 	if to != nil {
 		c.in.Request.RecipientID = to.ID
-		if c.in.Recipient, err = a.grantOrNil(ctx, to.ID, c.partner.ID); err != nil {
+		if c.in.Recipient, err = grantOrNil(ctx, a.store, to.ID, c.partner.ID); err != nil {
 			return nil, err
 		}
 	}
-	return func(ctx context.Context) (*reply, error) {
+	return func(ctx context.Context, tx glasshouse.Within) (*reply, error) {
 		// The policy allows only a recipient it was told of: to is set.
-		// Creating the (empty) 1:1 conversation is no data; the message
-		// itself is stored with the access record, in one transaction.
-		conv, _, err := a.store.CreateDirect(ctx, c.memberID, to.Handle)
+		// The 1:1 conversation (created if needed) and the message are
+		// stored with the access record, in one transaction.
+		conv, _, err := tx.CreateDirect(ctx, c.memberID, to.Handle)
 		if err != nil {
 			return nil, err
 		}
 		nm.ConversationID = conv.ID
-		return &reply{items: 1, send: &nm, sent: func(msg *glasshouse.Message, created bool) *reply {
-			status := http.StatusCreated
-			if !created {
-				status = http.StatusOK
-			}
-			return &reply{status: status, body: sent{ID: a.ids.message(c.clientID, msg.ID), Conversation: a.ids.conversation(c.clientID, conv.ID)}, items: 1}
-		}}, nil
+		msg, created, err := tx.SendMessage(ctx, nm)
+		if err != nil {
+			return nil, err
+		}
+		status := http.StatusCreated
+		if !created {
+			status = http.StatusOK
+		}
+		return &reply{status: status, body: sent{ID: a.ids.message(c.clientID, msg.ID), Conversation: a.ids.conversation(c.clientID, conv.ID)}, items: 1}, nil
 	}, nil
 }
 
@@ -127,8 +129,8 @@ func (a *API) messages(ctx context.Context, c *call) (read, error) {
 			return nil, err
 		}
 	}
-	return func(ctx context.Context) (*reply, error) {
-		page, err := a.store.Messages(ctx, glasshouse.MessageQuery{
+	return func(ctx context.Context, tx glasshouse.Within) (*reply, error) {
+		page, err := tx.Messages(ctx, glasshouse.MessageQuery{
 			ConversationID: c.in.Request.ConversationID, MemberID: c.memberID, Before: before, Limit: limit})
 		if err != nil {
 			return nil, err
@@ -140,7 +142,7 @@ func (a *API) messages(ctx context.Context, c *call) (read, error) {
 			if m.SenderID != c.memberID {
 				g, seen := senders[m.SenderID]
 				if !seen {
-					if g, err = a.grantOrNil(ctx, m.SenderID, c.partner.ID); err != nil {
+					if g, err = grantOrNil(ctx, tx, m.SenderID, c.partner.ID); err != nil {
 						return nil, err
 					}
 					senders[m.SenderID] = g

@@ -23,22 +23,18 @@ type call struct {
 	in       policy.Input // prepare fills in Request's details and Recipient
 }
 
-// reply is what a data read returns: the status, the JSON body and the
-// number of items in it. A write that must commit together with its access
-// record (POST /me/messages) instead returns the message to store in send,
-// and sent, which makes the reply from the stored message.
+// reply is what a read returns: the status, the JSON body and the number
+// of items in it.
 type reply struct {
 	status int
 	body   any
 	items  int
-
-	send *glasshouse.NewMessage
-	sent func(msg *glasshouse.Message, created bool) *reply
 }
 
-// read is an endpoint's data read (or write). It runs only when the
-// policy allows the request, exactly once.
-type read func(ctx context.Context) (*reply, error)
+// read is an endpoint's data read (or write), run inside the transaction
+// that records the access, so that the data and its record commit
+// together. It runs only when the policy allows the request, exactly once.
+type read func(ctx context.Context, tx glasshouse.Within) (*reply, error)
 
 // endpoint parses a request and loads what the policy needs beyond the
 // token, partner, agreement and grant (filling c.in), and returns the read
@@ -47,7 +43,7 @@ type read func(ctx context.Context) (*reply, error)
 type endpoint func(ctx context.Context, c *call) (read, error)
 
 // serve runs one endpoint through the steps every Graph request takes: verify
-// the token, rate limit, prepare, decide, read, record, respond.
+// the token, rate limit, prepare, decide, read and record, respond.
 func (a *API) serve(route string, kind policy.Kind, ep endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		at := a.now()
@@ -73,18 +69,18 @@ func (a *API) serve(route string, kind policy.Kind, ep endpoint) http.Handler {
 		if access.Agreement != nil {
 			rec.AgreementVersion = access.Agreement.Version
 		}
-		if err != nil {
-			a.finish(w, r, rec, nil, err)
-			return
+		var rd read
+		if err == nil {
+			rd, err = a.decide(ctx, w, r, access, kind, ep, rec)
 		}
-		res, err := a.run(ctx, w, r, access, kind, ep, rec)
-		a.finish(w, r, rec, res, err)
+		a.finish(w, r, rec, rd, err)
 	})
 }
 
-// run takes the steps between verification and recording: rate limit,
-// prepare, decide and read. It fills in rec's decision.
-func (a *API) run(ctx context.Context, w http.ResponseWriter, r *http.Request, access *oauth.Access, kind policy.Kind, ep endpoint, rec *glasshouse.AccessRecord) (*reply, error) {
+// decide takes the steps between verification and the read: rate limit,
+// prepare and decide. It fills in rec's decision and returns the read to
+// run.
+func (a *API) decide(ctx context.Context, w http.ResponseWriter, r *http.Request, access *oauth.Access, kind policy.Kind, ep endpoint, rec *glasshouse.AccessRecord) (read, error) {
 	if ok, after := a.limiter.Allow(access.Partner.ClientID); !ok {
 		return nil, &jsonapi.RetryError{Err: glasshouse.Errorf(glasshouse.ERATELIMITED, "This app is over its rate limit; retry later."), After: after}
 	}
@@ -104,7 +100,7 @@ func (a *API) run(ctx context.Context, w http.ResponseWriter, r *http.Request, a
 			Now:       rec.At,
 		},
 	}
-	read, err := ep(ctx, c)
+	rd, err := ep(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -113,59 +109,48 @@ func (a *API) run(ctx context.Context, w http.ResponseWriter, r *http.Request, a
 	if !d.Allow {
 		return nil, &denial{d}
 	}
-	return read(ctx)
+	return rd, nil
 }
 
-// finish records the access and sends the response: the reply, or err. If
-// the access cannot be recorded, the partner gets 503 and no data.
-//
-// A read endpoint's data read ran just before, in its own read, and the
-// record commits in the next write transaction: the response is released
-// only once the record is durable, so no data leaves without its record,
-// but the read and the record are two transactions, not one (making them
-// share one is a follow-up). A send (reply.send) is stored in the same
-// transaction as its record.
-func (a *API) finish(w http.ResponseWriter, r *http.Request, rec *glasshouse.AccessRecord, res *reply, err error) {
-	if err == nil && res.send != nil {
-		rec.Reason, rec.Items = "", res.items
-		msg, created, receipt, serr := a.recorder.RecordSend(r.Context(), rec, *res.send)
-		switch glasshouse.ErrorCode(serr) {
-		case "":
-			a.respond(w, r, receipt, res.sent(msg, created))
-			return
-		case glasshouse.EINTERNAL, glasshouse.EUNAVAILABLE:
-			a.unrecorded(w, r, rec, serr)
-			return
-		}
-		err = serr // the send was refused: record and answer the refusal
-	}
-	var body []byte
+// finish runs the read and records the access in one transaction, then
+// sends the response with its receipt. A request refused before the read
+// (err), or by the read itself, is recorded as refused, in a transaction
+// of its own, and answered with its error. If the access cannot be
+// recorded, the partner gets 503 and no data.
+func (a *API) finish(w http.ResponseWriter, r *http.Request, rec *glasshouse.AccessRecord, rd read, err error) {
 	if err == nil {
-		if body, err = json.Marshal(res.body); err != nil {
-			err = fmt.Errorf("encode response: %w", err)
+		var res *reply
+		var readErr error
+		receipt, rerr := a.recorder.RecordWith(r.Context(), rec, func(ctx context.Context, tx glasshouse.Within) error {
+			if res, readErr = rd(ctx, tx); readErr == nil {
+				rec.Reason, rec.Items = "", res.items
+			}
+			return readErr
+		})
+		switch {
+		case readErr != nil:
+			err = readErr // refused by the read: record the refusal below
+		case rerr != nil:
+			a.unrecorded(w, r, rec, rerr)
+			return
+		default:
+			a.respond(w, r, receipt, res)
+			return
 		}
 	}
-	var p problem
-	if err != nil {
-		p = a.problem(r, err)
-		rec.Reason, rec.Items = p.code, 0
-	} else {
-		rec.Reason, rec.Items = "", res.items
-	}
+	p := a.problem(r, err)
+	rec.Reason, rec.Items = p.code, 0
 	receipt, rerr := a.recorder.Record(r.Context(), rec)
 	if rerr != nil {
 		a.unrecorded(w, r, rec, rerr)
 		return
 	}
 	setReceipt(w, receipt)
-	if err != nil {
-		p.write(w)
-		return
-	}
-	writeBody(w, res.status, body)
+	p.write(w)
 }
 
-// respond sends a reply whose access is already recorded.
+// respond sends a reply whose access is recorded. The body is encoded
+// after the commit, outside the write transaction.
 func (a *API) respond(w http.ResponseWriter, r *http.Request, receipt string, res *reply) {
 	setReceipt(w, receipt)
 	body, err := json.Marshal(res.body)

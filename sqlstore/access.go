@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/glasshouse/glasshouse"
 )
@@ -29,29 +30,57 @@ func (s *Store) RecordAccess(ctx context.Context, rec *glasshouse.AccessRecord, 
 	return nil
 }
 
-// RecordSend stores m and records rec in one transaction.
-func (s *Store) RecordSend(ctx context.Context, m glasshouse.NewMessage, rec *glasshouse.AccessRecord, encode func(counter uint64) ([]byte, error)) (*glasshouse.Message, bool, error) {
-	if err := m.Validate(); err != nil {
-		return nil, false, fmt.Errorf("send message: %w", err)
-	}
-	var msg *glasshouse.Message
-	var created bool
+// RecordWith runs do and records rec in one transaction.
+func (s *Store) RecordWith(ctx context.Context, rec *glasshouse.AccessRecord, encode func(counter uint64) ([]byte, error), do func(context.Context, glasshouse.Within) error) error {
 	var counter uint64
+	var doErr error
 	err := s.write(ctx, func(t *tx) error {
+		if doErr = do(t.ctx, within{t}); doErr != nil {
+			return doErr
+		}
 		var err error
-		if msg, created, err = t.sendMessage(m); err != nil {
-			return fmt.Errorf("send message: %w", err)
-		}
-		if counter, err = t.recordAccess(rec, encode); err != nil {
-			return fmt.Errorf("record access: %w", err)
-		}
-		return nil
+		counter, err = t.recordAccess(rec, encode)
+		return err
 	})
-	if err != nil {
-		return nil, false, err
+	if doErr != nil {
+		return doErr
+	} else if err != nil {
+		return fmt.Errorf("record access: %w", err)
 	}
 	rec.Counter = counter
-	return msg, created, nil
+	return nil
+}
+
+// within is a write transaction seen as glasshouse.Within: each method
+// runs on the transaction, its context ignored (the transaction has its
+// own).
+type within struct{ t *tx }
+
+func (w within) MemberByID(_ context.Context, id int64) (*glasshouse.Member, error) {
+	return w.t.member(`m.id = ?`, id)
+}
+
+func (w within) FriendsWithGrants(_ context.Context, memberID, partnerID int64, scope string, now time.Time, afterID int64, limit int) ([]glasshouse.FriendGrant, error) {
+	return w.t.friendsWithGrants(memberID, partnerID, scope, now, afterID, limit)
+}
+
+func (w within) Messages(_ context.Context, q glasshouse.MessageQuery) (*glasshouse.MessagePage, error) {
+	return w.t.messagePage(q)
+}
+
+func (w within) Grant(_ context.Context, memberID, partnerID int64) (*glasshouse.Grant, error) {
+	return w.t.grant(memberID, partnerID)
+}
+
+func (w within) CreateDirect(_ context.Context, memberID int64, other string) (*glasshouse.Conversation, bool, error) {
+	return w.t.createDirect(memberID, other)
+}
+
+func (w within) SendMessage(_ context.Context, m glasshouse.NewMessage) (*glasshouse.Message, bool, error) {
+	if err := m.Validate(); err != nil {
+		return nil, false, err
+	}
+	return w.t.sendMessage(m)
 }
 
 // recordAccess takes the member's next access counter, encodes the entry

@@ -126,32 +126,37 @@ func (t *tx) requireFriend(memberID int64, other *glasshouse.Member) error {
 func (s *Store) CreateDirect(ctx context.Context, memberID int64, other string) (*glasshouse.Conversation, bool, error) {
 	var c *glasshouse.Conversation
 	var created bool
-	now := s.now()
-	err := s.write(ctx, func(t *tx) error {
-		peer, err := t.friendPeer(memberID, other)
-		if err != nil {
-			return err
-		}
-		low, high := min(memberID, peer.ID), max(memberID, peer.ID)
-		var id int64
-		err = t.queryRow(`SELECT id FROM conversations WHERE direct_low = ? AND direct_high = ?`, low, high).Scan(&id)
-		if errors.Is(err, sql.ErrNoRows) {
-			created = true
-			if id, err = t.insertConversation(glasshouse.Direct, "", memberID, &low, &high, 2, micros(now)); err != nil {
-				return err
-			}
-			err = t.insertMembers(id, []int64{memberID, peer.ID}, 0, micros(now))
-		}
-		if err != nil {
-			return err
-		}
-		c, err = t.conversation(memberID, id)
+	err := s.write(ctx, func(t *tx) (err error) {
+		c, created, err = t.createDirect(memberID, other)
 		return err
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("create direct: %w", err)
 	}
 	return c, created, nil
+}
+
+func (t *tx) createDirect(memberID int64, other string) (c *glasshouse.Conversation, created bool, err error) {
+	now := t.s.now()
+	peer, err := t.friendPeer(memberID, other)
+	if err != nil {
+		return nil, false, err
+	}
+	low, high := min(memberID, peer.ID), max(memberID, peer.ID)
+	var id int64
+	err = t.queryRow(`SELECT id FROM conversations WHERE direct_low = ? AND direct_high = ?`, low, high).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		created = true
+		if id, err = t.insertConversation(glasshouse.Direct, "", memberID, &low, &high, 2, micros(now)); err != nil {
+			return nil, false, err
+		}
+		err = t.insertMembers(id, []int64{memberID, peer.ID}, 0, micros(now))
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	c, err = t.conversation(memberID, id)
+	return c, created, err
 }
 
 func (t *tx) insertConversation(kind, title string, creator int64, low, high *int64, members int, now int64) (int64, error) {
@@ -491,49 +496,56 @@ func (t *tx) messageByTxn(nm glasshouse.NewMessage) (*glasshouse.Message, error)
 
 // Messages returns one page of a conversation's history.
 func (s *Store) Messages(ctx context.Context, q glasshouse.MessageQuery) (*glasshouse.MessagePage, error) {
-	if err := checkQuery(q); err != nil {
+	var page *glasshouse.MessagePage
+	err := s.view(ctx, func(t *tx) (err error) {
+		page, err = t.messagePage(q)
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("messages: %w", err)
+	}
+	return page, nil
+}
+
+// messagePage reads one page of history (see Messages).
+func (t *tx) messagePage(q glasshouse.MessageQuery) (*glasshouse.MessagePage, error) {
+	if err := checkQuery(q); err != nil {
+		return nil, err
 	}
 	limit := q.Limit
 	if limit == 0 {
 		limit = glasshouse.DefaultPageSize
 	}
 	page := &glasshouse.MessagePage{}
-	err := s.view(ctx, func(t *tx) error {
-		if ok, err := t.exists(`SELECT EXISTS(SELECT 1 FROM conversation_members WHERE member_id = ? AND conversation_id = ?)`,
-			q.MemberID, q.ConversationID); err != nil {
-			return err
-		} else if !ok {
-			return errNoConversation()
-		}
-		query := `SELECT ` + messageColumns + ` FROM messages m JOIN members s ON s.id = m.sender_id
-			WHERE m.conversation_id = ? AND ` + notHidden
-		var cursor int64
-		if q.Forward {
-			query += ` AND m.seq > ? ORDER BY m.seq LIMIT ?`
-			cursor = q.After
-		} else {
-			query += ` AND m.seq < ? ORDER BY m.seq DESC LIMIT ?`
-			cursor = q.Before
-			if cursor == 0 {
-				cursor = math.MaxInt64
-			}
-		}
-		// One more than asked tells whether there is a next page.
-		msgs, err := t.messages(query, q.ConversationID, q.MemberID, cursor, limit+1)
-		if err != nil {
-			return err
-		}
-		if len(msgs) > limit {
-			msgs = msgs[:limit]
-			page.Next = msgs[limit-1].Seq
-		}
-		page.Messages = msgs
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("messages: %w", err)
+	if ok, err := t.exists(`SELECT EXISTS(SELECT 1 FROM conversation_members WHERE member_id = ? AND conversation_id = ?)`,
+		q.MemberID, q.ConversationID); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, errNoConversation()
 	}
+	query := `SELECT ` + messageColumns + ` FROM messages m JOIN members s ON s.id = m.sender_id
+		WHERE m.conversation_id = ? AND ` + notHidden
+	var cursor int64
+	if q.Forward {
+		query += ` AND m.seq > ? ORDER BY m.seq LIMIT ?`
+		cursor = q.After
+	} else {
+		query += ` AND m.seq < ? ORDER BY m.seq DESC LIMIT ?`
+		cursor = q.Before
+		if cursor == 0 {
+			cursor = math.MaxInt64
+		}
+	}
+	// One more than asked tells whether there is a next page.
+	msgs, err := t.messages(query, q.ConversationID, q.MemberID, cursor, limit+1)
+	if err != nil {
+		return nil, err
+	}
+	if len(msgs) > limit {
+		msgs = msgs[:limit]
+		page.Next = msgs[limit-1].Seq
+	}
+	page.Messages = msgs
 	return page, nil
 }
 

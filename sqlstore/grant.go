@@ -370,10 +370,14 @@ func (s *Store) GrantingFriends(ctx context.Context, memberID, partnerID int64, 
 // listing can use (see glasshouse.FriendGrant), in one query. EINVALID if
 // limit is not positive.
 func (s *Store) FriendsWithGrants(ctx context.Context, memberID, partnerID int64, scope string, now time.Time, afterID int64, limit int) ([]glasshouse.FriendGrant, error) {
+	return s.read(ctx).friendsWithGrants(memberID, partnerID, scope, now, afterID, limit)
+}
+
+func (t *tx) friendsWithGrants(memberID, partnerID int64, scope string, now time.Time, afterID int64, limit int) ([]glasshouse.FriendGrant, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("friends with grants: %w", glasshouse.Errorf(glasshouse.EINVALID, "The limit must be positive."))
 	}
-	rows, err := s.read(ctx).query(`SELECT m.id, m.display_name, m.picture_url, m.vis_display_name, m.vis_picture_url, g.expires_at,
+	rows, err := t.query(`SELECT m.id, m.display_name, m.picture_url, m.vis_display_name, m.vis_picture_url, g.expires_at,
 			(SELECT string_agg(gs.scope, ' ') FROM grant_scopes gs WHERE gs.member_id = g.member_id AND gs.partner_id = g.partner_id)
 		FROM friendships f
 		JOIN grants g ON g.member_id = f.friend_id AND g.partner_id = ?

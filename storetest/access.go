@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -28,6 +29,7 @@ var accessTests = []test{
 	{"RecordSend", testRecordSend},
 	{"RecordSendRefused", testRecordSendRefused},
 	{"RecordSendEncodeFails", testRecordSendEncodeFails},
+	{"RecordRead", testRecordRead},
 }
 
 // accessAt is when the suite's accesses happen.
@@ -424,19 +426,30 @@ func sendAccess(t *testing.T, m *glasshouse.Member, p *glasshouse.Partner) *glas
 	return rec
 }
 
+// recordSend sends nm and records rec in one RecordWith, as the Graph API
+// does for POST /me/messages.
+func recordSend(t *testing.T, s glasshouse.Store, nm glasshouse.NewMessage, rec *glasshouse.AccessRecord, encode func(uint64) ([]byte, error)) (msg *glasshouse.Message, created bool, err error) {
+	t.Helper()
+	err = s.RecordWith(t.Context(), rec, encode, func(ctx context.Context, tx glasshouse.Within) (err error) {
+		msg, created, err = tx.SendMessage(ctx, nm)
+		return err
+	})
+	return msg, created, err
+}
+
 func testRecordSend(t *testing.T, s glasshouse.Store) {
 	ms := mustMembers(t, s, "alice", "bob")
 	p := everyScope(t, s, "streamflix")
 	c := mustDirect(t, s, ms[0], ms[1])
 	nm := glasshouse.NewMessage{ConversationID: c.ID, SenderID: ms[0].ID, Text: "watching this", ClientTxnID: "t1", ViaPartner: p.Name}
 	rec := sendAccess(t, ms[0], p)
-	msg, created, err := s.RecordSend(t.Context(), nm, rec, func(n uint64) ([]byte, error) { return entryFor(rec, n), nil })
+	msg, created, err := recordSend(t, s, nm, rec, func(n uint64) ([]byte, error) { return entryFor(rec, n), nil })
 	if err != nil || !created || msg.Text != nm.Text || msg.ViaPartner != p.Name {
 		t.Fatalf("RecordSend = %+v, %v, %v", msg, created, err)
 	}
 	// A retry is its own access, recorded with the stored message.
 	retry := sendAccess(t, ms[0], p)
-	again, created, err := s.RecordSend(t.Context(), nm, retry, func(n uint64) ([]byte, error) { return entryFor(retry, n), nil })
+	again, created, err := recordSend(t, s, nm, retry, func(n uint64) ([]byte, error) { return entryFor(retry, n), nil })
 	if err != nil || created || again.ID != msg.ID {
 		t.Fatalf("RecordSend retry = %+v, %v, %v; want the stored message", again, created, err)
 	}
@@ -456,14 +469,14 @@ func testRecordSendRefused(t *testing.T, s glasshouse.Store) {
 	p := everyScope(t, s, "streamflix")
 	c := mustDirect(t, s, ms[1], ms[2]) // alice is not in it
 	rec := sendAccess(t, ms[0], p)
-	_, _, err := s.RecordSend(t.Context(), glasshouse.NewMessage{ConversationID: c.ID, SenderID: ms[0].ID, Text: "hi"}, rec,
+	_, _, err := recordSend(t, s, glasshouse.NewMessage{ConversationID: c.ID, SenderID: ms[0].ID, Text: "hi"}, rec,
 		func(n uint64) ([]byte, error) { return entryFor(rec, n), nil })
 	wantCode(t, err, glasshouse.ENOTFOUND, "RecordSend to a conversation alice is not in")
 	wantAccessCount(t, s, ms[0], 0)
 	if n := len(mustPending(t, s, 10)); n != 0 {
 		t.Errorf("%d outbox rows after a refused send", n)
 	}
-	_, _, err = s.RecordSend(t.Context(), glasshouse.NewMessage{ConversationID: c.ID, SenderID: ms[1].ID}, rec,
+	_, _, err = recordSend(t, s, glasshouse.NewMessage{ConversationID: c.ID, SenderID: ms[1].ID}, rec,
 		func(n uint64) ([]byte, error) { return entryFor(rec, n), nil })
 	wantCode(t, err, glasshouse.EINVALID, "RecordSend of an empty message")
 }
@@ -473,7 +486,7 @@ func testRecordSendEncodeFails(t *testing.T, s glasshouse.Store) {
 	p := everyScope(t, s, "streamflix")
 	c := mustDirect(t, s, ms[0], ms[1])
 	rec := sendAccess(t, ms[0], p)
-	_, _, err := s.RecordSend(t.Context(), glasshouse.NewMessage{ConversationID: c.ID, SenderID: ms[0].ID, Text: "lost"}, rec, failEncode)
+	_, _, err := recordSend(t, s, glasshouse.NewMessage{ConversationID: c.ID, SenderID: ms[0].ID, Text: "lost"}, rec, failEncode)
 	if err == nil {
 		t.Fatal("RecordSend with a failing encode: no error")
 	}
@@ -486,6 +499,54 @@ func testRecordSendEncodeFails(t *testing.T, s glasshouse.Store) {
 	wantAccessCount(t, s, ms[0], 0)
 	if n := len(mustPending(t, s, 10)); n != 0 {
 		t.Errorf("%d outbox rows", n)
+	}
+}
+
+func testRecordRead(t *testing.T, s glasshouse.Store) {
+	ms := mustMembers(t, s, "alice", "bob", "carol")
+	p := everyScope(t, s, "streamflix")
+	c := mustDirect(t, s, ms[0], ms[1])
+	mustSend(t, s, c, ms[1], "hello alice")
+	encode := func(rec *glasshouse.AccessRecord) func(uint64) ([]byte, error) {
+		return func(n uint64) ([]byte, error) { return entryFor(rec, n), nil }
+	}
+
+	// A read sees the data and its record commits with it.
+	rec := newAccess(t, ms[0], p)
+	err := s.RecordWith(t.Context(), rec, encode(rec), func(ctx context.Context, tx glasshouse.Within) error {
+		m, err := tx.MemberByID(ctx, ms[0].ID)
+		if err != nil || m.Handle != "alice" {
+			return fmt.Errorf("MemberByID = %+v, %v", m, err)
+		}
+		page, err := tx.Messages(ctx, glasshouse.MessageQuery{ConversationID: c.ID, MemberID: ms[0].ID})
+		if err != nil || len(page.Messages) != 1 || page.Messages[0].Text != "hello alice" {
+			return fmt.Errorf("Messages = %+v, %v", page, err)
+		}
+		if _, err := tx.FriendsWithGrants(ctx, ms[0].ID, p.ID, glasshouse.ScopeFriends, time.Now(), 0, 10); err != nil {
+			return err
+		}
+		rec.Items = len(page.Messages)
+		return nil
+	})
+	if err != nil || rec.Counter != 1 {
+		t.Fatalf("RecordWith = %v, counter %d", err, rec.Counter)
+	}
+	recs, err := s.MemberAccess(t.Context(), ms[0].ID, 0, 0)
+	if err != nil || len(recs) != 1 || recs[0].Items != 1 {
+		t.Fatalf("MemberAccess = %+v, %v; want the one record with 1 item", recs, err)
+	}
+
+	// A read refused by the store writes nothing and returns its error as
+	// it is.
+	refused := newAccess(t, ms[2], p)
+	err = s.RecordWith(t.Context(), refused, encode(refused), func(ctx context.Context, tx glasshouse.Within) error {
+		_, err := tx.Messages(ctx, glasshouse.MessageQuery{ConversationID: c.ID, MemberID: ms[2].ID})
+		return err
+	})
+	wantCode(t, err, glasshouse.ENOTFOUND, "RecordWith reading a conversation carol is not in")
+	wantAccessCount(t, s, ms[2], 0)
+	if n := len(mustPending(t, s, 10)); n != 1 {
+		t.Errorf("%d outbox rows, want only the first read's", n)
 	}
 }
 
