@@ -97,6 +97,12 @@ type AccessStore interface {
 	// LogSize returns one more than the highest index MarkIntegrated ever
 	// recorded, 0 if none.
 	LogSize(ctx context.Context) (uint64, error)
+	// LockFeeder takes the deployment's feeder lock without waiting: ok
+	// is false while another holder (a node of the same deployment) has
+	// it. The holder keeps it until release, or until its process ends.
+	// Only the holder runs the feeder, so that exactly one appends to the
+	// log.
+	LockFeeder(ctx context.Context) (release func(), ok bool, err error)
 	// EventLogIndex returns the log index of the event's entry, with
 	// integrated false while it waits in the outbox. ENOTFOUND when no
 	// access record has that event id.

@@ -86,6 +86,13 @@ func (r *Recorder) RecordWith(ctx context.Context, rec *glasshouse.AccessRecord,
 	return r.committed(entry)
 }
 
+// MemberKey returns the member's K_member: with it the member (or anyone
+// they give it to) recomputes their tags and finds their entries in the
+// log (MemberKey.FindTrail, glasshouse audit trail).
+func (r *Recorder) MemberKey(ctx context.Context, memberID int64) (MemberKey, error) {
+	return r.keys.get(memberID)
+}
+
 // encoded is the entry that a Recorder's encode function made last, in
 // both forms.
 type encoded struct {

@@ -53,8 +53,8 @@ func (k MemberKey) Tag(counter uint64) Tag {
 
 // Sighting is one of a member's counters found in the log.
 type Sighting struct {
-	Counter uint64
-	Index   uint64 // the entry's log index
+	Counter uint64 `json:"counter"`
+	Index   uint64 `json:"index"` // the entry's log index
 }
 
 // Trail is what a member's tags reveal about the log: the entries that are

@@ -39,6 +39,11 @@ type VerifyConfig struct {
 	Client    *http.Client
 	// Progress, if set, is called as entries are verified.
 	Progress func(done, total uint64)
+	// Entry, if set, is called with every entry in index order, once it
+	// has been decoded and matched against its tile. e is reused: copy
+	// what you keep. The log as a whole is verified only if Verify then
+	// returns no error.
+	Entry func(index uint64, e *Entry)
 	// Workers is how many resources are fetched at once (default 8).
 	Workers int
 	// Now stamps the state file (default time.Now).
@@ -248,6 +253,9 @@ func verifyTree(ctx context.Context, r *Remote, cp *Checkpoint, prev *State, cfg
 				}
 			}
 			count(counts, &e)
+			if cfg.Entry != nil {
+				cfg.Entry(index, &e)
+			}
 		}
 		if cfg.Progress != nil {
 			cfg.Progress(min((bi+1)*layout.EntryBundleWidth, size), size)

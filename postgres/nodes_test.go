@@ -128,3 +128,33 @@ func follow(t *testing.T, s glasshouse.Store, member int64, done <-chan struct{}
 		}
 	}
 }
+
+// TestNodesOneFeeder shows that of two nodes on one database only one
+// holds the feeder lock at a time, and that the other takes it over once
+// it is released.
+func TestNodesOneFeeder(t *testing.T) {
+	url := pgtest.URL(t)
+	ctx := t.Context()
+	var nodes [2]*sqlstore.Store
+	for i := range nodes {
+		s, err := postgres.Open(ctx, url, sqlstore.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		nodes[i] = s
+	}
+	release, ok, err := nodes[0].LockFeeder(ctx)
+	if err != nil || !ok {
+		t.Fatalf("node 0 LockFeeder = %v, %v; want the lock", ok, err)
+	}
+	if _, ok, err := nodes[1].LockFeeder(ctx); err != nil || ok {
+		t.Fatalf("node 1 LockFeeder while node 0 holds it = %v, %v; want refused", ok, err)
+	}
+	release()
+	release1, ok, err := nodes[1].LockFeeder(ctx)
+	if err != nil || !ok {
+		t.Fatalf("node 1 LockFeeder after node 0 released = %v, %v; want the lock", ok, err)
+	}
+	release1()
+}

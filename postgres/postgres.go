@@ -23,6 +23,8 @@ var Dialect = sqlstore.Dialect{
 	IsUniqueViolation: isUniqueViolation,
 	SerializeWrites:   true,
 	LockMigrations:    `SELECT pg_advisory_xact_lock(` + migrationLock + `)`,
+	TryLockFeeder:     `SELECT pg_try_advisory_lock(` + feederLock + `)`,
+	UnlockFeeder:      `SELECT pg_advisory_unlock(` + feederLock + `)`,
 	ReadTx:            sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
 	Migrations:        mustSub(migrations, "migrations"),
 }
@@ -37,6 +39,10 @@ func mustSub(fsys fs.FS, dir string) fs.FS {
 
 // migrationLock is the advisory lock key that migrations take ("glasshse").
 const migrationLock = "7452438631876686693"
+
+// feederLock is the advisory lock key of the deployment's one feeder
+// ("glassfdr").
+const feederLock = "7452438631876551794"
 
 // uniqueViolation is PostgreSQL's SQLSTATE for a unique constraint failure.
 const uniqueViolation = "23505"

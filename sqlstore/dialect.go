@@ -37,6 +37,14 @@ type Dialect struct {
 	// transaction at a time leaves it empty.
 	LockMigrations string
 
+	// TryLockFeeder and UnlockFeeder, if set, take and free the
+	// deployment's feeder lock on one connection held for as long as the
+	// lock is (a PostgreSQL session advisory lock, freed by the server if
+	// the holder's connection drops). TryLockFeeder returns one boolean:
+	// whether it got the lock. A database that one process owns (SQLite)
+	// leaves them empty: the lock is then the Store's own.
+	TryLockFeeder, UnlockFeeder string
+
 	// Checkpoint, if set, runs on the readers' pool every
 	// CheckpointInterval while the Store is open, so that moving the
 	// write-ahead log into the database (an SQLite checkpoint) happens beside

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/glasshouse/glasshouse"
@@ -55,6 +56,7 @@ type Store struct {
 	stopCheckpoints func() // stops the checkpoint goroutine and waits for it
 
 	recipients recipientCache // conversation members, for sends
+	feederHeld atomic.Bool    // LockFeeder's lock where the dialect has none
 }
 
 // CheckpointInterval is how often a Store runs Dialect.Checkpoint.

@@ -30,6 +30,7 @@ var accessTests = []test{
 	{"RecordSendRefused", testRecordSendRefused},
 	{"RecordSendEncodeFails", testRecordSendEncodeFails},
 	{"RecordRead", testRecordRead},
+	{"LockFeeder", testLockFeeder},
 }
 
 // accessAt is when the suite's accesses happen.
@@ -548,6 +549,23 @@ func testRecordRead(t *testing.T, s glasshouse.Store) {
 	if n := len(mustPending(t, s, 10)); n != 1 {
 		t.Errorf("%d outbox rows, want only the first read's", n)
 	}
+}
+
+func testLockFeeder(t *testing.T, s glasshouse.Store) {
+	release, ok, err := s.LockFeeder(t.Context())
+	if err != nil || !ok {
+		t.Fatalf("first LockFeeder = %v, %v; want the lock", ok, err)
+	}
+	if _, ok, err := s.LockFeeder(t.Context()); err != nil || ok {
+		t.Fatalf("LockFeeder while held = %v, %v; want refused", ok, err)
+	}
+	release()
+	release() // harmless
+	again, ok, err := s.LockFeeder(t.Context())
+	if err != nil || !ok {
+		t.Fatalf("LockFeeder after release = %v, %v; want the lock", ok, err)
+	}
+	again()
 }
 
 // history returns m's view of a conversation's newest messages.

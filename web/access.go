@@ -49,6 +49,11 @@ type accessPage struct {
 	// serves it; null before the log's first.
 	Checkpoint *string       `json:"checkpoint"`
 	Events     []accessEvent `json:"events"`
+	// MemberKey is the member's tag key (K_member, 32 bytes): the server
+	// checked with it that each included entry carries the member's tag
+	// for its counter, and with it the member finds their own entries in
+	// the log without trusting this server (glasshouse audit trail).
+	MemberKey []byte `json:"member_key,omitempty"`
 	// Next is the after of the next page; absent on the last.
 	Next *uint64 `json:"next,omitempty"`
 }
@@ -117,10 +122,18 @@ func (s *Server) myAccess(w http.ResponseWriter, r *http.Request, c caller) erro
 	}
 	page.Missing = missingCounters(uint64(after), end, recs)
 
+	var key *accesslog.MemberKey
+	if s.memberKey != nil {
+		k, err := s.memberKey(ctx, c.memberID)
+		if err != nil {
+			return fmt.Errorf("my access: member key: %w", err)
+		}
+		key, page.MemberKey = &k, k[:]
+	}
 	tiles := &memoTiles{tr: s.accessLog, m: map[memoKey][]byte{}}
 	names := map[string]string{}
 	for _, rec := range recs {
-		ev, err := s.accessEvent(ctx, rec, cp, tiles, names)
+		ev, err := s.accessEvent(ctx, rec, cp, tiles, names, key)
 		if err != nil {
 			return err
 		}
@@ -131,7 +144,7 @@ func (s *Server) myAccess(w http.ResponseWriter, r *http.Request, c caller) erro
 
 // accessEvent describes rec, with its entry and inclusion proof when cp
 // covers it. names caches partner names by client id.
-func (s *Server) accessEvent(ctx context.Context, rec *glasshouse.AccessRecord, cp *accesslog.Checkpoint, tiles accesslog.TileReader, names map[string]string) (accessEvent, error) {
+func (s *Server) accessEvent(ctx context.Context, rec *glasshouse.AccessRecord, cp *accesslog.Checkpoint, tiles accesslog.TileReader, names map[string]string, key *accesslog.MemberKey) (accessEvent, error) {
 	ev := accessEvent{
 		Counter:          rec.Counter,
 		EventID:          accesslog.EventID(rec.EventID).String(),
@@ -168,7 +181,7 @@ func (s *Server) accessEvent(ctx context.Context, rec *glasshouse.AccessRecord, 
 	if cp == nil || index >= cp.Size {
 		return ev, nil
 	}
-	entry, proof, err := includedEntry(ctx, tiles, rec, cp)
+	entry, proof, err := includedEntry(ctx, tiles, rec, cp, key)
 	if err != nil {
 		return ev, fmt.Errorf("my access: event %s: %w", ev.EventID, err)
 	}
@@ -178,10 +191,10 @@ func (s *Server) accessEvent(ctx context.Context, rec *glasshouse.AccessRecord, 
 
 // includedEntry reads rec's entry from the log and builds its inclusion
 // proof in cp's tree. It checks, before the member does, that the entry is
-// rec's (every field but the tag, which only the member's key speaks for)
-// and that the proof leads to cp's root: a failure means the log and the
-// store disagree.
-func includedEntry(ctx context.Context, tiles accesslog.TileReader, rec *glasshouse.AccessRecord, cp *accesslog.Checkpoint) (entry []byte, proof [][]byte, err error) {
+// rec's, its tag recomputed with the member's key for rec's counter (when
+// key is given), and that the proof leads to cp's root: a failure means
+// the log and the store disagree.
+func includedEntry(ctx context.Context, tiles accesslog.TileReader, rec *glasshouse.AccessRecord, cp *accesslog.Checkpoint, key *accesslog.MemberKey) (entry []byte, proof [][]byte, err error) {
 	entry, err = accesslog.ReadEntry(ctx, tiles, rec.LogIndex, cp.Size)
 	if err != nil {
 		return nil, nil, err
@@ -190,7 +203,11 @@ func includedEntry(ctx context.Context, tiles accesslog.TileReader, rec *glassho
 	if err != nil {
 		return nil, nil, fmt.Errorf("log entry %d: %w", rec.LogIndex, err)
 	}
-	want, err := accesslog.EntryOf(rec, e.Tag).MarshalBinary()
+	tag := e.Tag
+	if key != nil {
+		tag = key.Tag(rec.Counter)
+	}
+	want, err := accesslog.EntryOf(rec, tag).MarshalBinary()
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode access record: %w", err)
 	}

@@ -3,8 +3,11 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"net/http"
 	"slices"
@@ -51,6 +54,9 @@ func MustAccessServer(tb testing.TB) *accessServer {
 			tb.Fatal(err)
 		}
 		c.AccessLog = as.Feeder.Log()
+		c.MemberKey = func(ctx context.Context, memberID int64) (accesslog.MemberKey, error) {
+			return as.Recorder.MemberKey(ctx, memberID)
+		}
 	})
 	// Cleanups run last-in first-out: the feeder closes before the store.
 	tb.Cleanup(func() {
@@ -116,6 +122,7 @@ type accessPage struct {
 	Missing    []uint64
 	Checkpoint *string
 	Next       *uint64
+	MemberKey  []byte `json:"member_key"`
 	Events     []struct {
 		Counter     uint64
 		EventID     string `json:"event_id"`
@@ -250,6 +257,12 @@ func TestMyAccess(t *testing.T) {
 				if tag := ev.Entry[len(ev.Entry)-32:]; !bytes.Equal(tag, memberTag(t, as.Master, m.ID, ev.Counter)) {
 					t.Errorf("event %d: entry tag %x is not the member's tag for counter %d", i, tag, ev.Counter)
 				}
+				// The key the member is given finds the same tag.
+				mac := hmac.New(sha256.New, page.MemberKey)
+				mac.Write(binary.BigEndian.AppendUint64([]byte("glasshouse/access/v1"), ev.Counter))
+				if tag := ev.Entry[len(ev.Entry)-32:]; !bytes.Equal(tag, mac.Sum(nil)) {
+					t.Errorf("event %d: the member_key given (%x) does not make the entry's tag", i, page.MemberKey)
+				}
 				// And the log includes it, by x/mod's tlog.
 				proof := make(tlog.RecordProof, len(*ev.Proof))
 				for j, h := range *ev.Proof {
@@ -300,6 +313,29 @@ func TestMyAccessRefused(t *testing.T) {
 			as.Do(t, tc.token, "GET", "/api/v1/me/access"+tc.query, nil).MustError(t, tc.status, tc.code)
 		})
 	}
+}
+
+// An entry in the log that does not carry the member's tag for its
+// counter is a disagreement between the log and the store: refused, not
+// shown as the member's.
+func TestMyAccessWrongTag(t *testing.T) {
+	as := MustAccessServer(t)
+	alice := as.MustMember(t, "alice")
+	rec := &glasshouse.AccessRecord{
+		PartnerID: as.Partner.ID, ClientID: as.Partner.ClientID, MemberID: alice.ID, AgreementVersion: 1,
+		Endpoint: "GET /graph/v1/me", Scopes: []string{glasshouse.ScopeProfile}, Granted: true, Items: 1, At: time.Now(),
+	}
+	rand.Read(rec.EventID[:])
+	err := as.Store.RecordAccess(context.Background(), rec, func(counter uint64) ([]byte, error) {
+		var wrong accesslog.Tag // not HMAC(K_alice, counter)
+		wrong[0] = 1
+		return accesslog.EntryOf(rec, wrong).MarshalBinary()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	as.MustFeed(t)
+	as.Do(t, alice.Token, "GET", "/api/v1/me/access", nil).MustError(t, http.StatusInternalServerError, glasshouse.EINTERNAL)
 }
 
 func TestMyAccessFirst(t *testing.T) {

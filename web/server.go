@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"database/sql"
 	"log/slog"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/accesslog"
 	"github.com/glasshouse/glasshouse/ratelimit"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -46,6 +48,11 @@ type Config struct {
 	// the member's access events against (the feeder's Log); nil leaves
 	// that route out.
 	AccessLog AccessLog
+	// MemberKey returns a member's log tag key (accesslog.Recorder's
+	// MemberKey): GET /api/v1/me/access checks with it that each logged
+	// entry carries the member's tag, and gives it to the member so they
+	// can find their entries in the log themselves. Nil leaves both out.
+	MemberKey func(ctx context.Context, memberID int64) (accesslog.MemberKey, error)
 	// Mount registers other packages' routes (the authorization server,
 	// the Graph API, the demo apps) on the same mux, so that they share
 	// request logging, metrics, panic recovery and cross-origin checks.
@@ -74,6 +81,7 @@ type Server struct {
 	signups       *ratelimit.Limiter
 	registry      *prometheus.Registry
 	accessLog     AccessLog
+	memberKey     func(ctx context.Context, memberID int64) (accesslog.MemberKey, error)
 	metrics       *metrics
 	mux           *http.ServeMux
 	handler       http.Handler
@@ -129,6 +137,7 @@ func New(c Config) *Server {
 		signups:       c.SignupsPerIP,
 		registry:      c.Registry,
 		accessLog:     c.AccessLog,
+		memberKey:     c.MemberKey,
 		metrics:       newMetrics(c.Registry, c.DBStats),
 		closing:       make(chan struct{}),
 		live:          map[*liveStream]struct{}{},

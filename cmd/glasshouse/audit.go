@@ -21,6 +21,7 @@ import (
 
 const auditUsage = `Usage: glasshouse audit verify URL [flags]
        glasshouse audit report URL [--partner CLIENT_ID] [--json] [flags]
+       glasshouse audit trail URL --member-key KEY [--count N] [--json] [flags]
 
 Auditor commands against a running server's transparency log (URL/log/...).
 
@@ -28,6 +29,9 @@ Auditor commands against a running server's transparency log (URL/log/...).
            this machine verified (kept in --state), and the whole tree
            recomputed from every entry; fails naming what differs
   report   verify, then count the entries per partner, scope and decision
+  trail    verify, then find a member's own entries by recomputing their tags
+           with their member key (the privacy center shows it) and list the
+           counters 1..N (their access count) that have no entry
 
 Run 'glasshouse audit COMMAND --help' for the flags.
 `
@@ -42,7 +46,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return nil
 	}
 	cmd, args := args[0], args[1:]
-	if cmd != "verify" && cmd != "report" {
+	if cmd != "verify" && cmd != "report" && cmd != "trail" {
 		fmt.Fprint(stderr, auditUsage)
 		return fmt.Errorf("unknown audit command %q", cmd)
 	}
@@ -51,7 +55,9 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	key := fs.String("key", "", "the log's verifier key (note form) you trust; default: the one in --state, or on a first run the one the server publishes")
 	state := fs.String("state", "", "file keeping the last verified checkpoint (default: under the user's config folder, one per server)")
 	partner := fs.String("partner", "", "report: only this partner (client id)")
-	asJSON := fs.Bool("json", false, "report: print JSON")
+	asJSON := fs.Bool("json", false, "report, trail: print JSON")
+	memberKey := fs.String("member-key", "", "trail: the member's key (base64), from their privacy center")
+	expect := fs.Uint64("count", 0, "trail: the member's access count, from their privacy center: counters 1..count must all be found")
 	if err := applyEnv(fs); err != nil {
 		return err
 	}
@@ -72,15 +78,29 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
+	var tags map[accesslog.Tag]uint64 // trail: every entry's tag, to its index
+	var mk accesslog.MemberKey
+	if cmd == "trail" {
+		b, err := base64.StdEncoding.DecodeString(*memberKey)
+		if err != nil || len(b) != len(mk) {
+			return fmt.Errorf("audit trail: --member-key must be the %d-byte key in base64, as the privacy center shows it", len(mk))
+		}
+		copy(mk[:], b)
+		tags = map[accesslog.Tag]uint64{}
+	}
 	var bar *progressBar
 	if isTerminal(stderr) {
 		bar = &progressBar{w: stderr}
 	}
-	rep, err := accesslog.Verify(ctx, accesslog.VerifyConfig{
+	cfg := accesslog.VerifyConfig{
 		URL: base, Key: *key, StateFile: *state,
 		Client:   &http.Client{Timeout: time.Minute},
 		Progress: bar.update,
-	})
+	}
+	if tags != nil {
+		cfg.Entry = func(index uint64, e *accesslog.Entry) { tags[e.Tag] = index }
+	}
+	rep, err := accesslog.Verify(ctx, cfg)
 	bar.done()
 	if err != nil {
 		return fmt.Errorf("log NOT verified: %w", err)
@@ -94,6 +114,12 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintln(stdout, "  first verification from this machine: the key and checkpoint are now remembered in", *state)
 		}
 		return nil
+	}
+	if cmd == "trail" {
+		return printTrail(stdout, rep, mk.FindTrail(*expect, func(t accesslog.Tag) (uint64, bool) {
+			i, ok := tags[t]
+			return i, ok
+		}), *asJSON)
 	}
 	counts := rep.Counts[:0:0]
 	for _, c := range rep.Counts {
@@ -113,6 +139,35 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t\n", c.Partner, c.Scope, c.Decision, c.Reason, c.N)
 	}
 	return tw.Flush()
+}
+
+// printTrail prints a member's trail: the counters found, each with its
+// log index, and the counters missing.
+func printTrail(w io.Writer, rep *accesslog.Report, tr accesslog.Trail, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"origin": rep.Checkpoint.Origin, "size": rep.Checkpoint.Size,
+			"found": nonNilSlice(tr.Found), "missing": nonNilSlice(tr.Missing)})
+	}
+	fmt.Fprintf(w, "verified log %s at size %d\n", rep.Checkpoint.Origin, rep.Checkpoint.Size)
+	fmt.Fprintf(w, "entries with your tags: %d\n", len(tr.Found))
+	for _, s := range tr.Found {
+		fmt.Fprintf(w, "  counter %d at log index %d\n", s.Counter, s.Index)
+	}
+	if len(tr.Missing) > 0 {
+		fmt.Fprintf(w, "MISSING: counters %v have no entry in the log: ask the operator why\n", tr.Missing)
+		return fmt.Errorf("%d of your accesses are missing from the log", len(tr.Missing))
+	}
+	fmt.Fprintln(w, "no gaps: every access counted for you is in the log")
+	return nil
+}
+
+func nonNilSlice[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 // defaultAuditState is one state file per server host, in the user's

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -234,6 +235,40 @@ func TestPartnerFlowEndToEnd(t *testing.T) {
 		if got[key] != want {
 			t.Errorf("audit report: %q = %d, want %d (all: %v)", key, got[key], want, got)
 		}
+	}
+
+	// alice finds her own entries in the log with the key her privacy
+	// center gives her, without the server's word for where they are.
+	var mine struct {
+		Count     uint64 `json:"count"`
+		MemberKey []byte `json:"member_key"`
+	}
+	w.do(aliceTok, "GET", "/api/v1/me/access", nil, &mine)
+	// alice's calls: me, friends, send, read, two unknown paths and the
+	// suspended call.
+	if mine.Count != 7 || len(mine.MemberKey) != 32 {
+		t.Fatalf("alice's access count %d and key of %d bytes; want 7 and 32", mine.Count, len(mine.MemberKey))
+	}
+	key := base64.StdEncoding.EncodeToString(mine.MemberKey)
+	state := filepath.Join(t.TempDir(), "trail-state.json")
+	out, err = runCLI(t, "audit", "trail", m.URL(), "--member-key", key, "--count", fmt.Sprint(mine.Count), "--state", state, "--json")
+	if err != nil {
+		t.Fatalf("audit trail: %v\n%s", err, out)
+	}
+	var trail struct {
+		Found   []struct{ Counter, Index uint64 }
+		Missing []uint64
+	}
+	json.Unmarshal([]byte(out), &trail)
+	if uint64(len(trail.Found)) != mine.Count || len(trail.Missing) != 0 {
+		t.Fatalf("audit trail found %d of alice's %d entries, missing %v", len(trail.Found), mine.Count, trail.Missing)
+	}
+	// Claiming one more access than the log holds shows the gap.
+	if out, err := runCLI(t, "audit", "trail", m.URL(), "--member-key", key, "--count", fmt.Sprint(mine.Count+1), "--state", state); err == nil || !strings.Contains(out, "MISSING") {
+		t.Errorf("audit trail with one access too many: err %v, output %q; want the missing counter named", err, out)
+	}
+	if _, err := runCLI(t, "audit", "trail", m.URL(), "--member-key", "not-a-key", "--state", state); err == nil {
+		t.Error("audit trail accepted a malformed key")
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/glasshouse/glasshouse/accesslog"
@@ -51,16 +52,19 @@ type Main struct {
 	Stdout io.Writer
 	Logger *slog.Logger
 
-	Store  *sqlstore.Store
-	Hub    *realtime.Hub
-	OAuth  *oauth.Server
-	Graph  *graph.API
-	Feeder *accesslog.Feeder
-	Web    *web.Server
-	HTTP   *http.Server
-	ln     net.Listener
-	done   chan error
-	debug  *http.Server
+	Store    *sqlstore.Store
+	Hub      *realtime.Hub
+	OAuth    *oauth.Server
+	Graph    *graph.API
+	Log      *accesslog.Log    // the transparency log, as this node reads and serves it
+	Feeder   *accesslog.Feeder // the log's one writer, if this node took the feeder lock at start
+	Recorder *accesslog.Recorder
+	feeder   atomic.Pointer[accesslog.Feeder] // the feeder this node runs now, if any
+	Web      *web.Server
+	HTTP     *http.Server
+	ln       net.Listener
+	done     chan error
+	debug    *http.Server
 
 	stopFeeder func()
 	feederDone chan error
@@ -177,7 +181,8 @@ func (m *Main) Run(ctx context.Context) error {
 		Mount:           mounts,
 		LoginPerAccount: perAccount,
 		LoginPerIP:      perIP,
-		AccessLog:       m.Feeder.Log(),
+		AccessLog:       m.Log,
+		MemberKey:       m.Recorder.MemberKey,
 	})
 	m.HTTP = &http.Server{
 		Handler:           m.Web.Handler(),
@@ -219,14 +224,14 @@ func (m *Main) partnerPlatform(ceiling []string, logger *slog.Logger, perAccount
 	if err != nil {
 		return nil, fmt.Errorf("authorization server: %w", err)
 	}
-	recorder, logRoutes, err := m.accessLog(logger)
-	if err != nil {
+	var logRoutes func(*http.ServeMux)
+	if m.Recorder, logRoutes, err = m.accessLog(logger); err != nil {
 		return nil, err
 	}
 	m.Graph, err = graph.New(graph.Config{
 		Store:    m.Store,
 		Verifier: m.OAuth,
-		Recorder: recorder,
+		Recorder: m.Recorder,
 		Ceiling:  ceiling,
 		Logger:   logger,
 	})
@@ -265,23 +270,93 @@ func (m *Main) accessLog(logger *slog.Logger) (*accesslog.Recorder, func(*http.S
 		return nil, nil, fmt.Errorf("access log: master key: %w", err)
 	}
 	outbox := accesslog.StoreOutbox{Store: m.Store}
-	m.Feeder, err = accesslog.NewFeeder(context.Background(), accesslog.FeederConfig{
-		Dir: filepath.Join(m.Config.Data, "log"), Key: key, Outbox: outbox, Logger: logger,
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("access log: %w", err)
+	dir := filepath.Join(m.Config.Data, "log")
+	m.Log = accesslog.OpenLog(dir, key.Verifier)
+	if err := m.startFeeder(accesslog.FeederConfig{Dir: dir, Key: key, Outbox: outbox, Logger: logger}); err != nil {
+		return nil, nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	m.feederDone = make(chan error, 1)
-	m.stopFeeder = cancel
-	go func() { m.feederDone <- m.Feeder.Run(ctx) }()
-	recorder, err := accesslog.NewRecorder(accesslog.RecorderConfig{Store: m.Store, MasterKey: master, Signer: key.Signer, Notify: m.Feeder.Notify})
+	recorder, err := accesslog.NewRecorder(accesslog.RecorderConfig{Store: m.Store, MasterKey: master, Signer: key.Signer, Notify: m.notifyFeeder})
 	if err != nil {
 		return nil, nil, err
 	}
 	logger.Info("transparency log", "origin", accesslog.Origin(host), "verifier_key", key.VerifierKey)
 	fmt.Fprintf(m.Stdout, "Transparency log verifier key: %s\n", key.VerifierKey)
-	return recorder, accesslog.NewHandler(m.Feeder.Log(), key.VerifierKey, outbox).Register, nil
+	return recorder, accesslog.NewHandler(m.Log, key.VerifierKey, outbox).Register, nil
+}
+
+// feederStandby is how often a node without the feeder lock tries to take
+// it over.
+const feederStandby = 5 * time.Second
+
+// startFeeder runs the deployment's one feeder while this node holds the
+// store's feeder lock. The first try is made now, so that a single node
+// has its feeder (m.Feeder) when Run returns; a node that finds the lock
+// held stands by and takes over when the holder goes away. Close stops it.
+func (m *Main) startFeeder(cfg accesslog.FeederConfig) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	m.stopFeeder, m.feederDone = cancel, make(chan error, 1)
+	release, ok, err := m.Store.LockFeeder(ctx)
+	if err != nil {
+		cancel()
+		return fmt.Errorf("access log: %w", err)
+	}
+	open := func(release func()) (*accesslog.Feeder, error) {
+		f, err := accesslog.NewFeeder(ctx, cfg)
+		if err != nil {
+			release()
+			return nil, fmt.Errorf("access log: %w", err)
+		}
+		return f, nil
+	}
+	var f *accesslog.Feeder
+	if ok {
+		if f, err = open(release); err != nil {
+			cancel()
+			return err
+		}
+		m.Feeder = f
+		m.feeder.Store(f)
+	} else {
+		cfg.Logger.Info("another node runs the transparency log feeder; standing by")
+	}
+	go func() {
+		for f == nil {
+			select {
+			case <-ctx.Done():
+				m.feederDone <- nil
+				return
+			case <-time.After(feederStandby):
+			}
+			if release, ok, err = m.Store.LockFeeder(ctx); err != nil {
+				cfg.Logger.Warn("feeder lock", "err", err)
+			} else if ok {
+				if f, err = open(release); err != nil {
+					cfg.Logger.Error("feeder", "err", err)
+					f = nil
+				} else {
+					cfg.Logger.Info("took over the transparency log feeder")
+					m.feeder.Store(f)
+				}
+			}
+		}
+		err := f.Run(ctx)
+		// Requests are done: close the log, then let another node feed.
+		// What is still in the outbox is appended at the next start.
+		closeCtx, cancelClose := context.WithTimeout(context.Background(), 10*time.Second)
+		err = errors.Join(err, f.Close(closeCtx))
+		cancelClose()
+		release()
+		m.feederDone <- err
+	}()
+	return nil
+}
+
+// notifyFeeder wakes this node's feeder, if it runs one; other nodes'
+// feeders poll the outbox.
+func (m *Main) notifyFeeder() {
+	if f := m.feeder.Load(); f != nil {
+		f.Notify()
+	}
 }
 
 // purgeEvery deletes expired sessions, authorization requests and token
@@ -376,18 +451,11 @@ func (m *Main) Close() error {
 	if m.stopPurge != nil {
 		m.stopPurge()
 	}
-	if m.Feeder != nil {
-		// Requests are done: stop the feeder, then close the log. What is
-		// still in the outbox is appended at the next start.
+	if m.stopFeeder != nil {
 		m.stopFeeder()
 		if err := <-m.feederDone; err != nil && !errors.Is(err, context.Canceled) {
 			errs = append(errs, fmt.Errorf("feeder: %w", err))
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := m.Feeder.Close(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("close log: %w", err))
-		}
-		cancel()
 	}
 	if m.Hub != nil {
 		m.Hub.Close()
