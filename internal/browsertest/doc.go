@@ -1,0 +1,26 @@
+// Package browsertest runs glasshouse's pages in a real, headless Chromium
+// for tests, through github.com/chromedp/chromedp. It is the one harness
+// every browser test uses.
+//
+// New finds Debian's chromium ($GLASSHOUSE_CHROMIUM, /usr/bin/chromium, or
+// chromium, chromium-browser or google-chrome on PATH) and starts it
+// headless; when there is none, the test is skipped with a line that says
+// how to install it, so a browser test never passes silently. The browser
+// lives at most Timeout (and never past the test's deadline), so a hung page
+// fails the test instead of the whole run.
+//
+// Browser.NewContext opens a tab in a fresh browser context: each has its
+// own cookie jar, so two members can be signed in at once. Every tab
+// collects its console: a JavaScript exception or a Content-Security-Policy
+// violation fails the test when the tab closes; other console errors are
+// logged.
+//
+// Screenshot writes a full-page PNG into one folder per run
+// ($GLASSHOUSE_SCREENSHOTS, or a new temporary folder), which it prints once,
+// so that a person can look at the pages.
+//
+//	b := browsertest.New(t)
+//	alice := b.NewContext(t)
+//	browsertest.Do(t, alice, chromedp.Navigate(srv.URL))
+//	browsertest.Screenshot(t, alice, "landing")
+package browsertest
