@@ -28,6 +28,8 @@ import (
 	"github.com/glasshouse/glasshouse/realtime"
 	"github.com/glasshouse/glasshouse/sqlite"
 	"github.com/glasshouse/glasshouse/sqlstore"
+	"github.com/glasshouse/glasshouse/ui"
+	"github.com/glasshouse/glasshouse/ui/messenger"
 	"github.com/glasshouse/glasshouse/web"
 	"k8s.io/klog/v2"
 )
@@ -184,6 +186,9 @@ func (m *Main) Run(ctx context.Context) error {
 		AccessLog:       m.Log,
 		MemberKey:       m.Recorder.MemberKey,
 	})
+	if err := m.pages(logger); err != nil {
+		return err
+	}
 	m.HTTP = &http.Server{
 		Handler:           m.Web.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -282,6 +287,23 @@ func (m *Main) accessLog(logger *slog.Logger) (*accesslog.Recorder, func(*http.S
 	logger.Info("transparency log", "origin", accesslog.Origin(host), "verifier_key", key.VerifierKey)
 	fmt.Fprintf(m.Stdout, "Transparency log verifier key: %s\n", key.VerifierKey)
 	return recorder, accesslog.NewHandler(m.Log, key.VerifierKey, outbox).Register, nil
+}
+
+// pages mounts the server-rendered pages members, partners and operators
+// use, on the same mux as the API.
+func (m *Main) pages(logger *slog.Logger) error {
+	key, err := m.Store.Secret(context.Background(), "ui-csrf", func() ([]byte, error) {
+		b := make([]byte, 32)
+		_, err := rand.Read(b)
+		return b, err
+	})
+	if err != nil {
+		return fmt.Errorf("pages: key: %w", err)
+	}
+	kit := ui.New(ui.Config{Store: m.Store, Key: key, SecureCookies: m.Config.Secure, Logger: logger})
+	m.Web.Mount(kit.Mount)
+	m.Web.Mount(messenger.New(messenger.Config{Kit: kit, Store: m.Store, Accounts: m.Web, Logger: logger}).Mount)
+	return nil
 }
 
 // feederStandby is how often a node without the feeder lock tries to take
