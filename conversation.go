@@ -65,7 +65,8 @@ type Message struct {
 	SenderHandle   string    `json:"sender_handle"`
 	Text           string    `json:"text"`
 	ClientTxnID    string    `json:"client_txn_id,omitempty"`
-	ViaPartner     string    `json:"via_partner,omitempty"` // partner app that sent it on the member's behalf
+	ViaPartner     string    `json:"via_partner,omitempty"`    // partner app that sent it on the member's behalf
+	SenderDeleted  bool      `json:"sender_deleted,omitempty"` // the sender deleted their account: Text and SenderHandle are empty
 	CreatedAt      time.Time `json:"created_at"`
 }
 

@@ -49,6 +49,9 @@ type Store interface {
 	GrantStore
 	OAuthStore
 	AccessStore
+	AccountStore
+	OperatorStore
+	PartnerStatsStore
 	// Purge deletes what has expired for more than PurgeAfter at now:
 	// sessions, authorization requests (and their codes), and token
 	// families whose every token has expired (a family is kept whole until

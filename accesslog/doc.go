@@ -9,7 +9,7 @@
 // The format is documented in docs/log-format.md. The pieces fit together
 // like this:
 //
-//	store transaction:  tag := MemberKey(master, member).Tag(counter)
+//	store transaction:  tag := DeriveMemberKey(master, member secret).Tag(counter)
 //	                    b, _ := entry.MarshalBinary()      // outbox row (event id, b)
 //	                    receipt, _ := SignReceipt(signer, b) // Glasshouse-Receipt header
 //	one feeder:         Feeder.Run drains the Outbox into Tessera (POSIX)

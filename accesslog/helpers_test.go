@@ -128,7 +128,7 @@ func testEntry(tb testing.TB, i int) accesslog.Entry {
 	var id accesslog.EventID
 	binary.BigEndian.PutUint64(id[8:], uint64(i)+1)
 	id[0] = 0xe7
-	k, err := accesslog.DeriveMemberKey(testMaster, int64(i%7)+1)
+	k, err := accesslog.DeriveMemberKey(testMaster, secretOf(byte(i%7)+1))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -10,13 +10,21 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
+// RecorderStore is what a Recorder needs of the store: the access records,
+// and the member secrets their tag keys are derived from.
+type RecorderStore interface {
+	glasshouse.AccessStore
+	MemberSecret(ctx context.Context, memberID int64) ([]byte, error)
+}
+
 // RecorderConfig configures a Recorder. Store, MasterKey and Signer are
 // required.
 type RecorderConfig struct {
-	Store glasshouse.AccessStore
-	// MasterKey is the server master key the member keys are derived from
-	// (at least MinMasterKeySize bytes). It MUST NOT change for the life of
-	// the log: the members' earlier tags are derived from it.
+	Store RecorderStore
+	// MasterKey is the server master key the member keys are derived from,
+	// with each member's secret (at least MinMasterKeySize bytes). It MUST
+	// NOT change for the life of the log: the members' earlier tags are
+	// derived from it.
 	MasterKey []byte
 	// Signer is the log key's signer (Key.Signer): it signs the receipts.
 	Signer note.Signer
@@ -31,8 +39,7 @@ type RecorderConfig struct {
 // entry, in one store transaction, and returns the entry's receipt. It is
 // the Graph API's Recorder (graph.Recorder).
 type Recorder struct {
-	cfg  RecorderConfig
-	keys *memberKeys
+	cfg RecorderConfig
 }
 
 // NewRecorder returns a Recorder.
@@ -46,7 +53,7 @@ func NewRecorder(c RecorderConfig) (*Recorder, error) {
 	if c.Notify == nil {
 		c.Notify = func() {}
 	}
-	return &Recorder{cfg: c, keys: newMemberKeys(c.MasterKey, memberKeyCacheSize)}, nil
+	return &Recorder{cfg: c}, nil
 }
 
 // Record gives rec a new event id, writes it with its log entry (tagged
@@ -54,7 +61,7 @@ func NewRecorder(c RecorderConfig) (*Recorder, error) {
 // An error means nothing was written, or that no receipt could be signed:
 // either way the caller must send no data.
 func (r *Recorder) Record(ctx context.Context, rec *glasshouse.AccessRecord) (receipt string, err error) {
-	encode, entry, err := r.prepare(rec)
+	encode, entry, err := r.prepare(ctx, rec)
 	if err != nil {
 		return "", err
 	}
@@ -69,7 +76,7 @@ func (r *Recorder) Record(ctx context.Context, rec *glasshouse.AccessRecord) (re
 // nothing was written and its error returns as it is: the caller records
 // the refusal with Record.
 func (r *Recorder) RecordWith(ctx context.Context, rec *glasshouse.AccessRecord, do func(context.Context, glasshouse.Within) error) (receipt string, err error) {
-	encode, entry, err := r.prepare(rec)
+	encode, entry, err := r.prepare(ctx, rec)
 	if err != nil {
 		return "", err
 	}
@@ -89,8 +96,14 @@ func (r *Recorder) RecordWith(ctx context.Context, rec *glasshouse.AccessRecord,
 // MemberKey returns the member's K_member: with it the member (or anyone
 // they give it to) recomputes their tags and finds their entries in the
 // log (MemberKey.FindTrail, glasshouse audit trail).
+// The store keeps the secrets cached; deriving costs two HMACs. Once the
+// member's account is deleted there is no key: ENOTFOUND.
 func (r *Recorder) MemberKey(ctx context.Context, memberID int64) (MemberKey, error) {
-	return r.keys.get(memberID)
+	secret, err := r.cfg.Store.MemberSecret(ctx, memberID)
+	if err != nil {
+		return MemberKey{}, fmt.Errorf("member key: %w", err)
+	}
+	return DeriveMemberKey(r.cfg.MasterKey, secret)
 }
 
 // encoded is the entry that a Recorder's encode function made last, in
@@ -102,13 +115,13 @@ type encoded struct {
 
 // prepare gives rec a fresh event id and returns the encode function for
 // the store, which leaves the entry it encoded in *enc.
-func (r *Recorder) prepare(rec *glasshouse.AccessRecord) (encode func(uint64) ([]byte, error), enc *encoded, err error) {
+func (r *Recorder) prepare(ctx context.Context, rec *glasshouse.AccessRecord) (encode func(uint64) ([]byte, error), enc *encoded, err error) {
 	id, err := NewEventID(r.cfg.Rand)
 	if err != nil {
 		return nil, nil, fmt.Errorf("recorder: %w", err)
 	}
 	rec.EventID = id
-	key, err := r.keys.get(rec.MemberID)
+	key, err := r.MemberKey(ctx, rec.MemberID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("recorder: %w", err)
 	}

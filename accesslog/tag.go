@@ -10,7 +10,7 @@ import (
 
 // Domain-separation strings of the member tag scheme (docs/log-format.md).
 const (
-	memberKeyInfo = "glasshouse/member-key/v1"
+	memberKeyInfo = "glasshouse/member-key/v2"
 	tagLabel      = "glasshouse/access/v1"
 )
 
@@ -20,19 +20,23 @@ const MinMasterKeySize = 32
 // MemberKey is K_member, the key of one member's tags. Whoever holds it (the
 // server, the member, or a court the member gives it to) can recompute the
 // member's tags and so find the member's entries; nobody else can link an
-// entry to a member. Destroying the master key, or the member's ability to
-// derive K_member, makes the member's entries unlinkable.
+// entry to a member. It is derived from the server's master key and the
+// member's own secret (glasshouse.AccountStore.MemberSecret): deleting the
+// account destroys the secret, and with it every way to link the member's
+// entries to them.
 type MemberKey [32]byte
 
-// DeriveMemberKey returns K_member = HKDF-SHA256(ikm = master, salt = none,
-// info = "glasshouse/member-key/v1" || big-endian int64 member id).
-func DeriveMemberKey(master []byte, memberID int64) (MemberKey, error) {
+// DeriveMemberKey returns K_member = HKDF-SHA256(ikm = master, salt = the
+// member's secret, info = "glasshouse/member-key/v2").
+func DeriveMemberKey(master, memberSecret []byte) (MemberKey, error) {
 	var k MemberKey
 	if len(master) < MinMasterKeySize {
 		return k, fmt.Errorf("member key: master key has %d bytes; at least %d are needed", len(master), MinMasterKeySize)
 	}
-	info := binary.BigEndian.AppendUint64([]byte(memberKeyInfo), uint64(memberID))
-	b, err := hkdf.Key(sha256.New, master, nil, string(info), len(k))
+	if len(memberSecret) < MinMasterKeySize {
+		return k, fmt.Errorf("member key: member secret has %d bytes; at least %d are needed", len(memberSecret), MinMasterKeySize)
+	}
+	b, err := hkdf.Key(sha256.New, master, memberSecret, memberKeyInfo, len(k))
 	if err != nil {
 		return k, fmt.Errorf("member key: %w", err)
 	}

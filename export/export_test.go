@@ -571,7 +571,11 @@ func TestWrite(t *testing.T) {
 				if string(files["log-key.txt"]) != w.Key.VerifierKey+"\n" {
 					t.Errorf("log-key.txt = %q, want %q", files["log-key.txt"], w.Key.VerifierKey)
 				}
-				key, err := accesslog.DeriveMemberKey(w.Master, w.Alice.ID)
+				secret, err := w.Store.MemberSecret(t.Context(), w.Alice.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				key, err := accesslog.DeriveMemberKey(w.Master, secret)
 				if err != nil {
 					t.Fatal(err)
 				}

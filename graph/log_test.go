@@ -152,7 +152,11 @@ func TestAccessLog(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		key, err := accesslog.DeriveMemberKey(w.master, m.ID)
+		secret, err := w.store.MemberSecret(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, err := accesslog.DeriveMemberKey(w.master, secret)
 		if err != nil {
 			t.Fatal(err)
 		}

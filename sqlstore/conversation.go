@@ -342,40 +342,73 @@ func (s *Store) Conversations(ctx context.Context, memberID int64) ([]*glasshous
 
 // messageColumns are what scanMessage reads, from messages m joined with
 // the sender in members s.
-const messageColumns = `m.id, m.conversation_id, m.seq, m.sender_id, s.handle, m.text, m.client_txn_id, m.via_partner, m.created_at`
+const messageColumns = `m.id, m.conversation_id, m.seq, m.sender_id, s.handle, m.text, m.client_txn_id, m.via_partner, m.created_at,
+	m.body, s.deleted_at <> 0`
 
 // notHidden is a condition on messages m: not deleted for the member given
 // as its one argument.
 const notHidden = `NOT EXISTS(SELECT 1 FROM hidden_messages h
 	WHERE h.member_id = ? AND h.conversation_id = m.conversation_id AND h.seq = m.seq)`
 
-func scanMessage(row scanner) (*glasshouse.Message, error) {
-	var m glasshouse.Message
+// scanMessage reads messageColumns: the message with its text still
+// sealed in body (see unseal).
+func scanMessage(row scanner) (m *glasshouse.Message, body []byte, err error) {
+	m = &glasshouse.Message{}
 	var txn sql.NullString
 	var created int64
-	if err := row.Scan(&m.ID, &m.ConversationID, &m.Seq, &m.SenderID, &m.SenderHandle, &m.Text, &txn, &m.ViaPartner, &created); err != nil {
-		return nil, err
+	if err := row.Scan(&m.ID, &m.ConversationID, &m.Seq, &m.SenderID, &m.SenderHandle, &m.Text, &txn, &m.ViaPartner, &created,
+		&body, &m.SenderDeleted); err != nil {
+		return nil, nil, err
 	}
 	m.ClientTxnID = txn.String
 	m.CreatedAt = fromMicros(created)
-	return &m, nil
+	return m, body, nil
 }
 
-func (t *tx) messages(query string, args ...any) ([]*glasshouse.Message, error) {
-	rows, err := t.query(query, args...)
+// message runs a query for one row of messageColumns and returns its
+// message, or sql.ErrNoRows.
+func (t *tx) message(query string, args ...any) (*glasshouse.Message, error) {
+	m, body, err := scanMessage(t.queryRow(query, args...))
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	msgs := []*glasshouse.Message{}
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
+	return m, t.unseal(m, body)
+}
+
+// messages runs a query for rows of messageColumns and returns their
+// messages.
+func (t *tx) messages(query string, args ...any) ([]*glasshouse.Message, error) {
+	msgs, bodies, err := t.scanMessages(query, args...)
+	if err != nil {
+		return nil, err
+	}
+	// Unsealing may query: only once the rows are closed, since a
+	// connection runs one query at a time.
+	for i, m := range msgs {
+		if err := t.unseal(m, bodies[i]); err != nil {
 			return nil, err
 		}
-		msgs = append(msgs, m)
 	}
-	return msgs, rows.Err()
+	return msgs, nil
+}
+
+func (t *tx) scanMessages(query string, args ...any) ([]*glasshouse.Message, [][]byte, error) {
+	rows, err := t.query(query, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	msgs := []*glasshouse.Message{}
+	var bodies [][]byte
+	for rows.Next() {
+		m, body, err := scanMessage(rows)
+		if err != nil {
+			return nil, nil, err
+		}
+		msgs = append(msgs, m)
+		bodies = append(bodies, body)
+	}
+	return msgs, bodies, rows.Err()
 }
 
 // SendMessage stores a message and, once it has committed, publishes its
@@ -384,6 +417,9 @@ func (t *tx) messages(query string, args ...any) ([]*glasshouse.Message, error) 
 func (s *Store) SendMessage(ctx context.Context, nm glasshouse.NewMessage) (*glasshouse.Message, bool, error) {
 	// The limits protect the database, so they hold whatever the caller did.
 	if err := nm.Validate(); err != nil {
+		return nil, false, fmt.Errorf("send message: %w", err)
+	}
+	if err := s.loadKEK(ctx); err != nil {
 		return nil, false, fmt.Errorf("send message: %w", err)
 	}
 	var msg *glasshouse.Message
@@ -420,6 +456,7 @@ func (t *tx) sendMessage(nm glasshouse.NewMessage) (*glasshouse.Message, bool, e
 	recipients := rs.ids
 	friends := true // with the other member of a direct conversation
 	if kind == glasshouse.Direct {
+		friends = false // the other member may have deleted their account
 		for _, id := range rs.ids {
 			if id != nm.SenderID {
 				if friends, err = t.areFriends(nm.SenderID, id); err != nil {
@@ -456,15 +493,22 @@ func (t *tx) sendMessage(nm glasshouse.NewMessage) (*glasshouse.Message, bool, e
 		ViaPartner:     nm.ViaPartner,
 		CreatedAt:      now,
 	}
+	// The sender is a member of the conversation, so not deleted; one
+	// from before member secrets gets one now.
+	key, err := t.senderKey(nm.SenderID)
+	if err != nil {
+		return nil, false, err
+	}
 	if msg.ID, err = t.nextMessageID(); err != nil {
 		return nil, false, err
 	}
-	// A repeat of a stored (conversation, sender, ClientTxnID) inserts
-	// nothing, and returns the stored message; the id handed out is skipped.
-	n, err := t.affected(`INSERT INTO messages (id, conversation_id, seq, sender_id, text, client_txn_id, via_partner, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	// The text is stored sealed in body only (see unseal). A repeat of a
+	// stored (conversation, sender, ClientTxnID) inserts nothing, and
+	// returns the stored message; the id handed out is skipped.
+	n, err := t.affected(`INSERT INTO messages (id, conversation_id, seq, sender_id, text, body, client_txn_id, via_partner, created_at)
+		VALUES (?, ?, ?, ?, '', ?, ?, ?, ?)
 		ON CONFLICT (conversation_id, sender_id, client_txn_id) DO NOTHING`,
-		msg.ID, msg.ConversationID, msg.Seq, msg.SenderID, msg.Text, txn, msg.ViaPartner, micros(now))
+		msg.ID, msg.ConversationID, msg.Seq, msg.SenderID, key.seal(msg.ConversationID, msg.Seq, msg.Text), txn, msg.ViaPartner, micros(now))
 	if err != nil {
 		return nil, false, err
 	} else if n == 0 {
@@ -488,10 +532,10 @@ func (t *tx) sendMessage(nm glasshouse.NewMessage) (*glasshouse.Message, bool, e
 
 // messageByTxn returns the message nm repeats, or sql.ErrNoRows.
 func (t *tx) messageByTxn(nm glasshouse.NewMessage) (*glasshouse.Message, error) {
-	return scanMessage(t.queryRow(`SELECT `+messageColumns+`
+	return t.message(`SELECT `+messageColumns+`
 		FROM messages m JOIN members s ON s.id = m.sender_id
 		WHERE m.conversation_id = ? AND m.sender_id = ? AND m.client_txn_id = ?`,
-		nm.ConversationID, nm.SenderID, nm.ClientTxnID))
+		nm.ConversationID, nm.SenderID, nm.ClientTxnID)
 }
 
 // Messages returns one page of a conversation's history.

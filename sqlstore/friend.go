@@ -16,7 +16,7 @@ func (t *tx) peer(viewer int64, handle string) (m *glasshouse.Member, blocked bo
 	m, err = scanMember(t.queryRow(`SELECT `+memberColumns+`,
 			EXISTS(SELECT 1 FROM blocks b WHERE b.member_id = ? AND b.blocked_id = m.id)
 		FROM members m
-		WHERE m.handle = ?
+		WHERE m.handle = ? AND m.deleted_at = 0
 		AND NOT EXISTS(SELECT 1 FROM blocks b WHERE b.member_id = m.id AND b.blocked_id = ?)`,
 		viewer, handle, viewer), &blocked)
 	if errors.Is(err, sql.ErrNoRows) {

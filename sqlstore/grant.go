@@ -189,7 +189,7 @@ func (s *Store) SaveGrant(ctx context.Context, g glasshouse.Grant, relayEmail st
 // checkGrant checks g against the database: its member, agreement version
 // and conversations.
 func (t *tx) checkGrant(g *glasshouse.Grant) error {
-	if ok, err := t.exists(`SELECT EXISTS(SELECT 1 FROM members WHERE id = ?)`, g.MemberID); err != nil {
+	if ok, err := t.exists(`SELECT EXISTS(SELECT 1 FROM members WHERE id = ? AND deleted_at = 0)`, g.MemberID); err != nil {
 		return err
 	} else if !ok {
 		return errNoMember()

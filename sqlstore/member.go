@@ -30,12 +30,17 @@ func scanMember(row scanner, extra ...any) (*glasshouse.Member, error) {
 
 func errNoMember() error { return glasshouse.Errorf(glasshouse.ENOTFOUND, "Member not found.") }
 
-// CreateMember inserts m with the given password hash and sets its ID and
-// CreatedAt. Blank visibilities take their glasshouse.DefaultVisibility.
+// CreateMember inserts m with the given password hash and a new secret,
+// and sets its ID and CreatedAt. Blank visibilities take their
+// glasshouse.DefaultVisibility.
 func (s *Store) CreateMember(ctx context.Context, m *glasshouse.Member, passwordHash string) error {
 	vis := withDefaultVisibility(m.Visibility)
 	now := s.now()
+	if err := s.loadKEK(ctx); err != nil {
+		return fmt.Errorf("create member: %w", err)
+	}
 	var id int64
+	var key *memberKey
 	err := s.write(ctx, func(t *tx) error {
 		if taken, err := t.exists(`SELECT EXISTS(SELECT 1 FROM members WHERE handle = ?)`, m.Handle); err != nil {
 			return err
@@ -52,12 +57,16 @@ func (s *Store) CreateMember(ctx context.Context, m *glasshouse.Member, password
 			vis.DisplayName, vis.Email, vis.Phone, vis.PictureURL, passwordHash, micros(now)).Scan(&id)
 		if s.dialect.IsUniqueViolation(err) {
 			return glasshouse.Errorf(glasshouse.ECONFLICT, "The handle or email is taken.")
+		} else if err != nil {
+			return err
 		}
+		key, err = t.newMemberKey(id)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("create member: %w", err)
 	}
+	s.keys.remember(id, key)
 	m.ID, m.CreatedAt, m.Visibility = id, now, vis
 	return nil
 }
@@ -104,9 +113,10 @@ func (s *Store) MemberByHandle(ctx context.Context, handle string) (*glasshouse.
 	return m, nil
 }
 
-// member returns the member matching where (a condition on members m).
+// member returns the member matching where (a condition on members m),
+// unless deleted.
 func (t *tx) member(where string, args ...any) (*glasshouse.Member, error) {
-	m, err := scanMember(t.queryRow(`SELECT `+memberColumns+` FROM members m WHERE `+where, args...))
+	m, err := scanMember(t.queryRow(`SELECT `+memberColumns+` FROM members m WHERE m.deleted_at = 0 AND `+where, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errNoMember()
 	}
@@ -117,7 +127,7 @@ func (t *tx) member(where string, args ...any) (*glasshouse.Member, error) {
 func (s *Store) PasswordHash(ctx context.Context, handle string) (int64, string, error) {
 	var id int64
 	var hash string
-	err := s.read(ctx).queryRow(`SELECT id, password_hash FROM members WHERE handle = ?`, handle).Scan(&id, &hash)
+	err := s.read(ctx).queryRow(`SELECT id, password_hash FROM members WHERE handle = ? AND deleted_at = 0`, handle).Scan(&id, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, "", fmt.Errorf("password hash: %w", errNoMember())
 	} else if err != nil {
@@ -130,7 +140,7 @@ func (s *Store) PasswordHash(ctx context.Context, handle string) (int64, string,
 // the one whose token hash is keep.
 func (s *Store) SetPassword(ctx context.Context, memberID int64, passwordHash string, keep []byte) error {
 	err := s.write(ctx, func(t *tx) error {
-		if n, err := t.affected(`UPDATE members SET password_hash = ? WHERE id = ?`, passwordHash, memberID); err != nil {
+		if n, err := t.affected(`UPDATE members SET password_hash = ? WHERE id = ? AND deleted_at = 0`, passwordHash, memberID); err != nil {
 			return err
 		} else if n == 0 {
 			return errNoMember()
@@ -184,7 +194,7 @@ func (s *Store) UpdateProfile(ctx context.Context, memberID int64, u glasshouse.
 			}
 		}
 		if len(sets) > 0 {
-			n, err := t.affected(`UPDATE members SET `+strings.Join(sets, ", ")+` WHERE id = ?`, append(args, memberID)...)
+			n, err := t.affected(`UPDATE members SET `+strings.Join(sets, ", ")+` WHERE id = ? AND deleted_at = 0`, append(args, memberID)...)
 			if s.dialect.IsUniqueViolation(err) {
 				return glasshouse.Errorf(glasshouse.ECONFLICT, "The email address is taken.")
 			} else if err != nil {
@@ -217,7 +227,7 @@ func (s *Store) CreateSession(ctx context.Context, sess *glasshouse.Session) err
 	}
 	now := s.now()
 	err := s.write(ctx, func(t *tx) error {
-		if ok, err := t.exists(`SELECT EXISTS(SELECT 1 FROM members WHERE id = ?)`, sess.MemberID); err != nil {
+		if ok, err := t.exists(`SELECT EXISTS(SELECT 1 FROM members WHERE id = ? AND deleted_at = 0)`, sess.MemberID); err != nil {
 			return err
 		} else if !ok {
 			return errNoMember()

@@ -109,7 +109,7 @@ func (s *Store) CompleteAuthRequest(ctx context.Context, id string, memberID int
 		} else if issued {
 			return glasshouse.Errorf(glasshouse.ECONFLICT, "A code was already issued for this authorization request.")
 		}
-		if ok, err := t.exists(`SELECT EXISTS(SELECT 1 FROM members WHERE id = ?)`, memberID); err != nil {
+		if ok, err := t.exists(`SELECT EXISTS(SELECT 1 FROM members WHERE id = ? AND deleted_at = 0)`, memberID); err != nil {
 			return err
 		} else if !ok {
 			return errNoMember()

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -25,6 +26,15 @@ type Config struct {
 	// MaxBatch caps how many queued writes share one transaction; zero
 	// means 512.
 	MaxBatch int
+	// KeyEncryptionKey, 32 bytes, wraps each member's secret (see
+	// glasshouse.AccountStore), from which their message bodies are
+	// encrypted. Keep it outside the database: then a copy of the database
+	// reveals no message. nil means a random key that the store keeps in
+	// its own secrets table: deleting an account still makes its messages
+	// unreadable, but a copy of the database holds every key it needs.
+	// Once a database holds secrets, Open refuses another key (see
+	// ErrKEKMismatch).
+	KeyEncryptionKey []byte
 }
 
 func (c Config) withDefaults() Config {
@@ -37,6 +47,7 @@ func (c Config) withDefaults() Config {
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 512
 	}
+	c.KeyEncryptionKey = bytes.Clone(c.KeyEncryptionKey) // the caller may reuse its slice
 	return c
 }
 
@@ -57,6 +68,7 @@ type Store struct {
 
 	recipients recipientCache // conversation members, for sends
 	feederHeld atomic.Bool    // LockFeeder's lock where the dialect has none
+	keys       keyring        // the key-encryption key and member secrets
 }
 
 // CheckpointInterval is how often a Store runs Dialect.Checkpoint.
@@ -75,6 +87,9 @@ func Open(ctx context.Context, writer, reader *sql.DB, d Dialect, cfg Config) (*
 	if d.IsUniqueViolation == nil {
 		return nil, fmt.Errorf("open %s store: dialect has no IsUniqueViolation", d.Name)
 	}
+	if k := cfg.KeyEncryptionKey; k != nil && len(k) != kekSize {
+		return nil, fmt.Errorf("open %s store: key-encryption key of %d bytes, want %d", d.Name, len(k), kekSize)
+	}
 	cfg = cfg.withDefaults()
 	if err := migrate(ctx, writer, d, cfg.Now); err != nil {
 		return nil, fmt.Errorf("migrate %s: %w", d.Name, err)
@@ -89,6 +104,14 @@ func Open(ctx context.Context, writer, reader *sql.DB, d Dialect, cfg Config) (*
 	}
 	go s.runWriter()
 	s.stopCheckpoints = s.startCheckpoints()
+	// A configured key is checked now, so that a wrong one stops the
+	// start, not every read of a message.
+	if cfg.KeyEncryptionKey != nil {
+		if err := s.loadKEK(ctx); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("open %s store: %w", d.Name, err)
+		}
+	}
 	return s, nil
 }
 

@@ -37,6 +37,9 @@ func Run(t *testing.T, open func(t *testing.T) glasshouse.Store) {
 		{"OAuth", oauthTests},
 		{"Access", accessTests},
 		{"Purge", purgeTests},
+		{"Accounts", accountTests},
+		{"Operators", operatorTests},
+		{"PartnerStats", partnerStatsTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

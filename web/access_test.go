@@ -178,9 +178,13 @@ func checkpointOf(tb testing.TB, signed, verifierKey string) (size int64, root t
 
 // memberTag is HMAC-SHA256(K_member, "glasshouse/access/v1" || counter), the
 // tag docs/log-format.md specifies, as the test computes it.
-func memberTag(tb testing.TB, master []byte, memberID int64, counter uint64) []byte {
+func (as *accessServer) memberTag(tb testing.TB, memberID int64, counter uint64) []byte {
 	tb.Helper()
-	k, err := accesslog.DeriveMemberKey(master, memberID)
+	secret, err := as.Store.MemberSecret(context.Background(), memberID)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	k, err := accesslog.DeriveMemberKey(as.Master, secret)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -254,7 +258,7 @@ func TestMyAccess(t *testing.T) {
 				if !bytes.Equal(ev.Entry[1:17], rec.EventID[:]) {
 					t.Errorf("event %d: entry %x does not carry event id %x", i, ev.Entry, rec.EventID)
 				}
-				if tag := ev.Entry[len(ev.Entry)-32:]; !bytes.Equal(tag, memberTag(t, as.Master, m.ID, ev.Counter)) {
+				if tag := ev.Entry[len(ev.Entry)-32:]; !bytes.Equal(tag, as.memberTag(t, m.ID, ev.Counter)) {
 					t.Errorf("event %d: entry tag %x is not the member's tag for counter %d", i, tag, ev.Counter)
 				}
 				// The key the member is given finds the same tag.

@@ -45,6 +45,7 @@ Usage:
   glasshouse demo    [flags]   seed the demo world once, then run the server
   glasshouse partner COMMAND   operator commands on partner apps (create, list, update,
                                approve, suspend, resume)
+  glasshouse operator COMMAND  members who may use the /admin pages (add, remove, list)
   glasshouse audit verify URL  verify a server's transparency log
   glasshouse audit report URL  verify it, then count accesses per partner and scope
   glasshouse version           print the version
@@ -81,6 +82,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runBench(ctx, rest, stdout, stderr)
 	case "partner":
 		return runPartner(ctx, rest, stdout, stderr)
+	case "operator":
+		return runOperator(ctx, rest, stdout, stderr)
 	case "audit":
 		return runAudit(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
