@@ -2,18 +2,25 @@ package demoapp
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"embed"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
 	"io"
+	"io/fs"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
+	"path"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -49,13 +56,111 @@ var Apps = []App{
 // Films is Streamflix's small catalogue.
 var Films = []string{"Metropolis", "Seven Samurai", "Spirited Away", "Paris, Texas", "The Third Man", "Cléo from 5 to 7"}
 
+// film is a film of the catalogue as Streamflix shows it.
+type film struct {
+	Title, Year, Director string
+	Poster                int // the poster's colours: poster-0 to poster-5 in demo.css
+}
+
+// catalogue is Films with their credits, in the same order.
+var catalogue = []film{
+	{"Metropolis", "1927", "Fritz Lang", 0},
+	{"Seven Samurai", "1954", "Akira Kurosawa", 1},
+	{"Spirited Away", "2001", "Hayao Miyazaki", 2},
+	{"Paris, Texas", "1984", "Wim Wenders", 3},
+	{"The Third Man", "1949", "Carol Reed", 4},
+	{"Cléo from 5 to 7", "1962", "Agnès Varda", 5},
+}
+
+// product is one of Shopzon's goods.
+type product struct{ Name, Price, Image, Note string }
+
+var products = []product{
+	{"Stovetop kettle", "£39.00", "kettle.svg", "Enamelled steel, 1.7 litres"},
+	{"Wireless headphones", "£89.00", "headphones.svg", "30 hours of battery"},
+	{"City backpack", "£54.00", "backpack.svg", "Waterproof, fits a 15\" laptop"},
+	{"Desk lamp", "£29.00", "lamp.svg", "Warm LED, dimmable"},
+}
+
+// result is a page that Searchly knows: the demo world's small web.
+type result struct {
+	Title, Path, Snippet string
+	OnPlatform           bool // Path is on glasshouse, not under /demo/
+}
+
+var searchIndex = []result{
+	{"Streamflix: films worth sharing", "/demo/streamflix/", "Classic and modern cinema. Recommend a film to a friend through glasshouse.", false},
+	{"Shopzon: everything, delivered", "/demo/shopzon/", "Kettles, headphones, backpacks and lamps, delivered to your door. Order updates by email.", false},
+	{"Searchly: find what your friends find", "/demo/searchly/", "Search the web and see which of your friends search with Searchly too.", false},
+	{"glasshouse privacy center", "/privacy", "See every app connected to your glasshouse account, each access it made, and revoke it.", true},
+	{"glasshouse for developers", "/developers", "The partner portal: agreements, scopes, usage and receipts for apps that use glasshouse.", true},
+	{"glasshouse transparency log checkpoint", "/log/checkpoint", "The signed checkpoint of the public log of every partner access to member data.", true},
+}
+
+// search returns the pages whose title or snippet holds every word of q.
+func search(q, platform string) []result {
+	words := strings.Fields(strings.ToLower(q))
+	var out []result
+	for _, r := range searchIndex {
+		text := strings.ToLower(r.Title + " " + r.Snippet)
+		if len(words) > 0 && !slices.ContainsFunc(words, func(w string) bool { return !strings.Contains(text, w) }) {
+			if r.OnPlatform {
+				r.Path = platform + r.Path
+			}
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// scopeWords say what each scope a demo app asks for gives it.
+var scopeWords = map[string]string{
+	"profile":       "your name and picture",
+	"email":         "an email address (a private relay unless you choose your real one)",
+	"phone":         "your phone number",
+	"friends":       "which of your friends use it too",
+	"messages.send": "sending a message to a friend when you ask",
+	"messages.read": "reading the conversations you pick",
+}
+
 //go:embed templates
 var templateFS embed.FS
 
 //go:embed static
 var staticFS embed.FS
 
-var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
+var pages = template.Must(template.New("").Funcs(template.FuncMap{
+	"static":    staticURL,
+	"scopeWord": func(s string) string { return cmp.Or(scopeWords[s], s) },
+	"isRelay":   func(email string) bool { return strings.Contains(email, "@relay.") },
+}).ParseFS(templateFS, "templates/*.html"))
+
+// asset is a file of static/, served under /demo/static/{version}/.
+type asset struct {
+	body       []byte
+	hash, kind string // hash: the first 16 hex digits of its SHA-256, its URL's version
+}
+
+var assets = func() map[string]asset {
+	out := map[string]asset{}
+	entries, _ := fs.ReadDir(staticFS, "static")
+	for _, e := range entries {
+		b, _ := fs.ReadFile(staticFS, "static/"+e.Name())
+		sum := sha256.Sum256(b)
+		out[e.Name()] = asset{body: b, hash: hex.EncodeToString(sum[:8]), kind: mime.TypeByExtension(path.Ext(e.Name()))}
+	}
+	return out
+}()
+
+// staticURL is the versioned URL of a static file; it panics for an
+// unknown name, so that a typo fails every test that renders the page.
+func staticURL(name string) string {
+	a, ok := assets[name]
+	if !ok {
+		panic("demoapp: no static file " + name)
+	}
+	return "/demo/static/" + a.hash + "/" + name
+}
 
 // Config wires the apps to a platform.
 type Config struct {
@@ -68,6 +173,7 @@ type Config struct {
 // Server serves the demo apps.
 type Server struct {
 	cfg Config
+	csp string // the pages' Content-Security-Policy
 
 	mu       sync.Mutex
 	sessions map[string]*session // by session cookie; bounded by maxSessions
@@ -96,7 +202,15 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Server{cfg: cfg, sessions: map[string]*session{}}
+	// The pages load their styles and images from here, run no script, and
+	// post their forms here; connect's redirect goes on to the platform's
+	// /authorize, and Chrome checks form-action on redirects too.
+	formAction := "'self'"
+	if u, err := url.Parse(cfg.Platform); err == nil && u.Host != "" {
+		formAction += " " + u.Scheme + "://" + u.Host
+	}
+	return &Server{cfg: cfg, sessions: map[string]*session{},
+		csp: "default-src 'none'; style-src 'self'; img-src 'self'; form-action " + formAction + "; frame-ancestors 'none'; base-uri 'none'"}
 }
 
 // Register mounts the apps under /demo/.
@@ -107,9 +221,34 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /demo/{app}/callback", s.handle(s.callback))
 	mux.HandleFunc("POST /demo/{app}/share", s.handle(s.share))
 	mux.HandleFunc("POST /demo/{app}/disconnect", s.handle(s.disconnect))
-	mux.HandleFunc("GET /demo/demo.css", func(w http.ResponseWriter, r *http.Request) {
-		http.ServeFileFS(w, r, staticFS, "static/demo.css")
-	})
+	// The version is a path segment, not a query: /demo/static/{name}
+	// would overlap /demo/{app}/callback.
+	mux.HandleFunc("GET /demo/static/{version}/{name}", serveStatic)
+}
+
+// serveStatic serves a static file: with the current version in the URL,
+// cached for a year; without it, revalidated every time.
+func serveStatic(w http.ResponseWriter, r *http.Request) {
+	a, ok := assets[r.PathValue("name")]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", a.kind)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'")
+	h.Set("ETag", `"`+a.hash+`"`)
+	if r.PathValue("version") == a.hash {
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		h.Set("Cache-Control", "no-cache")
+	}
+	if r.Header.Get("If-None-Match") == `"`+a.hash+`"` {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.Write(a.body)
 }
 
 // appHandler serves one app's page for the browser's session there.
@@ -195,12 +334,18 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 // homeView is what an app's home page shows.
 type homeView struct {
 	App       *App
+	Platform  string // the platform's base URL, for links to it
 	Connected bool
 	Me        *me
 	Friends   []friend
-	Films     []string
 	Flash     string
 	Error     string
+
+	Films    []film    // Streamflix
+	Film     string    // Streamflix: the film to recommend, picked from the catalogue
+	Products []product // Shopzon
+	Query    string    // Searchly: the search
+	Results  []result  // Searchly: its results
 }
 
 type me struct {
@@ -217,14 +362,16 @@ type friend struct {
 
 func (s *Server) home(w http.ResponseWriter, r *http.Request, app *App, _ *oauth2.Config, sess *session) {
 	sess.mu.Lock()
-	v := homeView{App: app, Films: Films, Flash: sess.flash}
+	q := r.URL.Query()
+	v := homeView{App: app, Platform: s.cfg.Platform, Flash: sess.flash, Films: catalogue, Film: q.Get("film"),
+		Products: products, Query: q.Get("q"), Results: search(q.Get("q"), s.cfg.Platform)}
 	sess.flash = ""
 	tokens := sess.tokens
 	sess.mu.Unlock()
 	if tokens != nil {
 		v.Connected = true
 		client := s.client(r.Context(), tokens)
-		if has(app.Scopes, "profile") || has(app.Scopes, "email") {
+		if slices.Contains(app.Scopes, "profile") || slices.Contains(app.Scopes, "email") {
 			v.Me = &me{}
 			var ge *graphError
 			if err := s.graph(client, "GET", "/graph/v1/me", nil, v.Me); errors.As(err, &ge) && ge.Code == "insufficient_scope" {
@@ -233,7 +380,7 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request, app *App, _ *oauth
 				v.Error = err.Error()
 			}
 		}
-		if has(app.Scopes, "friends") && v.Error == "" {
+		if slices.Contains(app.Scopes, "friends") && v.Error == "" {
 			var fs struct{ Friends []friend }
 			if err := s.graph(client, "GET", "/graph/v1/me/friends", nil, &fs); err != nil {
 				v.Error = err.Error()
@@ -288,7 +435,7 @@ func (s *Server) share(w http.ResponseWriter, r *http.Request, app *App, _ *oaut
 	flash := "Connect to glasshouse first."
 	if tokens != nil {
 		film := r.FormValue("film")
-		if !has(Films, film) {
+		if !slices.Contains(Films, film) {
 			film = Films[0]
 		}
 		client := s.client(r.Context(), tokens)
@@ -397,17 +544,14 @@ func (s *Server) render(w http.ResponseWriter, name string, data any) {
 		http.Error(w, "template error", http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store") // the pages show what the member shared
+	h.Set("Content-Security-Policy", s.csp)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
 	w.Write(buf.Bytes())
-}
-
-func has(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func random() string {

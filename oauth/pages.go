@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,24 +47,41 @@ const maxFormBytes = 64 << 10
 
 // page is what the templates show.
 type page struct {
-	Title   string
-	Action  string // the form's URL
-	CSRF    string
-	Partner string
-	Message string // the error page's text
-	Error   string // the login form's error
-	Handle  string
+	Title      string
+	Stylesheet string // the product's stylesheet; empty for none
+	Action     string // the form's URL
+	CSRF       string
+	Partner    string
+	Message    string // the error page's text
+	Error      string // the login form's error
+	Handle     string
 
-	Member        string
+	Member        string // the signed-in member, in the header
+	Initial       string // the partner's initial, its mark on the consent page
 	Purpose       string
 	RetentionDays int
 	Until         string
+	Accesses      string // the partner's accesses so far; empty leaves the line out
 	Email         string // the member's real address, beside the email choice
 	Scopes        []scopeChoice
 	Conversations []conversationChoice
+
+	// formAction is the page's CSP form-action sources; empty for none.
+	formAction string
 }
 
-type scopeChoice struct{ Name, Description string }
+// scopeChoice is one tick box: a short title and the plain description.
+type scopeChoice struct{ Name, Title, Description string }
+
+// scopeTitles name each data scope in a few words, above its description.
+var scopeTitles = map[string]string{
+	glasshouse.ScopeProfile:      "Your profile",
+	glasshouse.ScopeEmail:        "An email address",
+	glasshouse.ScopePhone:        "Your phone number",
+	glasshouse.ScopeFriends:      "Your friends who use it too",
+	glasshouse.ScopeMessagesSend: "Send messages for you",
+	glasshouse.ScopeMessagesRead: "Read conversations you pick",
+}
 
 type conversationChoice struct {
 	ID    int64
@@ -152,6 +170,8 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, f *flow, st
 		Partner: f.client.partner.Name,
 		Handle:  handle,
 		Error:   msg,
+		// The login form comes back here, then goes on to consent.
+		formAction: "'self'",
 	})
 }
 
@@ -251,13 +271,24 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) {
 		CSRF:          s.csrfToken(w, r, "consent", f.req.ID, m.ID),
 		Partner:       f.client.partner.Name,
 		Member:        cmp.Or(m.DisplayName, "@"+m.Handle),
+		Initial:       initial(f.client.partner.Name),
 		Purpose:       f.client.agreement.Purpose,
 		RetentionDays: f.client.agreement.RetentionDays,
 		Until:         earliest(s.now().Add(glasshouse.GrantLifetime), f.client.agreement.ExpiresAt).Format("2 January 2006"),
 		Email:         m.Email,
+		formAction:    consentFormAction(f.req.RedirectURI),
+	}
+	if s.accessCount != nil {
+		// A count that cannot be read leaves its line out; the member can
+		// still decide.
+		if n, err := s.accessCount(ctx, f.client.partner.ID); err != nil {
+			s.log.WarnContext(ctx, "partner access count", "partner", f.client.partner.ID, "err", err)
+		} else {
+			p.Accesses = accesses(n)
+		}
 	}
 	for _, scope := range f.offered() {
-		p.Scopes = append(p.Scopes, scopeChoice{Name: scope, Description: glasshouse.ScopeDescriptions[scope]})
+		p.Scopes = append(p.Scopes, scopeChoice{Name: scope, Title: scopeTitles[scope], Description: glasshouse.ScopeDescriptions[scope]})
 		if scope != glasshouse.ScopeMessagesRead {
 			continue
 		}
@@ -272,6 +303,59 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) {
 	}
 	s.render(w, r, http.StatusOK, "consent", p)
 }
+
+// initial is the first letter of a partner's name, upper case.
+func initial(name string) string {
+	for _, r := range strings.TrimSpace(name) {
+		return strings.ToUpper(string(r))
+	}
+	return "?"
+}
+
+// accesses says a partner's count of accesses in words: "None yet.",
+// "1 access to members' data across glasshouse.", "12,345 accesses…".
+func accesses(n int64) string {
+	if n <= 0 {
+		return "None yet."
+	}
+	digits := strconv.FormatInt(n, 10)
+	var b strings.Builder
+	for i, d := range digits {
+		if i > 0 && (len(digits)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(d)
+	}
+	if n == 1 {
+		b.WriteString(" access")
+	} else {
+		b.WriteString(" accesses")
+	}
+	return b.String() + " to members' data across glasshouse."
+}
+
+// consentFormAction is the consent page's CSP form-action: the form posts
+// to this site ('self'), which then redirects the browser to the partner's
+// redirect URI with the code or the refusal. Chrome checks form-action on
+// every redirect of a form submission, so 'self' alone would block that
+// last step; the request's own redirect URI (exact and registered, checked
+// before this page is shown) is the one other place allowed, by its origin
+// (CSP ignores paths after a redirect). A host that CSP cannot write (an
+// IPv6 literal) falls back to its scheme.
+func consentFormAction(redirectURI string) string {
+	u, err := url.Parse(redirectURI)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") {
+		return "'self'"
+	}
+	host := strings.ToLower(u.Host)
+	if !cspHost.MatchString(host) {
+		return "'self' " + u.Scheme + ":"
+	}
+	return "'self' " + u.Scheme + "://" + host
+}
+
+// cspHost matches a host (and port) that a CSP source expression can hold.
+var cspHost = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$`)
 
 // conversationLabel names a conversation for memberID: a group by its
 // title, a direct conversation by the other member.
@@ -433,8 +517,11 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-// render writes a page with headers that keep it out of caches and frames.
+// render writes a page with headers that keep it out of caches and frames,
+// and a Content-Security-Policy that allows no script at all, styles and
+// images from this site only, and forms posted only to p.formAction.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) {
+	p.Stylesheet = s.stylesheet
 	var buf bytes.Buffer
 	if err := s.pages.ExecuteTemplate(&buf, name, p); err != nil {
 		s.log.ErrorContext(r.Context(), "render page", "page", name, "err", err)
@@ -444,7 +531,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action "+
+		cmp.Or(p.formAction, "'none'")+"; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/glasshouse/glasshouse"
@@ -61,6 +62,13 @@ type Config struct {
 	// seconds per IP address, and a burst of 10 then one a minute per
 	// account.
 	LoginByIP, LoginByAccount *ratelimit.Limiter
+	// Stylesheet is the URL of the product's stylesheet for the login and
+	// consent pages: a path on this site, such as the ui package's
+	// versioned /assets/style.css?v=…; empty means the pages have none.
+	Stylesheet string
+	// AccessCount returns how many accesses a partner has made so far
+	// across the platform, for the consent page; nil leaves that line out.
+	AccessCount func(ctx context.Context, partnerID int64) (int64, error)
 }
 
 // Server is the authorization server. Create it with New, mount it with
@@ -78,6 +86,8 @@ type Server struct {
 	byAccount      *ratelimit.Limiter
 	authorizeLimit *ratelimit.Limiter
 	dummyHash      string // verified for unknown handles, so that they take as long
+	stylesheet     string
+	accessCount    func(ctx context.Context, partnerID int64) (int64, error)
 
 	keys     *secrets
 	crypto   op.Crypto
@@ -101,6 +111,9 @@ func New(c Config) (*Server, error) {
 		if err := glasshouse.ValidateScopes(c.Ceiling); err != nil {
 			return nil, fmt.Errorf("oauth: ceiling: %w", err)
 		}
+	}
+	if s := c.Stylesheet; s != "" && (!strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || strings.HasPrefix(s, "/\\")) {
+		return nil, fmt.Errorf("oauth: stylesheet %q must be a path on this site", s)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -143,6 +156,8 @@ func New(c Config) (*Server, error) {
 		crypto:         op.NewAES256GCMCrypto(keys.tokenKey, cryptoKeyID),
 		pages:          parsePages(),
 		dummyHash:      password.Hash(randomString(32)),
+		stylesheet:     c.Stylesheet,
+		accessCount:    c.AccessCount,
 	}
 	opts := []op.Option{
 		// GCM only: NewProvider would also accept unauthenticated AES-CFB.

@@ -57,10 +57,11 @@ func newAsset(name string, b []byte) asset {
 	return asset{body: b, hash: hex.EncodeToString(sum[:8]), kind: kind}
 }
 
-// assetURL returns the versioned URL of an asset, such as
-// /assets/style.css?v=0123abcd…; it panics for an unknown name, so that a
-// typo fails every test that renders the page.
-func (k *Kit) assetURL(name string) string {
+// AssetURL returns the versioned URL of an asset, such as
+// /assets/style.css?v=0123abcd…, for pages rendered outside the Kit (the
+// authorization server's). It panics for an unknown name, so that a typo
+// fails every test that renders the page.
+func (k *Kit) AssetURL(name string) string {
 	a, ok := k.assets[name]
 	if !ok {
 		panic("ui: no asset " + name)
@@ -92,7 +93,12 @@ func (k *Kit) ServeAssets(w http.ResponseWriter, r *http.Request) {
 	w.Write(a.body)
 }
 
-// Mount registers the assets route on mux.
+// Mount registers the assets route on mux, and /favicon.ico (the icon)
+// for the browsers that ask for it whatever the page says.
 func (k *Kit) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /assets/{name...}", k.ServeAssets)
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		r.SetPathValue("name", "icon.svg")
+		k.ServeAssets(w, r)
+	})
 }

@@ -167,7 +167,7 @@ type Field struct {
 
 func (k *Kit) funcs() template.FuncMap {
 	return template.FuncMap{
-		"asset": k.assetURL,
+		"asset": k.AssetURL,
 		// field builds a Field from the page: its value from Form (never
 		// for passwords) and its error from Errors.
 		"field": func(p *Page, name, label, typ string) Field {

@@ -52,6 +52,12 @@ type liveStream struct {
 
 // endStreams ends the open streams that match, now, on this node (streams
 // elsewhere notice at their next ping, which re-checks the session).
+// CloseMemberStreams ends every open stream of a member, for example once
+// their account is deleted.
+func (s *Server) CloseMemberStreams(memberID int64) {
+	s.endStreams(func(l *liveStream) bool { return l.memberID == memberID })
+}
+
 func (s *Server) endStreams(match func(*liveStream) bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

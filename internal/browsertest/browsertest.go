@@ -19,7 +19,7 @@ import (
 
 // Timeout bounds the life of one test's browser: every action of the test
 // fails once it has passed.
-var Timeout = 3 * time.Minute
+var Timeout = 5 * time.Minute
 
 // Find returns the path of the Chromium to run: $GLASSHOUSE_CHROMIUM when
 // set, else Debian's /usr/bin/chromium, else the first of chromium,
@@ -223,6 +223,9 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 // path.
 func Screenshot(t testing.TB, ctx context.Context, name string) string {
 	t.Helper()
+	// A page still loading (just after a click that navigates) may never
+	// give a frame: wait until it has.
+	Do(t, ctx, chromedp.Poll[chromedp.Void](`document.readyState === "complete"`, chromedp.WithPollingInterval(50*time.Millisecond)))
 	png := Run(t, ctx, chromedp.FullScreenshot(100))
 	file := filepath.Join(screenshotDir(t), unsafeName.ReplaceAllString(t.Name()+"-"+name, "_")+".png")
 	if err := os.WriteFile(file, png, 0o644); err != nil {

@@ -207,9 +207,12 @@ func (p *Pages) showConversation(w http.ResponseWriter, r *http.Request, m *glas
 	slices.Reverse(page.Messages)
 	for _, msg := range page.Messages {
 		v := messageView{Message: msg, Sender: names[msg.SenderID], Mine: msg.SenderID == m.ID}
-		if v.Mine {
+		switch {
+		case v.Mine:
 			v.Sender = "You"
-		} else if v.Sender == "" { // no longer a member
+		case msg.SenderDeleted:
+			v.Sender, v.Text = "Deleted account", "This message is gone: its sender deleted their account."
+		case v.Sender == "": // no longer a member
 			v.Sender = "@" + msg.SenderHandle
 		}
 		d.Messages = append(d.Messages, v)

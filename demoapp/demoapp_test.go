@@ -1,0 +1,212 @@
+package demoapp_test
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var (
+	staticRE = regexp.MustCompile(`(?:src|href)="(/demo/static/[^"]+)"`)
+	imgRE    = regexp.MustCompile(`<img [^>]*>`)
+)
+
+// TestHomePages checks every demo page before connecting: served with a
+// CSP that allows no script, free of inline script and style, each with
+// its own logo and stylesheet (which are served), images with alt text,
+// and each app with its "Connect your glasshouse account" button.
+func TestHomePages(t *testing.T) {
+	w := MustWorld(t)
+	b := newBrowser(t, w)
+	for _, tc := range []struct {
+		name, path string
+		want       []string
+	}{
+		{"index", "/demo/", []string{`href="/demo/streamflix/"`, `href="/demo/shopzon/"`, `href="/demo/searchly/"`}},
+		{"streamflix", "/demo/streamflix/", []string{"Now showing", "Metropolis", "Fritz Lang", "streamflix.svg",
+			"Never reads your conversations", `action="/demo/streamflix/connect"`, "Connect your glasshouse account"}},
+		{"shopzon", "/demo/shopzon/", []string{"Popular this week", "kettle.svg", "shopzon.svg",
+			"private relay address", `action="/demo/shopzon/connect"`, "Connect your glasshouse account"}},
+		{"searchly", "/demo/searchly/", []string{`role="search"`, `<label for="q"`, "searchly.svg",
+			"Friends on Searchly", `action="/demo/searchly/connect"`, "Connect your glasshouse account"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := b.do(http.MethodGet, tc.path, nil)
+			if p.status != http.StatusOK {
+				t.Fatalf("status %d", p.status)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(p.body, want) {
+					t.Errorf("the page lacks %q", want)
+				}
+			}
+			csp := p.header.Get("Content-Security-Policy")
+			for _, want := range []string{"default-src 'none'", "style-src 'self'", "img-src 'self'",
+				"form-action 'self' " + w.url + ";", "frame-ancestors 'none'"} {
+				if !strings.Contains(csp, want) {
+					t.Errorf("Content-Security-Policy %q lacks %q", csp, want)
+				}
+			}
+			if strings.Contains(csp, "script-src") || strings.Contains(csp, "unsafe") {
+				t.Errorf("Content-Security-Policy %q allows script or unsafe sources", csp)
+			}
+			for _, bad := range []string{"<script", "<style", " style=", "http://", "https://"} {
+				if strings.Contains(strings.ReplaceAll(p.body, w.url, ""), bad) {
+					t.Errorf("the page holds %q (inline code or an outside resource)", bad)
+				}
+			}
+			for _, img := range imgRE.FindAllString(p.body, -1) {
+				if !strings.Contains(img, ` alt="`) {
+					t.Errorf("image without alt text: %s", img)
+				}
+			}
+			files := staticRE.FindAllStringSubmatch(p.body, -1)
+			if len(files) < 2 {
+				t.Errorf("the page links %d static files; want its stylesheet and logo", len(files))
+			}
+			for _, f := range files {
+				r := b.do(http.MethodGet, f[1], nil)
+				if r.status != http.StatusOK || r.header.Get("Cache-Control") != "public, max-age=31536000, immutable" {
+					t.Errorf("%s: status %d, Cache-Control %q", f[1], r.status, r.header.Get("Cache-Control"))
+				}
+			}
+		})
+	}
+}
+
+func TestStaticFiles(t *testing.T) {
+	w := MustWorld(t)
+	b := newBrowser(t, w)
+	css := staticRE.FindStringSubmatch(b.do(http.MethodGet, "/demo/", nil).body)[1] // the stylesheet comes first
+	version := strings.Split(css, "/")[3]
+	for _, tc := range []struct {
+		name, path, kind, cache string
+		status                  int
+	}{
+		{"stylesheet", css, "text/css; charset=utf-8", "public, max-age=31536000, immutable", 200},
+		{"logo", "/demo/static/" + version + "/streamflix.svg", "image/svg+xml", "no-cache", 200}, // another file's version
+		{"old version", "/demo/static/0123456789abcdef/demo.css", "text/css; charset=utf-8", "no-cache", 200},
+		{"unknown file", "/demo/static/" + version + "/nothing.css", "", "", 404},
+		{"no climbing out", "/demo/static/" + version + "/..%2fdemoapp.go", "", "", 404},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := b.do(http.MethodGet, tc.path, nil)
+			if r.status != tc.status {
+				t.Fatalf("status %d, want %d", r.status, tc.status)
+			}
+			if tc.status != 200 {
+				return
+			}
+			for k, want := range map[string]string{"Content-Type": tc.kind, "Cache-Control": tc.cache,
+				"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'"} {
+				if got := r.header.Get(k); got != want {
+					t.Errorf("%s: %q, want %q", k, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestConnectedPages connects each app and checks that the page says what
+// the app does with the data, and that disconnecting is one visible
+// button away.
+func TestConnectedPages(t *testing.T) {
+	w := MustWorld(t)
+	alice, bob := newBrowser(t, w), newBrowser(t, w)
+	bob.connect("streamflix", w.bob, nil)
+
+	t.Run("streamflix", func(t *testing.T) {
+		p := alice.connect("streamflix", w.alice, []string{"friends", "messages.send"})
+		for _, want := range []string{`action="/demo/streamflix/disconnect"`, "Recommend a film to a friend",
+			`<select id="to" name="to"><option value="`, "Connected with glasshouse"} {
+			if !strings.Contains(p.body, want) {
+				t.Errorf("the connected page lacks %q", want)
+			}
+		}
+		if strings.Contains(p.body, w.alice.DisplayName) {
+			t.Error("Streamflix shows alice's name although she did not share her profile")
+		}
+		// A poster's Recommend link picks its film in the form.
+		if p := alice.do(http.MethodGet, "/demo/streamflix/?film="+url.QueryEscape("Paris, Texas"), nil); !strings.Contains(p.body, "<option selected>Paris, Texas</option>") {
+			t.Error("?film= does not pick the film to recommend")
+		}
+		p = alice.do(http.MethodPost, "/demo/streamflix/disconnect", url.Values{})
+		if !strings.Contains(p.body, "Disconnected.") || strings.Contains(p.body, "/disconnect") || !strings.Contains(p.body, "Connect your glasshouse account") {
+			t.Errorf("after disconnecting:\n%s", p.body)
+		}
+	})
+
+	t.Run("shopzon", func(t *testing.T) {
+		p := bob.connect("shopzon", w.bob, nil)
+		if !strings.Contains(p.body, "Order confirmations and delivery updates go to") || !strings.Contains(p.body, "@relay.") ||
+			!strings.Contains(p.body, "private relay address from glasshouse") || strings.Contains(p.body, w.bob.Email) {
+			t.Errorf("Shopzon should show the relay address it mails, and only that:\n%s", p.body)
+		}
+		if !strings.Contains(p.body, "Bob Okafor, connected") {
+			t.Error("Shopzon's bar does not show who is connected")
+		}
+	})
+
+	t.Run("searchly", func(t *testing.T) {
+		p := alice.connect("searchly", w.alice, nil)
+		if !strings.Contains(p.body, "None of your friends uses Searchly yet") {
+			t.Errorf("Searchly page:\n%s", p.body)
+		}
+		bob.connect("searchly", w.bob, nil)
+		if p := alice.do(http.MethodGet, "/demo/searchly/", nil); !strings.Contains(p.body, `class="friend"`) {
+			t.Error("Searchly does not list bob once he connected it too")
+		}
+	})
+}
+
+func TestSearchly(t *testing.T) {
+	w := MustWorld(t)
+	b := newBrowser(t, w)
+	for _, tc := range []struct {
+		name, q string
+		want    []string // result links, in order
+	}{
+		{"one word", "films", []string{"/demo/streamflix/"}},
+		{"every word must match", "privacy center", []string{w.url + "/privacy"}},
+		{"any case", "GLASSHOUSE log", []string{w.url + "/log/checkpoint"}},
+		{"nothing", "zebra", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := b.do(http.MethodGet, "/demo/searchly/?q="+url.QueryEscape(tc.q), nil)
+			var got []string
+			for _, m := range regexp.MustCompile(`<h3><a href="([^"]+)">`).FindAllStringSubmatch(p.body, -1) {
+				got = append(got, m[1])
+			}
+			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("results %q, want %q", got, tc.want)
+			}
+			if tc.want == nil && !strings.Contains(p.body, "Nothing found") {
+				t.Error("no “Nothing found” line")
+			}
+			if !strings.Contains(p.body, `value="`+tc.q+`"`) {
+				t.Error("the search box does not keep the query")
+			}
+		})
+	}
+}
+
+// TestConsentPageShowsAccesses checks the line the platform adds to the
+// consent page from the world's AccessCount: Streamflix's accesses grow as
+// members use it.
+func TestConsentPageShowsAccesses(t *testing.T) {
+	w := MustWorld(t)
+	consent := func() string {
+		b := newBrowser(t, w)
+		p := b.do(http.MethodPost, "/demo/streamflix/connect", url.Values{})
+		return b.submit(p, url.Values{"handle": {"alice"}, "password": {testPassword}}).body
+	}
+	if body := consent(); !strings.Contains(body, "None yet.") {
+		t.Errorf("before any access: %s", body)
+	}
+	newBrowser(t, w).connect("streamflix", w.bob, nil) // its home page reads bob's profile and friends
+	if body := consent(); !strings.Contains(body, "2 accesses") || !strings.Contains(body, `href="/assets/style.css"`) {
+		t.Errorf("after bob's visit: %s", body)
+	}
+}

@@ -1,0 +1,185 @@
+package portal
+
+import (
+	"embed"
+	"encoding/hex"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/docs"
+	"github.com/glasshouse/glasshouse/ratelimit"
+	"github.com/glasshouse/glasshouse/ui"
+)
+
+//go:embed pages/*.html
+var pagesFS embed.FS
+
+// Store is what the portal reads and changes.
+type Store interface {
+	glasshouse.PartnerStore
+	glasshouse.PartnerStatsStore
+	glasshouse.OperatorStore
+}
+
+// Config wires the portal. Kit, Store and Key are required.
+type Config struct {
+	Kit   *ui.Kit
+	Store Store
+	// Key signs partner sessions: at least 32 secret bytes, the same on
+	// every node. It may be the Kit's key: the portal's MACs are of
+	// their own domain.
+	Key []byte
+	// SecureCookies marks the partner session cookie Secure even on plain
+	// HTTP requests.
+	SecureCookies bool
+	// SessionLifetime is how long a partner stays signed in; zero means
+	// one hour.
+	SessionLifetime time.Duration
+	// SignInLimit counts failed partner sign-ins per IP address; nil means
+	// 10 at once, then one every 30 seconds.
+	SignInLimit *ratelimit.Limiter
+	Logger      *slog.Logger     // nil discards logs
+	Now         func() time.Time // nil means time.Now
+}
+
+// Portal serves /developers, /admin and /docs. Create it with New and
+// register its routes with Mount.
+type Portal struct {
+	kit      *ui.Kit
+	store    Store
+	key      []byte
+	secure   bool
+	lifetime time.Duration
+	signIns  *ratelimit.Limiter
+	log      *slog.Logger
+	now      func() time.Time
+	tmpl     map[string]*template.Template
+}
+
+// New returns the portal. It panics when a required field is missing or
+// the embedded templates do not parse (programming errors any test
+// catches).
+func New(c Config) *Portal {
+	if c.Kit == nil || c.Store == nil {
+		panic("portal: Config.Kit and Store are required")
+	}
+	if len(c.Key) < 32 {
+		panic("portal: Config.Key needs at least 32 bytes")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.SessionLifetime <= 0 {
+		c.SessionLifetime = time.Hour
+	}
+	if c.SignInLimit == nil {
+		c.SignInLimit = ratelimit.New(ratelimit.Config{Every: 30 * time.Second, Burst: 10, Now: c.Now})
+	}
+	p := &Portal{kit: c.Kit, store: c.Store, key: c.Key, secure: c.SecureCookies, lifetime: c.SessionLifetime,
+		signIns: c.SignInLimit, log: c.Logger, now: c.Now}
+	funcs := template.FuncMap{
+		"date":      func(t time.Time) string { return t.UTC().Format("Jan 2, 2006") },
+		"stamp":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
+		"iso":       func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"eventID":   func(id [16]byte) string { return hex.EncodeToString(id[:]) },
+		"scopeText": func(s string) string { return glasshouse.ScopeDescriptions[s] },
+		"join":      strings.Join,
+		"secret":    secretField,
+		"rowError":  rowError,
+	}
+	tmpl, err := c.Kit.Pages(pagesFS, funcs, "pages/*.html")
+	if err != nil {
+		panic(err)
+	}
+	p.tmpl = tmpl
+	return p
+}
+
+// Mount registers the routes on mux:
+//
+//	GET  /developers                            what partners get, on what rules; sign-in form
+//	POST /developers/signin                     client id and secret: a partner session
+//	GET  /developers/dashboard                  the signed-in partner's agreement, usage, receipts
+//	POST /developers/signout                    ends the partner session
+//	GET  /docs/{name}.md                        a documentation page, as text
+//	GET  /admin                                 operators: partners, agreements waiting
+//	POST /admin/partners/{client}/approve       operators: approve the newest agreement version
+//	POST /admin/partners/{client}/suspend       operators: suspend a partner
+//	POST /admin/partners/{client}/resume        operators: lift a suspension
+//
+// Every POST checks the form's CSRF token. Any other method or path under
+// /admin answers 404, as for a path that does not exist.
+func (p *Portal) Mount(mux *http.ServeMux) {
+	mux.HandleFunc("GET /developers", p.developers)
+	mux.Handle("POST /developers/signin", p.form(p.signIn))
+	mux.Handle("GET /developers/dashboard", p.partnerOnly(p.dashboard))
+	mux.Handle("POST /developers/signout", p.form(p.signOut))
+	mux.HandleFunc("GET /docs/{name}", serveDoc)
+
+	mux.Handle("GET /admin", p.operatorOnly(p.admin))
+	mux.Handle("POST /admin/partners/{client}/{action}", p.operatorOnly(p.adminAction))
+	// Without these, a wrong method on an /admin route would answer 405
+	// and so tell that the route exists.
+	mux.HandleFunc("/admin", http.NotFound)
+	mux.HandleFunc("/admin/", http.NotFound)
+}
+
+// form checks a POSTed form's CSRF token before calling h.
+func (p *Portal) form(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := p.kit.ParseForm(w, r); err != nil {
+			p.kit.Fail(w, r, err)
+			return
+		}
+		h(w, r)
+	})
+}
+
+// render shows page name with status.
+func (p *Portal) render(w http.ResponseWriter, r *http.Request, name string, status int, pg *ui.Page) {
+	p.kit.Render(w, r, p.tmpl[name], status, pg)
+}
+
+// serveDoc serves GET /docs/{name}.md: a page of package docs, as plain
+// text (the partner guide is Markdown meant to be read as it is).
+func serveDoc(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	b, err := fs.ReadFile(docs.FS, name)
+	if !strings.HasSuffix(name, ".md") || err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	h := w.Header()
+	ui.SetHeaders(h)
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "public, max-age=300")
+	w.Write(b)
+}
+
+// flashes are the confirmations a redirect can ask for with ?done=: fixed
+// texts, so that a link cannot make a page say anything else.
+var flashes = map[string]string{
+	"signedout": "Signed out.",
+	"approved":  "Agreement approved. Members are asked to consent to its scopes from now on.",
+	"suspended": "Partner suspended: its next request, and every one after, is refused.",
+	"resumed":   "Suspension lifted: the partner may call the Graph API again under its current agreement.",
+}
+
+// clientIP is the address of the peer. Behind a proxy every request comes
+// from the proxy's address.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
