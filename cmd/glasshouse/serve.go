@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
 	"github.com/glasshouse/glasshouse"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/glasshouse/glasshouse/accesslog"
 	"github.com/glasshouse/glasshouse/demoapp"
+	"github.com/glasshouse/glasshouse/export"
 	"github.com/glasshouse/glasshouse/graph"
 	"github.com/glasshouse/glasshouse/oauth"
 	"github.com/glasshouse/glasshouse/postgres"
@@ -30,6 +33,8 @@ import (
 	"github.com/glasshouse/glasshouse/sqlstore"
 	"github.com/glasshouse/glasshouse/ui"
 	"github.com/glasshouse/glasshouse/ui/messenger"
+	"github.com/glasshouse/glasshouse/ui/portal"
+	"github.com/glasshouse/glasshouse/ui/privacy"
 	"github.com/glasshouse/glasshouse/web"
 	"k8s.io/klog/v2"
 )
@@ -61,6 +66,7 @@ type Main struct {
 	Log      *accesslog.Log    // the transparency log, as this node reads and serves it
 	Feeder   *accesslog.Feeder // the log's one writer, if this node took the feeder lock at start
 	Recorder *accesslog.Recorder
+	logKey   *accesslog.Key
 	feeder   atomic.Pointer[accesslog.Feeder] // the feeder this node runs now, if any
 	Web      *web.Server
 	HTTP     *http.Server
@@ -158,7 +164,11 @@ func (m *Main) Run(ctx context.Context) error {
 	// Both password doors (the member API and the OAuth login page) count
 	// failed attempts together.
 	perAccount, perIP := web.NewLoginLimiters(nil)
-	mounts, err := m.partnerPlatform(ceiling, logger, perAccount, perIP)
+	kit, uiKey, err := m.uiKit(logger)
+	if err != nil {
+		return err
+	}
+	mounts, err := m.partnerPlatform(ceiling, logger, perAccount, perIP, kit.AssetURL("style.css"))
 	if err != nil {
 		return err
 	}
@@ -186,9 +196,7 @@ func (m *Main) Run(ctx context.Context) error {
 		AccessLog:       m.Log,
 		MemberKey:       m.Recorder.MemberKey,
 	})
-	if err := m.pages(logger); err != nil {
-		return err
-	}
+	m.pages(kit, uiKey, perAccount, logger)
 	m.HTTP = &http.Server{
 		Handler:           m.Web.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -215,7 +223,7 @@ func (m *Main) Run(ctx context.Context) error {
 
 // partnerPlatform builds the authorization server and the Graph API and
 // returns their routes.
-func (m *Main) partnerPlatform(ceiling []string, logger *slog.Logger, perAccount, perIP *ratelimit.Limiter) ([]func(*http.ServeMux), error) {
+func (m *Main) partnerPlatform(ceiling []string, logger *slog.Logger, perAccount, perIP *ratelimit.Limiter, stylesheet string) ([]func(*http.ServeMux), error) {
 	var err error
 	m.OAuth, err = oauth.New(oauth.Config{
 		Issuer:         m.URL(),
@@ -225,6 +233,11 @@ func (m *Main) partnerPlatform(ceiling []string, logger *slog.Logger, perAccount
 		SecureCookies:  m.Config.Secure,
 		LoginByAccount: perAccount,
 		LoginByIP:      perIP,
+		Stylesheet:     stylesheet,
+		AccessCount: func(ctx context.Context, partnerID int64) (int64, error) {
+			t, err := m.Store.PartnerAccessTotals(ctx, partnerID)
+			return t.All(), err
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("authorization server: %w", err)
@@ -266,6 +279,7 @@ func (m *Main) accessLog(logger *slog.Logger) (*accesslog.Recorder, func(*http.S
 	if err != nil {
 		return nil, nil, fmt.Errorf("access log: %w", err)
 	}
+	m.logKey = key
 	master, err := m.Store.Secret(context.Background(), "accesslog-master", func() ([]byte, error) {
 		b := make([]byte, accesslog.MinMasterKeySize)
 		_, err := rand.Read(b)
@@ -289,21 +303,40 @@ func (m *Main) accessLog(logger *slog.Logger) (*accesslog.Recorder, func(*http.S
 	return recorder, accesslog.NewHandler(m.Log, key.VerifierKey, outbox).Register, nil
 }
 
-// pages mounts the server-rendered pages members, partners and operators
-// use, on the same mux as the API.
-func (m *Main) pages(logger *slog.Logger) error {
-	key, err := m.Store.Secret(context.Background(), "ui-csrf", func() ([]byte, error) {
+// uiKit returns the groundwork of the server-rendered pages, with its key
+// (for CSRF tokens and partner sessions) kept as a store secret.
+func (m *Main) uiKit(logger *slog.Logger) (*ui.Kit, []byte, error) {
+	key, err := m.Store.Secret(context.Background(), "ui-key", func() ([]byte, error) {
 		b := make([]byte, 32)
 		_, err := rand.Read(b)
 		return b, err
 	})
 	if err != nil {
-		return fmt.Errorf("pages: key: %w", err)
+		return nil, nil, fmt.Errorf("pages: key: %w", err)
 	}
-	kit := ui.New(ui.Config{Store: m.Store, Key: key, SecureCookies: m.Config.Secure, Logger: logger})
+	return ui.New(ui.Config{Store: m.Store, Key: key, SecureCookies: m.Config.Secure, IsOperator: m.Store.IsOperator, Logger: logger}), key, nil
+}
+
+// pages mounts the server-rendered pages members, partners and operators
+// use, on the same mux as the API.
+func (m *Main) pages(kit *ui.Kit, key []byte, perAccount *ratelimit.Limiter, logger *slog.Logger) {
 	m.Web.Mount(kit.Mount)
 	m.Web.Mount(messenger.New(messenger.Config{Kit: kit, Store: m.Store, Accounts: m.Web, Logger: logger}).Mount)
-	return nil
+	exporter := export.New(export.Config{Store: m.Store, Log: m.Log, LogKey: m.logKey.VerifierKey, MemberKey: m.Recorder.MemberKey})
+	m.Web.Mount(privacy.New(privacy.Config{
+		Kit: kit, Store: m.Store, Export: exporter.Write, SignOut: m.Web.Logout,
+		// Wrong passwords on the deletion form count with failed logins.
+		PasswordAttempts: perAccount,
+		DeleteAccount: func(ctx context.Context, memberID int64) error {
+			if err := m.Store.DeleteMember(ctx, memberID); err != nil {
+				return err
+			}
+			m.Web.CloseMemberStreams(memberID)
+			return nil
+		},
+		Logger: logger,
+	}).Mount)
+	m.Web.Mount(portal.New(portal.Config{Kit: kit, Store: m.Store, Key: key, SecureCookies: m.Config.Secure, Logger: logger}).Mount)
 }
 
 // feederStandby is how often a node without the feeder lock tries to take
@@ -436,16 +469,69 @@ func (m *Main) URL() string {
 
 // openStore opens the database that --db names, or SQLite under data.
 func openStore(ctx context.Context, data, db string, pub glasshouse.Publisher) (*sqlstore.Store, error) {
-	cfg := sqlstore.Config{Publisher: pub}
+	var open func(ctx context.Context, dsn string, cfg sqlstore.Config) (*sqlstore.Store, error)
 	switch {
 	case db == "":
-		return sqlite.Open(ctx, filepath.Join(data, "glasshouse.db"), cfg)
+		open, db = sqlite.Open, filepath.Join(data, "glasshouse.db")
 	case strings.HasPrefix(db, "sqlite:"):
-		return sqlite.Open(ctx, strings.TrimPrefix(db, "sqlite:"), cfg)
+		open, db = sqlite.Open, strings.TrimPrefix(db, "sqlite:")
 	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
-		return postgres.Open(ctx, db, cfg)
+		open = postgres.Open
+	default:
+		return nil, fmt.Errorf("--db must be sqlite:PATH or a postgres:// URL, not %q", db)
 	}
-	return nil, fmt.Errorf("--db must be sqlite:PATH or a postgres:// URL, not %q", db)
+	kek, err := loadOrCreateStorageKey(data)
+	if err != nil {
+		return nil, err
+	}
+	return open(ctx, db, sqlstore.Config{Publisher: pub, KeyEncryptionKey: kek})
+}
+
+// storageKeyFile is the key-encryption key of the members' secrets, in the
+// data folder: outside the database, so that a copy of the database alone
+// reads no message.
+const storageKeyFile = "storage.key"
+
+// loadOrCreateStorageKey reads <data>/storage.key (32 bytes, base64), or
+// creates it on first start. Two processes starting at once agree on one
+// key: the file appears whole, with a hard link, or not at all.
+func loadOrCreateStorageKey(data string) ([]byte, error) {
+	path := filepath.Join(data, storageKeyFile)
+	read := func() ([]byte, error) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+		if err != nil || len(key) != 32 {
+			return nil, fmt.Errorf("storage key %s: want 32 bytes in base64", path)
+		}
+		return key, nil
+	}
+	if key, err := read(); !errors.Is(err, fs.ErrNotExist) {
+		return key, err
+	}
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		return nil, fmt.Errorf("storage key: %w", err)
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	tmp, err := os.CreateTemp(data, storageKeyFile+".*")
+	if err != nil {
+		return nil, fmt.Errorf("storage key: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(base64.StdEncoding.EncodeToString(key) + "\n"); err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("storage key: %w", err)
+	}
+	if err := errors.Join(tmp.Sync(), tmp.Close()); err != nil {
+		return nil, fmt.Errorf("storage key: %w", err)
+	}
+	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("storage key: %w", err)
+	}
+	return read()
 }
 
 // Close shuts down gracefully: stop accepting and finish in-flight requests,
