@@ -1,0 +1,125 @@
+package ui_test
+
+import (
+	"crypto/rand"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/ui"
+)
+
+func newKit(t *testing.T) *ui.Kit {
+	t.Helper()
+	key := make([]byte, 32)
+	rand.Read(key)
+	return ui.New(ui.Config{Key: key})
+}
+
+// page is a page template the way the ui packages write theirs.
+var page = fstest.MapFS{"pages/hello.html": {Data: []byte(
+	`{{define "title"}}Hello{{end}}{{define "main"}}<p id="who">{{.Data}}</p>{{template "csrf" .}}{{end}}`)}}
+
+func TestRender(t *testing.T) {
+	k := newKit(t)
+	pages, err := k.Pages(page, nil, "pages/*.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	k.Render(w, httptest.NewRequest("GET", "/hello", nil), pages["hello"], http.StatusOK, &ui.Page{Data: `<script>alert(1)</script>`})
+	body := w.Body.String()
+	if w.Code != 200 || !strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;") || strings.Contains(body, "<script>alert") {
+		t.Errorf("status %d, body does not escape the data:\n%s", w.Code, body)
+	}
+	h := w.Result().Header
+	if csp := h.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("Content-Security-Policy %q", csp)
+	}
+	if h.Get("X-Frame-Options") != "DENY" || h.Get("Cache-Control") != "no-store" {
+		t.Errorf("headers %v", h)
+	}
+	if !strings.Contains(body, `href="/assets/style.css?v=`) || !strings.Contains(body, `name="csrf" value="`) {
+		t.Errorf("page lacks the versioned stylesheet or the CSRF field:\n%s", body)
+	}
+}
+
+func TestCSRF(t *testing.T) {
+	k := newKit(t)
+	// A browser gets a cookie and a token with its first page.
+	w := httptest.NewRecorder()
+	token := k.CSRFToken(w, httptest.NewRequest("GET", "/", nil))
+	cookie := w.Result().Cookies()[0]
+	other := httptest.NewRecorder()
+	otherToken := k.CSRFToken(other, httptest.NewRequest("GET", "/", nil))
+
+	post := func(token string, withCookie bool) error {
+		r := httptest.NewRequest("POST", "/", strings.NewReader(url.Values{"csrf": {token}}.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if withCookie {
+			r.AddCookie(cookie)
+		}
+		return k.ParseForm(httptest.NewRecorder(), r)
+	}
+	if err := post(token, true); err != nil {
+		t.Errorf("the browser's own token: %v", err)
+	}
+	for name, err := range map[string]error{
+		"no token":               post("", true),
+		"another browser's":      post(otherToken, true),
+		"token without a cookie": post(token, false),
+	} {
+		if glasshouse.ErrorCode(err) != glasshouse.EFORBIDDEN {
+			t.Errorf("%s: %v, want forbidden", name, err)
+		}
+	}
+}
+
+func TestAssets(t *testing.T) {
+	k := newKit(t)
+	mux := http.NewServeMux()
+	k.Mount(mux)
+	versioned := k.AssetURL("style.css")
+	for _, tc := range []struct {
+		path, cache string
+		status      int
+	}{
+		{versioned, "public, max-age=31536000, immutable", 200},
+		{"/assets/style.css", "no-cache", 200},
+		{"/assets/style.css?v=old", "no-cache", 200},
+		{"/favicon.ico", "no-cache", 200},
+		{"/assets/nope.css", "", 404},
+	} {
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, httptest.NewRequest("GET", tc.path, nil))
+		if w.Code != tc.status || w.Result().Header.Get("Cache-Control") != tc.cache {
+			t.Errorf("GET %s: %d, Cache-Control %q; want %d, %q", tc.path, w.Code, w.Result().Header.Get("Cache-Control"), tc.status, tc.cache)
+		}
+	}
+	// The stylesheet is every file of static/css, joined.
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, httptest.NewRequest("GET", versioned, nil))
+	if css := w.Body.String(); !strings.Contains(css, "--glass:") || !strings.Contains(css, ".privacy") || w.Result().Header.Get("Content-Type") != "text/css; charset=utf-8" {
+		t.Errorf("style.css (%s) lacks a part", w.Result().Header.Get("Content-Type"))
+	}
+}
+
+func TestSafeNext(t *testing.T) {
+	for next, want := range map[string]string{
+		"/messages/3":         "/messages/3",
+		"":                    "/home",
+		"https://evil.test/":  "/home",
+		"//evil.test/":        "/home",
+		"/\\evil.test":        "/home",
+		"messages":            "/home",
+		"/privacy?x=1#events": "/privacy?x=1#events",
+	} {
+		if got := ui.SafeNext(next, "/home"); got != want {
+			t.Errorf("SafeNext(%q) = %q, want %q", next, got, want)
+		}
+	}
+}
