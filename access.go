@@ -61,12 +61,14 @@ type LogPosition struct {
 // reader of the outbox; every node writes to it.
 type AccessStore interface {
 	// RecordAccess writes rec in ONE durable transaction: it increments
-	// the member's access counter, calls encode with the new counter for
-	// the log entry's bytes, inserts the access record and an outbox row
+	// the member's access counter, calls encode with the new counter and
+	// the member's secret (AccountStore.MemberSecret, read in the same
+	// transaction: a deleted member has none, and gets no record) for the
+	// log entry's bytes, inserts the access record and an outbox row
 	// (event id, entry), and commits. It sets rec.Counter. If encode or
 	// anything else fails, nothing is written (the counter is not spent)
 	// and the error returns. A duplicate event id is ECONFLICT.
-	RecordAccess(ctx context.Context, rec *AccessRecord, encode func(counter uint64) ([]byte, error)) error
+	RecordAccess(ctx context.Context, rec *AccessRecord, encode func(counter uint64, memberSecret []byte) ([]byte, error)) error
 	// RecordWith runs do and records rec in ONE transaction: do's reads
 	// and writes and the record (counter, access record, outbox row) are
 	// committed together, or not at all. do runs first, so it can fill in
@@ -75,7 +77,7 @@ type AccessStore interface {
 	// RecordWith returns that error as it is: the caller records the
 	// refusal with RecordAccess. Other errors are internal or
 	// EUNAVAILABLE.
-	RecordWith(ctx context.Context, rec *AccessRecord, encode func(counter uint64) ([]byte, error), do func(ctx context.Context, tx Within) error) error
+	RecordWith(ctx context.Context, rec *AccessRecord, encode func(counter uint64, memberSecret []byte) ([]byte, error), do func(ctx context.Context, tx Within) error) error
 	// MemberAccess lists memberID's own access records with a counter
 	// greater than after, in counter order, at most limit (0 means
 	// DefaultPageSize; more than MaxPageSize is EINVALID).

@@ -61,7 +61,7 @@ func NewRecorder(c RecorderConfig) (*Recorder, error) {
 // An error means nothing was written, or that no receipt could be signed:
 // either way the caller must send no data.
 func (r *Recorder) Record(ctx context.Context, rec *glasshouse.AccessRecord) (receipt string, err error) {
-	encode, entry, err := r.prepare(ctx, rec)
+	encode, entry, err := r.prepare(rec)
 	if err != nil {
 		return "", err
 	}
@@ -76,7 +76,7 @@ func (r *Recorder) Record(ctx context.Context, rec *glasshouse.AccessRecord) (re
 // nothing was written and its error returns as it is: the caller records
 // the refusal with Record.
 func (r *Recorder) RecordWith(ctx context.Context, rec *glasshouse.AccessRecord, do func(context.Context, glasshouse.Within) error) (receipt string, err error) {
-	encode, entry, err := r.prepare(ctx, rec)
+	encode, entry, err := r.prepare(rec)
 	if err != nil {
 		return "", err
 	}
@@ -96,8 +96,7 @@ func (r *Recorder) RecordWith(ctx context.Context, rec *glasshouse.AccessRecord,
 // MemberKey returns the member's K_member: with it the member (or anyone
 // they give it to) recomputes their tags and finds their entries in the
 // log (MemberKey.FindTrail, glasshouse audit trail).
-// The store keeps the secrets cached; deriving costs two HMACs. Once the
-// member's account is deleted there is no key: ENOTFOUND.
+// Once the member's account is deleted there is no key: ENOTFOUND.
 func (r *Recorder) MemberKey(ctx context.Context, memberID int64) (MemberKey, error) {
 	secret, err := r.cfg.Store.MemberSecret(ctx, memberID)
 	if err != nil {
@@ -115,18 +114,18 @@ type encoded struct {
 
 // prepare gives rec a fresh event id and returns the encode function for
 // the store, which leaves the entry it encoded in *enc.
-func (r *Recorder) prepare(ctx context.Context, rec *glasshouse.AccessRecord) (encode func(uint64) ([]byte, error), enc *encoded, err error) {
+func (r *Recorder) prepare(rec *glasshouse.AccessRecord) (encode func(uint64, []byte) ([]byte, error), enc *encoded, err error) {
 	id, err := NewEventID(r.cfg.Rand)
 	if err != nil {
 		return nil, nil, fmt.Errorf("recorder: %w", err)
 	}
 	rec.EventID = id
-	key, err := r.MemberKey(ctx, rec.MemberID)
-	if err != nil {
-		return nil, nil, fmt.Errorf("recorder: %w", err)
-	}
 	enc = new(encoded)
-	encode = func(counter uint64) ([]byte, error) {
+	encode = func(counter uint64, secret []byte) ([]byte, error) {
+		key, err := DeriveMemberKey(r.cfg.MasterKey, secret)
+		if err != nil {
+			return nil, err
+		}
 		e := EntryOf(rec, key.Tag(counter))
 		b, err := e.MarshalBinary()
 		*enc = encoded{entry: e, b: b}

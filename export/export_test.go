@@ -731,7 +731,7 @@ func TestWriteWithoutLog(t *testing.T) {
 	p := MustPartner(t, s, "Streamflix", glasshouse.ScopeMessagesSend)
 	rec := &glasshouse.AccessRecord{EventID: [16]byte{1}, PartnerID: p.ID, ClientID: p.ClientID, MemberID: alice.ID,
 		Endpoint: "GET /graph/v1/me", Scopes: []string{glasshouse.ScopeProfile}, Granted: false, Reason: "scope_not_granted", At: time.Now()}
-	if err := s.RecordAccess(t.Context(), rec, func(uint64) ([]byte, error) { return []byte("entry"), nil }); err != nil {
+	if err := s.RecordAccess(t.Context(), rec, func(uint64, []byte) ([]byte, error) { return []byte("entry"), nil }); err != nil {
 		t.Fatal(err)
 	}
 

@@ -16,7 +16,7 @@ var _ glasshouse.AccessStore = (*Store)(nil)
 
 // RecordAccess writes rec, its member's next counter and the outbox row of
 // the entry that encode returns, in one transaction.
-func (s *Store) RecordAccess(ctx context.Context, rec *glasshouse.AccessRecord, encode func(counter uint64) ([]byte, error)) error {
+func (s *Store) RecordAccess(ctx context.Context, rec *glasshouse.AccessRecord, encode func(counter uint64, memberSecret []byte) ([]byte, error)) error {
 	var counter uint64
 	err := s.write(ctx, func(t *tx) error {
 		var err error
@@ -31,7 +31,7 @@ func (s *Store) RecordAccess(ctx context.Context, rec *glasshouse.AccessRecord, 
 }
 
 // RecordWith runs do and records rec in one transaction.
-func (s *Store) RecordWith(ctx context.Context, rec *glasshouse.AccessRecord, encode func(counter uint64) ([]byte, error), do func(context.Context, glasshouse.Within) error) error {
+func (s *Store) RecordWith(ctx context.Context, rec *glasshouse.AccessRecord, encode func(counter uint64, memberSecret []byte) ([]byte, error), do func(context.Context, glasshouse.Within) error) error {
 	var counter uint64
 	var doErr error
 	err := s.write(ctx, func(t *tx) error {
@@ -87,7 +87,7 @@ func (w within) SendMessage(_ context.Context, m glasshouse.NewMessage) (*glassh
 // with it, and inserts the record and its outbox row. Run under the
 // operation's savepoint, a failure anywhere leaves no trace, the counter
 // increment included.
-func (t *tx) recordAccess(rec *glasshouse.AccessRecord, encode func(counter uint64) ([]byte, error)) (uint64, error) {
+func (t *tx) recordAccess(rec *glasshouse.AccessRecord, encode func(counter uint64, memberSecret []byte) ([]byte, error)) (uint64, error) {
 	if rec.EventID == ([16]byte{}) {
 		return 0, errors.New("zero event id")
 	}
@@ -98,7 +98,11 @@ func (t *tx) recordAccess(rec *glasshouse.AccessRecord, encode func(counter uint
 	if err != nil {
 		return 0, fmt.Errorf("next counter: %w", err)
 	}
-	entry, err := encode(uint64(counter))
+	key, err := t.memberKey(rec.MemberID, true)
+	if err != nil {
+		return 0, fmt.Errorf("member secret: %w", err)
+	}
+	entry, err := encode(uint64(counter), key.secret)
 	if err != nil {
 		return 0, fmt.Errorf("encode entry: %w", err)
 	}

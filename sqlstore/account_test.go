@@ -377,7 +377,7 @@ func mustEverything(t *testing.T, s *sqlstore.Store) *glasshouse.Member {
 	must(s.CreateTokens(ctx, &tok, nil, "", now))
 	rec := &glasshouse.AccessRecord{EventID: [16]byte{1}, PartnerID: p.ID, ClientID: p.ClientID, MemberID: alice.ID, AgreementVersion: 1,
 		Endpoint: "GET /graph/v1/me", Scopes: scopes[:1], Granted: true, Items: 1, At: now}
-	must(s.RecordAccess(ctx, rec, func(uint64) ([]byte, error) { return []byte("entry"), nil }))
+	must(s.RecordAccess(ctx, rec, func(uint64, []byte) ([]byte, error) { return []byte("entry"), nil }))
 	return alice
 }
 

@@ -31,6 +31,7 @@ var accessTests = []test{
 	{"RecordSendEncodeFails", testRecordSendEncodeFails},
 	{"RecordRead", testRecordRead},
 	{"LockFeeder", testLockFeeder},
+	{"RecordDeletedMember", testRecordDeletedMember},
 }
 
 // accessAt is when the suite's accesses happen.
@@ -55,12 +56,13 @@ func entryFor(rec *glasshouse.AccessRecord, counter uint64) []byte {
 }
 
 // mustRecord records rec and checks that encode was called once, with the
-// counter the record got.
+// counter the record got and the member's secret.
 func mustRecord(t *testing.T, s glasshouse.Store, rec *glasshouse.AccessRecord) {
 	t.Helper()
 	var got []uint64
-	err := s.RecordAccess(t.Context(), rec, func(c uint64) ([]byte, error) {
-		got = append(got, c)
+	var secret []byte
+	err := s.RecordAccess(t.Context(), rec, func(c uint64, sec []byte) ([]byte, error) {
+		got, secret = append(got, c), sec
 		return entryFor(rec, c), nil
 	})
 	if err != nil {
@@ -69,9 +71,13 @@ func mustRecord(t *testing.T, s glasshouse.Store, rec *glasshouse.AccessRecord) 
 	if len(got) != 1 || got[0] != rec.Counter {
 		t.Fatalf("encode called with %v; the record got counter %d", got, rec.Counter)
 	}
+	want, err := s.MemberSecret(t.Context(), rec.MemberID)
+	if err != nil || !bytes.Equal(secret, want) {
+		t.Fatalf("encode got secret %x; the member's is %x (%v)", secret, want, err)
+	}
 }
 
-func failEncode(uint64) ([]byte, error) { return nil, errors.New("cannot encode") }
+func failEncode(uint64, []byte) ([]byte, error) { return nil, errors.New("cannot encode") }
 
 func mustPending(t *testing.T, s glasshouse.Store, limit int) []glasshouse.OutboxEntry {
 	t.Helper()
@@ -165,9 +171,9 @@ func testRecordAccessEncodeFails(t *testing.T, s glasshouse.Store) {
 	p := everyScope(t, s, "streamflix")
 	rec := newAccess(t, alice, p)
 	var tried []uint64
-	err := s.RecordAccess(t.Context(), rec, func(c uint64) ([]byte, error) {
+	err := s.RecordAccess(t.Context(), rec, func(c uint64, _ []byte) ([]byte, error) {
 		tried = append(tried, c)
-		return failEncode(c)
+		return failEncode(c, nil)
 	})
 	if err == nil {
 		t.Fatal("RecordAccess with a failing encode: no error")
@@ -186,7 +192,7 @@ func testRecordAccessEncodeFails(t *testing.T, s glasshouse.Store) {
 	wantCode(t, err, glasshouse.ENOTFOUND, "EventLogIndex of the failed record")
 
 	// An empty entry is refused like a failing encode.
-	err = s.RecordAccess(t.Context(), rec, func(uint64) ([]byte, error) { return nil, nil })
+	err = s.RecordAccess(t.Context(), rec, func(uint64, []byte) ([]byte, error) { return nil, nil })
 	if err == nil {
 		t.Error("RecordAccess with an empty entry: no error")
 	}
@@ -203,7 +209,7 @@ func testRecordAccessDuplicate(t *testing.T, s glasshouse.Store) {
 	rec := newAccess(t, alice, p)
 	mustRecord(t, s, rec)
 	again := *rec
-	err := s.RecordAccess(t.Context(), &again, func(c uint64) ([]byte, error) { return entryFor(&again, c), nil })
+	err := s.RecordAccess(t.Context(), &again, func(c uint64, _ []byte) ([]byte, error) { return entryFor(&again, c), nil })
 	wantCode(t, err, glasshouse.ECONFLICT, "RecordAccess with a used event id")
 	wantAccessCount(t, s, alice, 1)
 	if n := len(mustPending(t, s, 10)); n != 1 {
@@ -248,7 +254,7 @@ func testAccessCountersConcurrent(t *testing.T, s glasshouse.Store) {
 					}
 					continue
 				}
-				if err := s.RecordAccess(t.Context(), rec, func(c uint64) ([]byte, error) { return entryFor(rec, c), nil }); err != nil {
+				if err := s.RecordAccess(t.Context(), rec, func(c uint64, _ []byte) ([]byte, error) { return entryFor(rec, c), nil }); err != nil {
 					errs <- err
 					continue
 				}
@@ -429,7 +435,7 @@ func sendAccess(t *testing.T, m *glasshouse.Member, p *glasshouse.Partner) *glas
 
 // recordSend sends nm and records rec in one RecordWith, as the Graph API
 // does for POST /me/messages.
-func recordSend(t *testing.T, s glasshouse.Store, nm glasshouse.NewMessage, rec *glasshouse.AccessRecord, encode func(uint64) ([]byte, error)) (msg *glasshouse.Message, created bool, err error) {
+func recordSend(t *testing.T, s glasshouse.Store, nm glasshouse.NewMessage, rec *glasshouse.AccessRecord, encode func(uint64, []byte) ([]byte, error)) (msg *glasshouse.Message, created bool, err error) {
 	t.Helper()
 	err = s.RecordWith(t.Context(), rec, encode, func(ctx context.Context, tx glasshouse.Within) (err error) {
 		msg, created, err = tx.SendMessage(ctx, nm)
@@ -444,13 +450,13 @@ func testRecordSend(t *testing.T, s glasshouse.Store) {
 	c := mustDirect(t, s, ms[0], ms[1])
 	nm := glasshouse.NewMessage{ConversationID: c.ID, SenderID: ms[0].ID, Text: "watching this", ClientTxnID: "t1", ViaPartner: p.Name}
 	rec := sendAccess(t, ms[0], p)
-	msg, created, err := recordSend(t, s, nm, rec, func(n uint64) ([]byte, error) { return entryFor(rec, n), nil })
+	msg, created, err := recordSend(t, s, nm, rec, func(n uint64, _ []byte) ([]byte, error) { return entryFor(rec, n), nil })
 	if err != nil || !created || msg.Text != nm.Text || msg.ViaPartner != p.Name {
 		t.Fatalf("RecordSend = %+v, %v, %v", msg, created, err)
 	}
 	// A retry is its own access, recorded with the stored message.
 	retry := sendAccess(t, ms[0], p)
-	again, created, err := recordSend(t, s, nm, retry, func(n uint64) ([]byte, error) { return entryFor(retry, n), nil })
+	again, created, err := recordSend(t, s, nm, retry, func(n uint64, _ []byte) ([]byte, error) { return entryFor(retry, n), nil })
 	if err != nil || created || again.ID != msg.ID {
 		t.Fatalf("RecordSend retry = %+v, %v, %v; want the stored message", again, created, err)
 	}
@@ -471,14 +477,14 @@ func testRecordSendRefused(t *testing.T, s glasshouse.Store) {
 	c := mustDirect(t, s, ms[1], ms[2]) // alice is not in it
 	rec := sendAccess(t, ms[0], p)
 	_, _, err := recordSend(t, s, glasshouse.NewMessage{ConversationID: c.ID, SenderID: ms[0].ID, Text: "hi"}, rec,
-		func(n uint64) ([]byte, error) { return entryFor(rec, n), nil })
+		func(n uint64, _ []byte) ([]byte, error) { return entryFor(rec, n), nil })
 	wantCode(t, err, glasshouse.ENOTFOUND, "RecordSend to a conversation alice is not in")
 	wantAccessCount(t, s, ms[0], 0)
 	if n := len(mustPending(t, s, 10)); n != 0 {
 		t.Errorf("%d outbox rows after a refused send", n)
 	}
 	_, _, err = recordSend(t, s, glasshouse.NewMessage{ConversationID: c.ID, SenderID: ms[1].ID}, rec,
-		func(n uint64) ([]byte, error) { return entryFor(rec, n), nil })
+		func(n uint64, _ []byte) ([]byte, error) { return entryFor(rec, n), nil })
 	wantCode(t, err, glasshouse.EINVALID, "RecordSend of an empty message")
 }
 
@@ -508,8 +514,8 @@ func testRecordRead(t *testing.T, s glasshouse.Store) {
 	p := everyScope(t, s, "streamflix")
 	c := mustDirect(t, s, ms[0], ms[1])
 	mustSend(t, s, c, ms[1], "hello alice")
-	encode := func(rec *glasshouse.AccessRecord) func(uint64) ([]byte, error) {
-		return func(n uint64) ([]byte, error) { return entryFor(rec, n), nil }
+	encode := func(rec *glasshouse.AccessRecord) func(uint64, []byte) ([]byte, error) {
+		return func(n uint64, _ []byte) ([]byte, error) { return entryFor(rec, n), nil }
 	}
 
 	// A read sees the data and its record commits with it.
@@ -566,6 +572,26 @@ func testLockFeeder(t *testing.T, s glasshouse.Store) {
 		t.Fatalf("LockFeeder after release = %v, %v; want the lock", ok, err)
 	}
 	again()
+}
+
+// A request that raced the deletion of its member's account gets no
+// record: the member's secret is read in the record's own transaction.
+func testRecordDeletedMember(t *testing.T, s glasshouse.Store) {
+	ms := mustMembers(t, s, "alice")
+	p := everyScope(t, s, "streamflix")
+	must(t, s.DeleteMember(t.Context(), ms[0].ID))
+	rec := newAccess(t, ms[0], p)
+	called := false
+	err := s.RecordAccess(t.Context(), rec, func(c uint64, _ []byte) ([]byte, error) {
+		called = true
+		return entryFor(rec, c), nil
+	})
+	if err == nil || called {
+		t.Fatalf("RecordAccess for a deleted member = %v (encode called: %v); want an error and no call", err, called)
+	}
+	if n := len(mustPending(t, s, 10)); n != 0 {
+		t.Errorf("%d outbox rows", n)
+	}
 }
 
 // history returns m's view of a conversation's newest messages.

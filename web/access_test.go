@@ -330,7 +330,7 @@ func TestMyAccessWrongTag(t *testing.T) {
 		Endpoint: "GET /graph/v1/me", Scopes: []string{glasshouse.ScopeProfile}, Granted: true, Items: 1, At: time.Now(),
 	}
 	rand.Read(rec.EventID[:])
-	err := as.Store.RecordAccess(context.Background(), rec, func(counter uint64) ([]byte, error) {
+	err := as.Store.RecordAccess(context.Background(), rec, func(counter uint64, _ []byte) ([]byte, error) {
 		var wrong accesslog.Tag // not HMAC(K_alice, counter)
 		wrong[0] = 1
 		return accesslog.EntryOf(rec, wrong).MarshalBinary()

@@ -178,7 +178,7 @@ func (s *site) mustAccess(t *testing.T, p *testPartner, m *glasshouse.Member, at
 	if reason != "" {
 		rec.Items = 0
 	}
-	if err := s.Store.RecordAccess(context.Background(), rec, func(c uint64) ([]byte, error) { return []byte("entry"), nil }); err != nil {
+	if err := s.Store.RecordAccess(context.Background(), rec, func(c uint64, _ []byte) ([]byte, error) { return []byte("entry"), nil }); err != nil {
 		t.Fatal(err)
 	}
 	return rec
