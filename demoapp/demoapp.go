@@ -371,9 +371,9 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request, app *App, _ *oauth
 	if tokens != nil {
 		v.Connected = true
 		client := s.client(r.Context(), tokens)
+		var ge *graphError
 		if slices.Contains(app.Scopes, "profile") || slices.Contains(app.Scopes, "email") {
 			v.Me = &me{}
-			var ge *graphError
 			if err := s.graph(client, "GET", "/graph/v1/me", nil, v.Me); errors.As(err, &ge) && ge.Code == "insufficient_scope" {
 				v.Me = nil // the member did not share a profile: fine
 			} else if err != nil {
@@ -384,8 +384,19 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request, app *App, _ *oauth
 			var fs struct{ Friends []friend }
 			if err := s.graph(client, "GET", "/graph/v1/me/friends", nil, &fs); err != nil {
 				v.Error = err.Error()
+				errors.As(err, &ge)
 			}
 			v.Friends = fs.Friends
+		}
+		// The member disconnected the app at glasshouse (or their consent
+		// ended): its tokens are dead, so it forgets them, as a real app
+		// would, and offers to connect again.
+		if ge != nil && ge.Code == "invalid_token" {
+			sess.mu.Lock()
+			sess.tokens = nil
+			sess.mu.Unlock()
+			v.Connected, v.Me, v.Friends = false, nil, nil
+			v.Error += " You are no longer connected."
 		}
 	}
 	s.render(w, app.Slug+".html", v)
