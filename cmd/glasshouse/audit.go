@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -38,20 +36,10 @@ Run 'glasshouse audit COMMAND --help' for the flags.
 
 // runAudit verifies a server's log and reports on it.
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(stderr, auditUsage)
-		if len(args) == 0 {
-			return errors.New("missing audit command")
-		}
-		return nil
+	cmd, args, fs, err := subcommand("audit", auditUsage, args, stderr, "verify", "report", "trail")
+	if cmd == "" {
+		return err
 	}
-	cmd, args := args[0], args[1:]
-	if cmd != "verify" && cmd != "report" && cmd != "trail" {
-		fmt.Fprint(stderr, auditUsage)
-		return fmt.Errorf("unknown audit command %q", cmd)
-	}
-	fs := flag.NewFlagSet("glasshouse audit "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	key := fs.String("key", "", "the log's verifier key (note form) you trust; default: the one in --state, or on a first run the one the server publishes")
 	state := fs.String("state", "", "file keeping the last verified checkpoint (default: under the user's config folder, one per server)")
 	partner := fs.String("partner", "", "report: only this partner (client id)")

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -29,22 +27,11 @@ Flags: --data DIR, --db sqlite:PATH|postgres://..., --json (list).
 
 // runOperator runs one command on operator accounts.
 func runOperator(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(stderr, operatorUsage)
-		if len(args) == 0 {
-			return errors.New("missing operator command")
-		}
-		return nil
+	cmd, args, fs, err := subcommand("operator", operatorUsage, args, stderr, "add", "remove", "list")
+	if cmd == "" {
+		return err
 	}
-	cmd, args := args[0], args[1:]
-	if cmd != "add" && cmd != "remove" && cmd != "list" {
-		fmt.Fprint(stderr, operatorUsage)
-		return fmt.Errorf("unknown operator command %q", cmd)
-	}
-	fs := flag.NewFlagSet("glasshouse operator "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	data := fs.String("data", "./glasshouse-data", "data folder")
-	db := fs.String("db", "", "database: sqlite:PATH or a postgres:// URL (default sqlite under --data)")
+	data, db := storeFlags(fs)
 	asJSON := fs.Bool("json", false, "list: print JSON")
 	if err := applyEnv(fs); err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -34,18 +35,11 @@ Run 'glasshouse partner COMMAND --help' for a command's flags.
 
 // runPartner runs one operator command on partners.
 func runPartner(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(stderr, partnerUsage)
-		if len(args) == 0 {
-			return errors.New("missing partner command")
-		}
-		return nil
+	cmd, args, fs, err := subcommand("partner", partnerUsage, args, stderr, "create", "update", "list", "approve", "suspend", "resume")
+	if cmd == "" {
+		return err
 	}
-	cmd, args := args[0], args[1:]
-	fs := flag.NewFlagSet("glasshouse partner "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	data := fs.String("data", "./glasshouse-data", "data folder")
-	db := fs.String("db", "", "database: sqlite:PATH or a postgres:// URL (default sqlite under --data)")
+	data, db := storeFlags(fs)
 	var (
 		np       glasshouse.NewPartner
 		scopes   = fs.String("scopes", "", "comma-separated data scopes: "+strings.Join(glasshouse.DataScopes, ", "))
@@ -68,10 +62,6 @@ func runPartner(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fs.Var(retentionFlag{&np.RetentionDays}, "retention", "new retention in days (default: unchanged)")
 	case "list":
 		needsID = false
-	case "approve", "suspend", "resume":
-	default:
-		fmt.Fprint(stderr, partnerUsage)
-		return fmt.Errorf("unknown partner command %q", cmd)
 	}
 	if err := applyEnv(fs); err != nil {
 		return err
@@ -232,6 +222,35 @@ func listPartners(ctx context.Context, store glasshouse.PartnerStore, w io.Write
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.ClientID, v.Name, v.Status, version, scopes, expires)
 	}
 	return tw.Flush()
+}
+
+// subcommand takes the command word of `glasshouse GROUP COMMAND ...` and
+// returns the command, its arguments and a flag set for it. For help it
+// prints usage and returns cmd "" and no error; for a missing or unknown
+// command (one not in commands, when given) it prints usage and fails.
+func subcommand(group, usage string, args []string, stderr io.Writer, commands ...string) (cmd string, rest []string, fs *flag.FlagSet, err error) {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return "", nil, nil, fmt.Errorf("missing %s command", group)
+		}
+		return "", nil, nil, nil
+	}
+	cmd = args[0]
+	if len(commands) > 0 && !slices.Contains(commands, cmd) {
+		fmt.Fprint(stderr, usage)
+		return "", nil, nil, fmt.Errorf("unknown %s command %q", group, cmd)
+	}
+	fs = flag.NewFlagSet("glasshouse "+group+" "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return cmd, args[1:], fs, nil
+}
+
+// storeFlags adds the flags that name the database of a command that
+// opens the store.
+func storeFlags(fs *flag.FlagSet) (data, db *string) {
+	return fs.String("data", "./glasshouse-data", "data folder"),
+		fs.String("db", "", "database: sqlite:PATH or a postgres:// URL (default sqlite under --data)")
 }
 
 // parseInterspersed parses flags that may come before or after the
