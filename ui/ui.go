@@ -271,7 +271,7 @@ func (k *Kit) RequireMember(h func(http.ResponseWriter, *http.Request, *glasshou
 			if r.Method != http.MethodGet {
 				next = "/messages"
 			}
-			http.Redirect(w, r, "/signin?next="+url.QueryEscape(next), http.StatusSeeOther)
+			Redirect(w, r, "/signin?next="+url.QueryEscape(next))
 			return
 		} else if err != nil {
 			k.Fail(w, r, err)
@@ -279,6 +279,13 @@ func (k *Kit) RequireMember(h func(http.ResponseWriter, *http.Request, *glasshou
 		}
 		h(w, r, m)
 	})
+}
+
+// Redirect answers 303 See Other to path, with the security headers of a
+// page (a redirect of a GET carries a small HTML body).
+func Redirect(w http.ResponseWriter, r *http.Request, path string) {
+	SetHeaders(w.Header())
+	http.Redirect(w, r, path, http.StatusSeeOther)
 }
 
 // SafeNext returns next if it is a path on this site, else fallback: a

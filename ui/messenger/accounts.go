@@ -13,7 +13,7 @@ import (
 // straight to their messages.
 func (p *Pages) landing(w http.ResponseWriter, r *http.Request) {
 	if p.kit.Member(r) != nil {
-		http.Redirect(w, r, "/messages", http.StatusSeeOther)
+		ui.Redirect(w, r, "/messages")
 		return
 	}
 	p.render(w, r, "landing", http.StatusOK, &ui.Page{})
@@ -21,7 +21,7 @@ func (p *Pages) landing(w http.ResponseWriter, r *http.Request) {
 
 func (p *Pages) signupForm(w http.ResponseWriter, r *http.Request) {
 	if p.kit.Member(r) != nil {
-		http.Redirect(w, r, "/messages", http.StatusSeeOther)
+		ui.Redirect(w, r, "/messages")
 		return
 	}
 	p.showSignup(w, r, http.StatusOK, &ui.Page{})
@@ -86,7 +86,7 @@ func signupErrors(in glasshouse.Signup) map[string]string {
 func (p *Pages) signinForm(w http.ResponseWriter, r *http.Request) {
 	next := ui.SafeNext(r.URL.Query().Get("next"), "")
 	if p.kit.Member(r) != nil {
-		http.Redirect(w, r, ui.SafeNext(next, "/messages"), http.StatusSeeOther)
+		ui.Redirect(w, r, ui.SafeNext(next, "/messages"))
 		return
 	}
 	pg := &ui.Page{}
@@ -114,7 +114,7 @@ func (p *Pages) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.accounts.SetSessionCookie(w, r, token, sess)
-	http.Redirect(w, r, ui.SafeNext(f.Get("next"), "/messages"), http.StatusSeeOther)
+	ui.Redirect(w, r, ui.SafeNext(f.Get("next"), "/messages"))
 }
 
 // signout ends the session and its open streams.
@@ -123,5 +123,5 @@ func (p *Pages) signout(w http.ResponseWriter, r *http.Request) {
 		p.kit.Fail(w, r, err)
 		return
 	}
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	ui.Redirect(w, r, "/")
 }

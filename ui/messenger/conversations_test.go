@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/internal/pagetest"
 )
 
 // mustConversationID returns the id in a /messages/{id} path.
@@ -174,7 +175,7 @@ func TestEscaping(t *testing.T) {
 	MustFriends(t, mallory, bob)
 	path := MustDirect(t, bob, mallory)
 	mallory.Post(path, url.Values{"text": {`<script>alert("text")</script><img src=x onerror=alert(1)>`}}).MustStatus(http.StatusSeeOther)
-	for _, p := range []*page{bob.Get(path), bob.Get("/messages"), bob.Get("/friends")} {
+	for _, p := range []*pagetest.Page{bob.Get(path), bob.Get("/messages"), bob.Get("/friends")} {
 		p.MustStatus(http.StatusOK).MustContain("&lt;script&gt;alert(&#34;name&#34;)&lt;/script&gt;").
 			MustNotContain("<script>alert", "<img src=x")
 	}
@@ -213,7 +214,7 @@ func TestCSRF(t *testing.T) {
 			}
 			alice := alice.T(t)
 			alice.PostRaw(tc.path, form).MustStatus(http.StatusForbidden).MustContain("This form has expired or came from another site.")
-			form.Set("csrf", bob.csrf) // another browser's token
+			form.Set("csrf", bob.CSRF) // another browser's token
 			alice.PostRaw(tc.path, form).MustStatus(http.StatusForbidden)
 		})
 	}

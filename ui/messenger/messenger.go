@@ -172,7 +172,7 @@ func redirect(w http.ResponseWriter, r *http.Request, path, done string) {
 	if done != "" {
 		path += "?done=" + done
 	}
-	http.Redirect(w, r, path, http.StatusSeeOther)
+	ui.Redirect(w, r, path)
 }
 
 // clientIP is the address of the peer, as web.Server counts it for its

@@ -165,7 +165,7 @@ func (p *Portal) adminAction(w http.ResponseWriter, r *http.Request, m *glasshou
 	switch code := glasshouse.ErrorCode(err); code {
 	case "":
 		p.log.InfoContext(r.Context(), "operator action", "action", r.PathValue("action"), "client_id", clientID, "operator", m.Handle)
-		http.Redirect(w, r, "/admin?done="+action.done, http.StatusSeeOther)
+		ui.Redirect(w, r, "/admin?done="+action.done)
 	case glasshouse.EINTERNAL, glasshouse.EUNAVAILABLE:
 		p.kit.Fail(w, r, err)
 	default:

@@ -2,6 +2,7 @@ package portal_test
 
 import (
 	"context"
+	"html"
 	"net/http"
 	"net/url"
 	"strings"
@@ -46,7 +47,7 @@ func TestAdminHiddenFromOthers(t *testing.T) {
 			t.Run(who.name+" "+rt.method+" "+path, func(t *testing.T) {
 				var form url.Values
 				if rt.method == "POST" || rt.method == "PUT" {
-					form = url.Values{"csrf": {who.client.csrf}}
+					form = url.Values{"csrf": {who.client.CSRF}}
 				}
 				p := who.client.Do(rt.method, path, form)
 				if p.Status != http.StatusNotFound || p.Header.Get("Content-Type") != absent.Header.Get("Content-Type") ||
@@ -146,7 +147,7 @@ func TestAdminRefusals(t *testing.T) {
 			if tc.errID == "" {
 				p.MustFormError(tc.msg)
 			} else {
-				p.MustContain(`id="` + tc.errID + `" role="alert">` + htmlEscape(tc.msg) + "<")
+				p.MustContain(`id="` + tc.errID + `" role="alert">` + html.EscapeString(tc.msg) + "<")
 			}
 			p.MustContain("Partners and agreements") // the page, again
 		})

@@ -100,13 +100,13 @@ func (p *Portal) signIn(w http.ResponseWriter, r *http.Request) {
 	failed = false
 	p.log.InfoContext(r.Context(), "partner signed in", "client_id", clientID, "ip", clientIP(r))
 	p.setSession(w, r, clientID, stored)
-	http.Redirect(w, r, "/developers/dashboard", http.StatusSeeOther)
+	ui.Redirect(w, r, "/developers/dashboard")
 }
 
 // signOut ends the partner session.
 func (p *Portal) signOut(w http.ResponseWriter, r *http.Request) {
 	p.setCookie(w, r, "", -1)
-	http.Redirect(w, r, "/developers?done=signedout", http.StatusSeeOther)
+	ui.Redirect(w, r, "/developers?done=signedout")
 }
 
 // dashboardData is the dashboard's.

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"html"
 	"net/http"
 	"net/url"
 	"os"
@@ -21,7 +22,7 @@ func TestDevelopersPage(t *testing.T) {
 	p.MustContain(`href="/docs/partners.md"`, "Consent per scope", "Every access is logged", "Receipts",
 		`action="/developers/signin"`, `name="client_id"`, `name="client_secret"`, `autocomplete="current-password"`)
 	for _, scope := range glasshouse.DataScopes {
-		p.MustContain("<code>"+scope+"</code>", htmlEscape(glasshouse.ScopeDescriptions[scope]))
+		p.MustContain("<code>"+scope+"</code>", html.EscapeString(glasshouse.ScopeDescriptions[scope]))
 	}
 }
 
@@ -152,7 +153,7 @@ func TestPartnerSession(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			forger := s.NewClient(t)
 			u, _ := url.Parse(s.URL + "/developers")
-			forger.jar.SetCookies(u, []*http.Cookie{{Name: "glasshouse_partner", Value: tc.value, Path: "/developers"}})
+			forger.Jar.SetCookies(u, []*http.Cookie{{Name: "glasshouse_partner", Value: tc.value, Path: "/developers"}})
 			forger.Get("/developers/dashboard").MustRedirect("/developers#signin")
 		})
 	}
@@ -208,9 +209,9 @@ func TestDashboard(t *testing.T) {
 	p := c.Get("/developers/dashboard").MustStatus(http.StatusOK)
 	p.MustContain(
 		"Streamflix", ">approved<", sf.ClientID,
-		htmlEscape(v1.Purpose), "30 days",
+		html.EscapeString(v1.Purpose), "30 days",
 		"Version 2, proposed", "waits for approval", "profile, friends, messages.send",
-		"<code>messages.send</code>", htmlEscape(glasshouse.ScopeDescriptions[glasshouse.ScopeMessagesSend]),
+		"<code>messages.send</code>", html.EscapeString(glasshouse.ScopeDescriptions[glasshouse.ScopeMessagesSend]),
 		// usage: one granted and one refused in the window, three in all
 		`<span class="portal-stat">1</span> granted`, `<span class="portal-stat portal-stat-bad">1</span> denied`,
 		`<span class="portal-stat">3</span> accesses since you started`,

@@ -90,7 +90,7 @@ func (p *Portal) partnerOnly(h func(http.ResponseWriter, *http.Request, *glassho
 		partner, err := p.partner(r)
 		if errors.Is(err, errNoSession) {
 			ui.SetHeaders(w.Header())
-			http.Redirect(w, r, "/developers#signin", http.StatusSeeOther)
+			ui.Redirect(w, r, "/developers#signin")
 			return
 		} else if err != nil {
 			p.kit.Fail(w, r, err)

@@ -299,5 +299,5 @@ func (pc *Center) change(w http.ResponseWriter, r *http.Request, m *glasshouse.M
 		pc.renderOverview(w, r, m, http.StatusBadRequest, errs)
 		return
 	}
-	http.Redirect(w, r, fmt.Sprintf("/privacy?done=%s#app-%d", done, partner), http.StatusSeeOther)
+	ui.Redirect(w, r, fmt.Sprintf("/privacy?done=%s#app-%d", done, partner))
 }

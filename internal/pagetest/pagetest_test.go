@@ -1,0 +1,130 @@
+package pagetest_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/glasshouse/glasshouse/internal/pagetest"
+	"github.com/glasshouse/glasshouse/ui"
+)
+
+// recorder is a test that only records whether it failed.
+type recorder struct {
+	testing.TB
+	mu     sync.Mutex
+	failed []string
+}
+
+func (r *recorder) Helper() {}
+
+func (r *recorder) Errorf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failed = append(r.failed, fmt.Sprintf(format, args...))
+}
+
+func (r *recorder) Fatalf(format string, args ...any) {
+	r.Errorf(format, args...)
+	runtime.Goexit()
+}
+
+// run runs f against r in its own goroutine, as the testing package does,
+// and returns what failed.
+func (r *recorder) run(f func()) []string {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	<-done
+	return r.failed
+}
+
+// MustSite serves a few pages: good ones (with the CSP header), and bad
+// ones.
+func MustSite(tb testing.TB) *httptest.Server {
+	tb.Helper()
+	page := func(csp bool, body string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if csp {
+				w.Header().Set("Content-Security-Policy", ui.ContentSecurityPolicy)
+			}
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			fmt.Fprint(w, body)
+		}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /form", page(true, `<form><input type="hidden" name="csrf" value="tok1"></form><script src="/a.js"></script>`))
+	mux.Handle("GET /errors", page(true, `<p class="error" role="alert">Check &#34;this&#34; &amp; that.</p>`+
+		`<span class="field-error" id="e-handle">That handle&#39;s taken.</span>`))
+	mux.Handle("GET /nocsp", page(false, `<p>hello</p>`))
+	mux.Handle("GET /inline-script", page(true, `<script>alert(1)</script>`))
+	mux.Handle("GET /inline-style", page(true, `<p style="color:red">hi</p>`))
+	mux.Handle("GET /style-tag", page(true, `<style>p{}</style>`))
+	mux.HandleFunc("GET /redirect", func(w http.ResponseWriter, r *http.Request) {
+		ui.Redirect(w, r, "/form")
+	})
+	mux.HandleFunc("GET /redirect-nocsp", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/form", http.StatusSeeOther) // HTML, no CSP header
+	})
+	mux.HandleFunc("POST /echo", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintf(w, "csrf=%s handle=%s", r.PostFormValue("csrf"), r.PostFormValue("handle"))
+	})
+	srv := httptest.NewServer(mux)
+	tb.Cleanup(srv.Close)
+	return srv
+}
+
+func TestClient(t *testing.T) {
+	srv := MustSite(t)
+	c := pagetest.New(t, srv.URL, "/form")
+	if c.CSRF != "tok1" {
+		t.Fatalf("CSRF %q; want tok1", c.CSRF)
+	}
+	c.Post("/echo", url.Values{"handle": {"alice"}}).MustStatus(http.StatusOK).MustContain("csrf=tok1 handle=alice")
+	c.PostRaw("/echo", url.Values{"handle": {"bob"}}).MustContain("csrf= handle=bob")
+	c.Get("/errors").MustFormError(`Check "this" & that.`).MustFieldError("handle", "That handle's taken.")
+
+	c.Get("/redirect").MustRedirect("/form")
+}
+
+// TestFails shows that every check fails on a page that breaks it.
+func TestFails(t *testing.T) {
+	srv := MustSite(t)
+	for _, tc := range []struct {
+		name  string
+		check func(c *pagetest.Client)
+	}{
+		{"no CSP header", func(c *pagetest.Client) { c.Get("/nocsp") }},
+		{"inline script", func(c *pagetest.Client) { c.Get("/inline-script") }},
+		{"style attribute", func(c *pagetest.Client) { c.Get("/inline-style") }},
+		{"style element", func(c *pagetest.Client) { c.Get("/style-tag") }},
+		{"redirect without CSP", func(c *pagetest.Client) { c.Get("/redirect-nocsp") }},
+		{"status", func(c *pagetest.Client) { c.Get("/form").MustStatus(http.StatusNotFound) }},
+		{"not a redirect", func(c *pagetest.Client) { c.Get("/form").MustRedirect("/form") }},
+		{"redirect elsewhere", func(c *pagetest.Client) { c.Get("/redirect").MustRedirect("/errors") }},
+		{"lacks text", func(c *pagetest.Client) { c.Get("/form").MustContain("csrf", "missing") }},
+		{"holds text", func(c *pagetest.Client) { c.Get("/form").MustNotContain("missing", "csrf") }},
+		{"no field error", func(c *pagetest.Client) { c.Get("/errors").MustFieldError("email", "That handle's taken.") }},
+		{"other field error", func(c *pagetest.Client) { c.Get("/errors").MustFieldError("handle", "Too short.") }},
+		{"no form error", func(c *pagetest.Client) { c.Get("/form").MustFormError(`Check "this" & that.`) }},
+		{"other form error", func(c *pagetest.Client) { c.Get("/errors").MustFormError("Something else.") }},
+		{"no match", func(c *pagetest.Client) { c.Get("/form").Find(`value="(\d+)"`) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &recorder{TB: t}
+			c := pagetest.New(t, srv.URL, "/form").T(r)
+			if failed := r.run(func() { tc.check(c) }); len(failed) == 0 {
+				t.Error("passed; want a failure")
+			} else {
+				t.Logf("failed: %q", failed)
+			}
+		})
+	}
+}
