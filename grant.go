@@ -26,7 +26,6 @@ type Grant struct {
 	GrantedAt        time.Time `json:"granted_at"`              // first consent
 	ConfirmedAt      time.Time `json:"confirmed_at"`            // last consent or reconfirmation
 	ExpiresAt        time.Time `json:"expires_at"`              // min(ConfirmedAt+GrantLifetime, agreement expiry)
-	LastAccessAt     time.Time `json:"last_access_at,omitzero"`
 }
 
 // Live reports whether the grant is in force at now.

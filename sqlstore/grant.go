@@ -23,7 +23,7 @@ func errNoGrant() error {
 // picked conversations, each as one space-separated text in no order (NULL
 // if none).
 const grantColumns = `g.id, g.member_id, g.partner_id, p.name, g.agreement_version, g.real_email, g.relay_email,
-	g.relay_enabled, g.granted_at, g.confirmed_at, g.expires_at, g.last_access_at,
+	g.relay_enabled, g.granted_at, g.confirmed_at, g.expires_at,
 	(SELECT string_agg(gs.scope, ' ') FROM grant_scopes gs WHERE gs.member_id = g.member_id AND gs.partner_id = g.partner_id),
 	(SELECT string_agg(CAST(gc.conversation_id AS TEXT), ' ') FROM grant_conversations gc
 		WHERE gc.member_id = g.member_id AND gc.partner_id = g.partner_id)`
@@ -31,16 +31,16 @@ const grantColumns = `g.id, g.member_id, g.partner_id, p.name, g.agreement_versi
 // grantRow receives grantColumns. Every field is nullable, so that it also
 // receives the missing grant of a LEFT JOIN.
 type grantRow struct {
-	id, memberID, partnerID, version    sql.NullInt64
-	name, relay, scopes, conversations  sql.NullString
-	realEmail, relayEnabled             sql.NullBool
-	granted, confirmed, expires, access sql.NullInt64
+	id, memberID, partnerID, version   sql.NullInt64
+	name, relay, scopes, conversations sql.NullString
+	realEmail, relayEnabled            sql.NullBool
+	granted, confirmed, expires        sql.NullInt64
 }
 
 // dest returns the scan destinations of grantColumns.
 func (r *grantRow) dest() []any {
 	return []any{&r.id, &r.memberID, &r.partnerID, &r.name, &r.version, &r.realEmail, &r.relay,
-		&r.relayEnabled, &r.granted, &r.confirmed, &r.expires, &r.access, &r.scopes, &r.conversations}
+		&r.relayEnabled, &r.granted, &r.confirmed, &r.expires, &r.scopes, &r.conversations}
 }
 
 // found reports whether the row held a grant.
@@ -51,7 +51,7 @@ func (r *grantRow) grant() (*glasshouse.Grant, error) {
 	g := &glasshouse.Grant{ID: r.id.Int64, MemberID: r.memberID.Int64, PartnerID: r.partnerID.Int64, PartnerName: r.name.String,
 		AgreementVersion: int(r.version.Int64), Scopes: sortScopes(splitList(r.scopes.String)), RealEmail: r.realEmail.Bool,
 		RelayEmail: r.relay.String, RelayEnabled: r.relayEnabled.Bool, GrantedAt: fromMicros(r.granted.Int64),
-		ConfirmedAt: fromMicros(r.confirmed.Int64), ExpiresAt: fromMicros(r.expires.Int64), LastAccessAt: fromOptMicros(r.access.Int64)}
+		ConfirmedAt: fromMicros(r.confirmed.Int64), ExpiresAt: fromMicros(r.expires.Int64)}
 	for _, c := range splitList(r.conversations.String) {
 		id, err := strconv.ParseInt(c, 10, 64)
 		if err != nil {
