@@ -85,7 +85,11 @@ func seedDemo(ctx context.Context, s glasshouse.Store, out io.Writer) error {
 			return fmt.Errorf("message %d: %w", i, err)
 		}
 	}
-	fmt.Fprintln(out, "Demo members (handle / password):")
+	// alice runs the platform too, so that the demo shows /admin.
+	if err := s.SetOperator(ctx, ids["alice"], true); err != nil && glasshouse.ErrorCode(err) != glasshouse.ECONFLICT {
+		return fmt.Errorf("operator alice: %w", err)
+	}
+	fmt.Fprintln(out, "Demo members (handle / password; alice is also an operator, at /admin):")
 	for _, d := range demoMembers {
 		fmt.Fprintf(out, "  %-6s %s\n", d.handle, d.password)
 	}

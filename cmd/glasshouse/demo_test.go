@@ -143,6 +143,9 @@ func TestDemoWorld(t *testing.T) {
 	if !strings.Contains(out.String(), "alice-demo-password") || !strings.Contains(out.String(), "/demo/") {
 		t.Fatalf("demo printed:\n%s", out.String())
 	}
+	if ok, err := m.Store.IsOperator(context.Background(), mustMemberID(t, m, "alice")); err != nil || !ok {
+		t.Errorf("alice is not the demo's operator: %v, %v", ok, err)
+	}
 
 	alice, bob := newBrowser(t, m.URL()), newBrowser(t, m.URL())
 	bob.connect("streamflix", "bob", "bob-demo-password", nil)
