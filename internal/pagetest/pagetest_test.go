@@ -92,6 +92,12 @@ func TestClient(t *testing.T) {
 	c.Get("/errors").MustFormError(`Check "this" & that.`).MustFieldError("handle", "That handle's taken.")
 
 	c.Get("/redirect").MustRedirect("/form")
+
+	bare := pagetest.New(t, srv.URL, "")
+	if bare.CSRF != "" {
+		t.Fatalf("a client that loaded nothing holds CSRF %q", bare.CSRF)
+	}
+	bare.Post("/echo", url.Values{"handle": {"carol"}}).MustContain("csrf= handle=carol")
 }
 
 // TestFails shows that every check fails on a page that breaks it.

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
-	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -20,6 +18,7 @@ import (
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/accesslog"
 	"github.com/glasshouse/glasshouse/export"
+	"github.com/glasshouse/glasshouse/internal/pagetest"
 	"github.com/glasshouse/glasshouse/realtime"
 	"github.com/glasshouse/glasshouse/sqlite"
 	"github.com/glasshouse/glasshouse/sqlstore"
@@ -143,14 +142,21 @@ func (s *site) MustPartner(tb testing.TB, name, purpose string, scopes ...string
 	return p
 }
 
-// member is a signed-in member with their own cookie jar.
+// member is a signed-in member and their browser without JavaScript
+// (package pagetest), which holds the member's session and a CSRF token.
 type member struct {
+	*pagetest.Client
 	*glasshouse.Member
-	Token  string
-	Client *http.Client
+	Token string // the session
 }
 
-// MustMember signs a member up and in.
+// T returns m reporting to tb, for use in a subtest; it shares the cookies.
+func (m *member) T(tb testing.TB) *member {
+	return &member{Client: m.Client.T(tb), Member: m.Member, Token: m.Token}
+}
+
+// MustMember signs a member up and in, and loads the privacy center as
+// them (and so holds a CSRF token).
 func (s *site) MustMember(tb testing.TB, handle string) *member {
 	tb.Helper()
 	ctx := context.Background()
@@ -163,11 +169,17 @@ func (s *site) MustMember(tb testing.TB, handle string) *member {
 	if err != nil {
 		tb.Fatalf("log in %s: %v", handle, err)
 	}
-	jar, _ := cookiejar.New(nil)
-	u, _ := url.Parse(s.URL)
-	jar.SetCookies(u, []*http.Cookie{{Name: web.CookieName, Value: token, Path: "/"}})
-	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return &member{Member: m, Token: token, Client: client}
+	c := s.Visitor(tb)
+	c.SetCookie(&http.Cookie{Name: web.CookieName, Value: token, Path: "/"})
+	c.CSRF = c.Get("/privacy").MustStatus(http.StatusOK).CSRF()
+	return &member{Client: c, Member: m, Token: token}
+}
+
+// Visitor returns a signed-out client that has loaded nothing: it holds
+// no cookie and no CSRF token.
+func (s *site) Visitor(tb testing.TB) *pagetest.Client {
+	tb.Helper()
+	return pagetest.New(tb, s.URL, "")
 }
 
 // MustGrant records m's consent to p for scopes, with a relay address.
@@ -300,106 +312,4 @@ func (s *site) Deleted() []int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]int64(nil), s.deleted...)
-}
-
-// page is a finished request.
-type page struct {
-	Status int
-	Header http.Header
-	Body   string
-}
-
-// Get fetches path as m (nil: signed out).
-func (s *site) Get(tb testing.TB, m *member, path string) *page {
-	tb.Helper()
-	return s.do(tb, m, "GET", path, nil)
-}
-
-// Post submits a form as m.
-func (s *site) Post(tb testing.TB, m *member, path string, form url.Values) *page {
-	tb.Helper()
-	return s.do(tb, m, "POST", path, form)
-}
-
-func (s *site) do(tb testing.TB, m *member, method, path string, form url.Values) *page {
-	tb.Helper()
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	if m != nil {
-		client = m.Client
-	}
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequest(method, s.URL+path, body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		tb.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return &page{Status: resp.StatusCode, Header: resp.Header, Body: string(b)}
-}
-
-// MustStatus fails unless the page has status want.
-func (p *page) MustStatus(tb testing.TB, want int) *page {
-	tb.Helper()
-	if p.Status != want {
-		tb.Fatalf("status %d; want %d; body:\n%s", p.Status, want, p.Body)
-	}
-	return p
-}
-
-// MustContain fails unless the body holds every string.
-func (p *page) MustContain(tb testing.TB, want ...string) *page {
-	tb.Helper()
-	for _, w := range want {
-		if !strings.Contains(p.Body, w) {
-			tb.Errorf("page lacks %q; body:\n%s", w, p.Body)
-		}
-	}
-	return p
-}
-
-// MustNotContain fails if the body holds any of the strings.
-func (p *page) MustNotContain(tb testing.TB, unwanted ...string) *page {
-	tb.Helper()
-	for _, w := range unwanted {
-		if strings.Contains(p.Body, w) {
-			tb.Errorf("page holds %q", w)
-		}
-	}
-	return p
-}
-
-var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-
-// CSRF loads the privacy center as m and returns the forms' CSRF token
-// (the CSRF cookie lands in m's jar).
-func (s *site) CSRF(tb testing.TB, m *member) string {
-	tb.Helper()
-	p := s.Get(tb, m, "/privacy").MustStatus(tb, http.StatusOK)
-	match := csrfRE.FindStringSubmatch(p.Body)
-	if match == nil {
-		tb.Fatalf("no CSRF token on the page:\n%s", p.Body)
-	}
-	return match[1]
-}
-
-// Form returns form values with the CSRF token.
-func Form(csrf string, kv ...string) url.Values {
-	v := url.Values{"csrf": {csrf}}
-	for i := 0; i+1 < len(kv); i += 2 {
-		v.Set(kv[i], kv[i+1])
-	}
-	return v
 }
