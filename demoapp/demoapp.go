@@ -168,6 +168,9 @@ type Config struct {
 	Credentials map[string]Credentials // by App.Slug
 	Logger      *slog.Logger
 	HTTPClient  *http.Client // for calls to the platform (default: 10 s timeout)
+	// SecureCookies marks the apps' session cookies Secure even on plain
+	// HTTP requests (behind a TLS-terminating proxy).
+	SecureCookies bool
 }
 
 // Server serves the demo apps.
@@ -317,7 +320,8 @@ func (s *Server) sessionFor(w http.ResponseWriter, r *http.Request, app string) 
 	id := random()
 	sess := &session{app: app}
 	s.sessions[id] = sess
-	http.SetCookie(w, &http.Cookie{Name: name, Value: id, Path: "/demo/" + app + "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: name, Value: id, Path: "/demo/" + app + "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: s.cfg.SecureCookies || r.TLS != nil})
 	return sess
 }
 

@@ -289,9 +289,18 @@ func Redirect(w http.ResponseWriter, r *http.Request, path string) {
 }
 
 // SafeNext returns next if it is a path on this site, else fallback: a
-// sign-in page never redirects elsewhere.
+// sign-in page never redirects elsewhere. Browsers drop tabs and newlines
+// from URLs and read a backslash as a slash, so any control character or
+// backslash is refused, and what is left must parse as a bare path.
 func SafeNext(next, fallback string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	for _, c := range []byte(next) {
+		if c < 0x20 || c == 0x7f || c == '\\' {
+			return fallback
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" || u.User != nil ||
+		!strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
 		return fallback
 	}
 	return next

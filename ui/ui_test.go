@@ -117,6 +117,12 @@ func TestSafeNext(t *testing.T) {
 		"/\\evil.test":        "/home",
 		"messages":            "/home",
 		"/privacy?x=1#events": "/privacy?x=1#events",
+		"/\t/evil.test":       "/home",
+		"/\t\\evil.test":      "/home",
+		"/\n/evil.test":       "/home",
+		"/%09/evil.test":      "/%09/evil.test", // escaped: a path on this site
+		"/a\\b":               "/home",
+		"/\x7f/evil.test":     "/home",
 	} {
 		if got := ui.SafeNext(next, "/home"); got != want {
 			t.Errorf("SafeNext(%q) = %q, want %q", next, got, want)

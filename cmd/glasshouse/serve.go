@@ -181,7 +181,7 @@ func (m *Main) Run(ctx context.Context) error {
 			return fmt.Errorf("seed demo partners: %w", err)
 		}
 		if creds != nil {
-			mounts = append(mounts, demoapp.New(demoapp.Config{Platform: m.URL(), Credentials: creds, Logger: logger}).Register)
+			mounts = append(mounts, demoapp.New(demoapp.Config{Platform: m.URL(), Credentials: creds, Logger: logger, SecureCookies: m.Config.Secure}).Register)
 		}
 	}
 	m.Web = web.New(web.Config{

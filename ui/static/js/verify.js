@@ -1,5 +1,6 @@
 // verify.js: the privacy center's proof marks, computed by the member's
-// browser itself, without trusting the server's word.
+// browser itself, rather than on the server's word (the key and the
+// checkpoint still come from the server: see the page's text).
 //
 // For each row of the table[data-verify] (one access event), it reads the
 // event from GET /api/v1/me/access (the log entry's bytes and an RFC 6962
