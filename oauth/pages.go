@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"html/template"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -21,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/clientip"
 	"github.com/glasshouse/glasshouse/password"
 	"github.com/glasshouse/glasshouse/ratelimit"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -194,7 +194,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	for _, l := range []struct {
 		limiter *ratelimit.Limiter
 		key     string
-	}{{s.byIP, clientIP(r)}, {s.byAccount, handle}} {
+	}{{s.byIP, clientip.Of(r)}, {s.byAccount, handle}} {
 		done, ok, after := l.limiter.Attempt(l.key)
 		if !ok {
 			failed = false // refused before trying: nothing to count
@@ -506,15 +506,6 @@ func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, name, path, v
 		Secure:   s.secureCookies || r.TLS != nil,
 		SameSite: http.SameSiteLaxMode,
 	})
-}
-
-// clientIP is the address of the peer.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // render writes a page with headers that keep it out of caches and frames,

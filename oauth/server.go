@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/clientip"
 	"github.com/glasshouse/glasshouse/pairwise"
 	"github.com/glasshouse/glasshouse/password"
 	"github.com/glasshouse/glasshouse/ratelimit"
@@ -193,7 +194,7 @@ const (
 // limitByIP answers 429 (with Retry-After) once an address is over l.
 func (s *Server) limitByIP(l *ratelimit.Limiter, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if ok, after := l.Allow(clientIP(r)); !ok {
+		if ok, after := l.Allow(clientip.Of(r)); !ok {
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(after.Seconds()))))
 			http.Error(w, "Too many authorization requests from this address; try again later.", http.StatusTooManyRequests)
 			return

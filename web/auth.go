@@ -7,12 +7,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/clientip"
 	"github.com/glasshouse/glasshouse/jsonapi"
 	"github.com/glasshouse/glasshouse/password"
 	"github.com/glasshouse/glasshouse/ratelimit"
@@ -85,7 +85,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
 	if err := jsonapi.Decode(w, r, &in); err != nil {
 		return err
 	}
-	m, err := s.Signup(r.Context(), in, clientIP(r))
+	m, err := s.Signup(r.Context(), in, clientip.Of(r))
 	if err != nil {
 		return err
 	}
@@ -126,7 +126,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err := jsonapi.Decode(w, r, &in); err != nil {
 		return err
 	}
-	token, sess, err := s.Login(r.Context(), in.Handle, in.Password, clientIP(r))
+	token, sess, err := s.Login(r.Context(), in.Handle, in.Password, clientip.Of(r))
 	if err != nil {
 		return err
 	}
@@ -235,16 +235,6 @@ func (s *Server) attempt(ip, handle string) (done func(failed bool), err error) 
 	return all, nil
 }
 
-// clientIP is the address of the peer. Behind a proxy every request comes
-// from the proxy's address.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 // setCookie sets the session cookie for maxAge seconds, or clears it when
 // maxAge is negative.
 func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, token string, maxAge int) {
@@ -296,7 +286,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, c caller
 	if err != nil {
 		return err
 	}
-	done, err := s.attempt(clientIP(r), me.Handle)
+	done, err := s.attempt(clientip.Of(r), me.Handle)
 	if err != nil {
 		return err
 	}

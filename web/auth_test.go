@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -259,6 +260,45 @@ func TestLoginRateLimitPerIP(t *testing.T) {
 		MustError(t, http.StatusTooManyRequests, glasshouse.ERATELIMITED)
 	if ra := resp.Header.Get("Retry-After"); ra != "3600" {
 		t.Fatalf("Retry-After %q; want 3600", ra)
+	}
+}
+
+// Behind a trusted proxy each client has its own limit, taken from
+// X-Forwarded-For; a header from anyone else is not believed.
+func TestLoginRateLimitBehindProxy(t *testing.T) {
+	clk := &clock{t: time.Now()}
+	ts := MustServer(t, func(c *web.Config) {
+		c.Now = clk.Now
+		c.LoginPerIP = ratelimit.New(ratelimit.Config{Every: time.Hour, Burst: 2, Now: clk.Now})
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	})
+	login := func(forwardedFor, handle string) int {
+		body := strings.NewReader(`{"handle":"` + handle + `","password":"wrong password!"}`)
+		req, _ := http.NewRequest("POST", ts.URL+"/api/v1/sessions", body)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", forwardedFor)
+		resp, err := ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i, handle := range []string{"ann", "ben"} {
+		if st := login("203.0.113.1", handle); st != http.StatusUnauthorized {
+			t.Fatalf("attempt %d: %d", i, st)
+		}
+	}
+	if st := login("203.0.113.1", "cat"); st != http.StatusTooManyRequests {
+		t.Errorf("third failure from 203.0.113.1: %d, want 429", st)
+	}
+	if st := login("203.0.113.2", "dan"); st != http.StatusUnauthorized {
+		t.Errorf("another client behind the same proxy: %d, want 401 (its own limit)", st)
+	}
+	// A client that lies about its address only hides behind the proxy's
+	// own hop: the proxy appends the real one, which is what counts.
+	if st := login("198.51.100.9, 203.0.113.1", "eve"); st != http.StatusTooManyRequests {
+		t.Errorf("a forged first hop: %d, want 429 (the address the proxy saw)", st)
 	}
 }
 

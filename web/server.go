@@ -5,11 +5,13 @@ import (
 	"database/sql"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/accesslog"
+	"github.com/glasshouse/glasshouse/clientip"
 	"github.com/glasshouse/glasshouse/ratelimit"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -53,6 +55,11 @@ type Config struct {
 	// entry carries the member's tag, and gives it to the member so they
 	// can find their entries in the log themselves. Nil leaves both out.
 	MemberKey func(ctx context.Context, memberID int64) (accesslog.MemberKey, error)
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (clientip.Behind): every route on the mux, mounted ones
+	// too, then sees the client's address as the request's RemoteAddr, for
+	// the limits kept per address. Empty trusts no header.
+	TrustedProxies []netip.Prefix
 	// Mount registers other packages' routes (the authorization server,
 	// the Graph API, the demo apps) on the same mux, so that they share
 	// request logging, metrics, panic recovery and cross-origin checks.
@@ -146,7 +153,7 @@ func New(c Config) *Server {
 	for _, mount := range c.Mount {
 		mount(s.mux)
 	}
-	s.handler = s.logRequests(s.recoverPanics(s.rejectCrossOrigin(s.mux)))
+	s.handler = clientip.Behind(c.TrustedProxies, s.logRequests(s.recoverPanics(s.rejectCrossOrigin(s.mux))))
 	return s
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -321,5 +322,25 @@ func TestEndToEndCompleteness(t *testing.T) {
 	for i, s := range streams {
 		check(fmt.Sprintf("stream of %s", handles[i]), readMessages(t, s, total))
 		expectQuiet(t, s)
+	}
+}
+
+// TestBadServeFlags shows that a flag Run cannot use stops it with a line
+// naming the flag, before anything listens.
+func TestBadServeFlags(t *testing.T) {
+	for flag, value := range map[string]string{"trusted-proxies": "proxy.example", "ceiling": "profile,everything"} {
+		m := NewMain()
+		m.Config.Addr, m.Config.Data, m.Config.LogLevel, m.Stdout = "127.0.0.1:0", t.TempDir(), "warn", io.Discard
+		m.Config.Ceiling = "profile"
+		if flag == "trusted-proxies" {
+			m.Config.TrustedProxies = value
+		} else {
+			m.Config.Ceiling = value
+		}
+		err := m.Run(context.Background())
+		m.Close()
+		if err == nil || !strings.Contains(err.Error(), "--"+flag) {
+			t.Errorf("--%s %q: %v; want an error naming the flag", flag, value, err)
+		}
 	}
 }

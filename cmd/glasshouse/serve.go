@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/glasshouse/glasshouse/accesslog"
+	"github.com/glasshouse/glasshouse/clientip"
 	"github.com/glasshouse/glasshouse/demoapp"
 	"github.com/glasshouse/glasshouse/export"
 	"github.com/glasshouse/glasshouse/graph"
@@ -48,9 +49,12 @@ type Config struct {
 	LogLevel  string // debug, info, warn, error
 	Secure    bool   // mark cookies Secure (behind a TLS-terminating proxy)
 	DebugAddr string // if set, serve net/http/pprof here (keep it on loopback)
-	Ceiling   string // comma-separated data scopes any partner may use at all
-	PublicURL string // the origin partners and browsers reach us at; default from the listener
-	Demo      bool   // seed the demo world
+	// TrustedProxies lists the reverse proxies (CIDRs or addresses) whose
+	// X-Forwarded-For names the client, for the limits per address.
+	TrustedProxies string
+	Ceiling        string // comma-separated data scopes any partner may use at all
+	PublicURL      string // the origin partners and browsers reach us at; default from the listener
+	Demo           bool   // seed the demo world
 }
 
 // Main is the running program: tests start it for real on port 0.
@@ -102,6 +106,7 @@ func (m *Main) ParseFlags(cmd string, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "the origin partners and browsers reach this server at, e.g. https://glasshouse.example (default http://ADDR); it is the OpenID issuer")
 	fs.StringVar(&c.Ceiling, "ceiling", c.Ceiling, "platform ceiling: the comma-separated data scopes any partner agreement may use")
 	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "serve Go profiles (net/http/pprof) on this address; keep it on loopback (default off)")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For names the client (default none)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: glasshouse %s [flags]\n\n", cmd)
 		if cmd == "demo" {
@@ -149,13 +154,17 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Logger = logger
 	klog.SetSlogLogger(logger.With("component", "tessera")) // Tessera logs through klog
-	m.Hub = realtime.NewHub(0)
-	if m.Store, err = openStore(ctx, m.Config.Data, m.Config.DB, m.Hub); err != nil {
-		return err
+	proxies, err := clientip.ParsePrefixes(m.Config.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %v", err)
 	}
 	ceiling := splitList(m.Config.Ceiling)
 	if err := glasshouse.ValidateScopes(ceiling); err != nil {
 		return fmt.Errorf("--ceiling: %s", glasshouse.ErrorMessage(err))
+	}
+	m.Hub = realtime.NewHub(0)
+	if m.Store, err = openStore(ctx, m.Config.Data, m.Config.DB, m.Hub); err != nil {
+		return err
 	}
 	// The issuer is the URL partners reach us at, so listen first.
 	if m.ln, err = net.Listen("tcp", m.Config.Addr); err != nil {
@@ -195,6 +204,7 @@ func (m *Main) Run(ctx context.Context) error {
 		LoginPerIP:      perIP,
 		AccessLog:       m.Log,
 		MemberKey:       m.Recorder.MemberKey,
+		TrustedProxies:  proxies,
 	})
 	m.pages(kit, uiKey, perAccount, logger)
 	m.HTTP = &http.Server{

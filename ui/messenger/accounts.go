@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/clientip"
 	"github.com/glasshouse/glasshouse/ui"
 )
 
@@ -45,7 +46,7 @@ func (p *Pages) signup(w http.ResponseWriter, r *http.Request) {
 		show(http.StatusBadRequest, &ui.Page{Errors: errs, Form: r.PostForm})
 		return
 	}
-	ip := clientIP(r)
+	ip := clientip.Of(r)
 	if _, err := p.accounts.Signup(r.Context(), in, ip); err != nil {
 		field := ""
 		if glasshouse.ErrorCode(err) == glasshouse.ECONFLICT {
@@ -104,7 +105,7 @@ func (p *Pages) showSignin(w http.ResponseWriter, r *http.Request, status int, p
 // signin opens a session and goes on to next (on this site only).
 func (p *Pages) signin(w http.ResponseWriter, r *http.Request) {
 	f := r.PostForm
-	token, sess, err := p.accounts.Login(r.Context(), handleInput(f.Get("handle")), f.Get("password"), clientIP(r))
+	token, sess, err := p.accounts.Login(r.Context(), handleInput(f.Get("handle")), f.Get("password"), clientip.Of(r))
 	if err != nil {
 		field := ""
 		if glasshouse.ErrorCode(err) == glasshouse.EUNAUTHORIZED {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"html/template"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -173,16 +172,6 @@ func redirect(w http.ResponseWriter, r *http.Request, path, done string) {
 		path += "?done=" + done
 	}
 	ui.Redirect(w, r, path)
-}
-
-// clientIP is the address of the peer, as web.Server counts it for its
-// rate limits.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // handleInput reads a handle typed by a person: spaces and a leading @

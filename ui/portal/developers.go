@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/clientip"
 	"github.com/glasshouse/glasshouse/oauth"
 	"github.com/glasshouse/glasshouse/ui"
 )
@@ -75,7 +76,7 @@ func (p *Portal) signIn(w http.ResponseWriter, r *http.Request) {
 		show(http.StatusBadRequest, errs)
 		return
 	}
-	done, ok, after := p.signIns.Attempt(clientIP(r))
+	done, ok, after := p.signIns.Attempt(clientip.Of(r))
 	if !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(after.Seconds()))))
 		show(http.StatusTooManyRequests, map[string]string{"": "Too many failed sign-ins from this address. Wait a minute and try again."})
@@ -93,12 +94,12 @@ func (p *Portal) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if match := subtle.ConstantTimeCompare(oauth.HashSecret(secret), stored) == 1; !match || !found {
-		p.log.InfoContext(r.Context(), "partner sign-in refused", "ip", clientIP(r))
+		p.log.InfoContext(r.Context(), "partner sign-in refused", "ip", clientip.Of(r))
 		show(http.StatusUnauthorized, map[string]string{"client_secret": glasshouse.ErrorMessage(errBadCredentials)})
 		return
 	}
 	failed = false
-	p.log.InfoContext(r.Context(), "partner signed in", "client_id", clientID, "ip", clientIP(r))
+	p.log.InfoContext(r.Context(), "partner signed in", "client_id", clientID, "ip", clientip.Of(r))
 	p.setSession(w, r, clientID, stored)
 	ui.Redirect(w, r, "/developers/dashboard")
 }

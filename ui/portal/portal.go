@@ -6,7 +6,6 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -172,14 +171,4 @@ var flashes = map[string]string{
 	"approved":  "Agreement approved. Members are asked to consent to its scopes from now on.",
 	"suspended": "Partner suspended: its next request, and every one after, is refused.",
 	"resumed":   "Suspension lifted: the partner may call the Graph API again under its current agreement.",
-}
-
-// clientIP is the address of the peer. Behind a proxy every request comes
-// from the proxy's address.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
