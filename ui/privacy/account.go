@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/glasshouse/glasshouse"
@@ -17,6 +18,10 @@ import (
 func (pc *Center) export(w http.ResponseWriter, r *http.Request, m *glasshouse.Member) {
 	if err := pc.kit.ParseForm(w, r); err != nil {
 		pc.kit.Fail(w, r, err)
+		return
+	}
+	if ok, _ := pc.c.Exports.Allow(strconv.FormatInt(m.ID, 10)); !ok {
+		pc.kit.Fail(w, r, glasshouse.Errorf(glasshouse.ERATELIMITED, "You downloaded your data several times just now; try again in a few minutes."))
 		return
 	}
 	name := fmt.Sprintf("glasshouse-%s-%s.zip", m.Handle, pc.now().UTC().Format("2006-01-02"))

@@ -40,8 +40,12 @@ type Config struct {
 	// handle. Pass the member API's per-account login limiter so that both
 	// doors count together; nil means a burst of 10, then one a minute.
 	PasswordAttempts *ratelimit.Limiter
-	Logger           *slog.Logger     // nil discards logs
-	Now              func() time.Time // nil means time.Now
+	// Exports limits downloads of the data export per member (each reads
+	// the member's whole history); nil means 3 at once, then one every 20
+	// minutes.
+	Exports *ratelimit.Limiter
+	Logger  *slog.Logger     // nil discards logs
+	Now     func() time.Time // nil means time.Now
 }
 
 // Center serves the privacy center. Create it with New.
@@ -68,6 +72,9 @@ func New(c Config) *Center {
 	}
 	if c.PasswordAttempts == nil {
 		c.PasswordAttempts = ratelimit.New(ratelimit.Config{Every: time.Minute, Burst: 10, Now: c.Now})
+	}
+	if c.Exports == nil {
+		c.Exports = ratelimit.New(ratelimit.Config{Every: 20 * time.Minute, Burst: 3, Now: c.Now})
 	}
 	pages, err := c.Kit.Pages(pagesFS, funcs, "pages/*.html")
 	if err != nil {

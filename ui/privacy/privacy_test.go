@@ -444,6 +444,16 @@ func TestExport(t *testing.T) {
 			t.Errorf("refused export answered %q, %q", ct, p.Header.Get("Content-Disposition"))
 		}
 	})
+	t.Run("limited", func(t *testing.T) {
+		// Each export reads a whole history: three at once, then one
+		// every 20 minutes, per member.
+		for i := range 3 {
+			if p := bob.T(t).Post("/privacy/export", nil); p.Status != http.StatusOK {
+				t.Fatalf("export %d: status %d", i+1, p.Status)
+			}
+		}
+		bob.T(t).Post("/privacy/export", nil).MustStatus(http.StatusTooManyRequests).MustContain("try again in a few minutes")
+	})
 	t.Run("fails before the first byte", func(t *testing.T) {
 		s.FailExport(0)
 		p := alice.T(t).Post("/privacy/export", nil).MustStatus(http.StatusInternalServerError)
