@@ -5,13 +5,17 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"strings"
 )
 
 // NewClientCredentials returns a new partner client id (16 random bytes) and
 // client secret (32 random bytes), both unpadded base64url. Show the secret
-// to the operator once and store only HashSecret(secret).
+// to the operator once and store only HashSecret(secret). A client id never
+// starts with "-", so that a command line cannot take it for a flag.
 func NewClientCredentials() (clientID, secret string) {
-	return randomString(16), randomString(32)
+	for clientID = randomString(16); strings.HasPrefix(clientID, "-"); clientID = randomString(16) {
+	}
+	return clientID, randomString(32)
 }
 
 // HashSecret returns the SHA-256 of a client secret: what

@@ -100,3 +100,14 @@ func TestClientCredentials(t *testing.T) {
 		t.Error("HashSecret is not SHA-256")
 	}
 }
+
+// A client id that started with "-" would read as a flag on the command
+// line (glasshouse partner approve ID): one in 64 would without the guard.
+func TestClientIDNeverLooksLikeAFlag(t *testing.T) {
+	for range 2000 {
+		id, secret := oauth.NewClientCredentials()
+		if strings.HasPrefix(id, "-") || len(id) != 22 || len(secret) != 43 {
+			t.Fatalf("credentials %q, %q", id, secret)
+		}
+	}
+}
