@@ -178,25 +178,32 @@ func seedDemoPartners(ctx context.Context, s glasshouse.PartnerStore, data, base
 
 // writeFileAtomic writes a file by renaming a synced temporary file over it.
 func writeFileAtomic(path string, b []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	tmp, err := writeTemp(filepath.Dir(path), b, perm)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
+	defer os.Remove(tmp)
+	return os.Rename(tmp, path)
+}
+
+// writeTemp writes b with perm to a new, synced temporary file in dir and
+// returns its name; the caller moves it into place (rename or link) and
+// removes the name.
+func writeTemp(dir string, b []byte, perm os.FileMode) (string, error) {
+	tmp, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return "", err
 	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
+	err = tmp.Chmod(perm)
+	if err == nil {
+		_, err = tmp.Write(b)
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
+	if err == nil {
+		err = tmp.Sync()
 	}
-	if err := tmp.Close(); err != nil {
-		return err
+	if err = errors.Join(err, tmp.Close()); err != nil {
+		os.Remove(tmp.Name())
+		return "", err
 	}
-	return os.Rename(tmp.Name(), path)
+	return tmp.Name(), nil
 }

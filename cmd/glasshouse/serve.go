@@ -526,19 +526,12 @@ func loadOrCreateStorageKey(data string) ([]byte, error) {
 	}
 	key := make([]byte, 32)
 	rand.Read(key)
-	tmp, err := os.CreateTemp(data, storageKeyFile+".*")
+	tmp, err := writeTemp(data, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("storage key: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(base64.StdEncoding.EncodeToString(key) + "\n"); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("storage key: %w", err)
-	}
-	if err := errors.Join(tmp.Sync(), tmp.Close()); err != nil {
-		return nil, fmt.Errorf("storage key: %w", err)
-	}
-	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, fs.ErrExist) {
+	defer os.Remove(tmp)
+	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("storage key: %w", err)
 	}
 	return read()
