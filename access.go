@@ -17,7 +17,7 @@ type AccessRecord struct {
 	MemberID         int64     // the member the token speaks for
 	AgreementVersion int       // the agreement in force; 0 if not known when refused
 	Endpoint         string    // the route pattern, such as "GET /graph/v1/me/friends"
-	Scopes           []string  // the scopes the request used, or needed when denied
+	Scopes           []string  // the scopes the request used; when denied, those it asked for (policy.Asked)
 	Granted          bool      // the policy allowed it
 	Reason           string    // "" when served; else the error code sent: a policy reason, or invalid, not_found, rate_limited…
 	Items            int       // the items returned or written

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/glasshouse/glasshouse/internal/atomicfile"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -92,7 +93,11 @@ func LoadOrCreateKey(dir, origin string) (*Key, error) {
 		if skey, k, err = NewKey(origin, nil); err != nil {
 			return nil, err
 		}
-		if err := writeFileAtomic(path, []byte(skey+"\n"), 0o600); err != nil {
+		// Of two processes starting at once, one creates the key and
+		// the other reads it: never two keys for one log.
+		if err := atomicfile.Create(path, []byte(skey+"\n"), 0o600); errors.Is(err, fs.ErrExist) {
+			return LoadOrCreateKey(dir, origin)
+		} else if err != nil {
 			return nil, fmt.Errorf("log key: %w", err)
 		}
 	case err != nil:
@@ -107,7 +112,7 @@ func LoadOrCreateKey(dir, origin string) (*Key, error) {
 	}
 	pub := filepath.Join(dir, VerifierKeyFile)
 	if old, err := os.ReadFile(pub); err != nil || !bytes.Equal(old, []byte(k.VerifierKey+"\n")) {
-		if err := writeFileAtomic(pub, []byte(k.VerifierKey+"\n"), 0o644); err != nil {
+		if err := atomicfile.Write(pub, []byte(k.VerifierKey+"\n"), 0o644); err != nil {
 			return nil, fmt.Errorf("log key: %w", err)
 		}
 	}
@@ -133,32 +138,6 @@ func parseKeyHash(s string) (uint32, error) {
 	}
 	v, err := strconv.ParseUint(s, 16, 32)
 	return uint32(v), err
-}
-
-// writeFileAtomic writes data to path through a synced temporary file and a
-// rename, so that a crash leaves the old or the new content.
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 func ed25519Public(seed []byte) ed25519.PublicKey {

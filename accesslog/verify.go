@@ -10,8 +10,11 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/glasshouse/glasshouse/internal/atomicfile"
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -24,6 +27,11 @@ import (
 // tile or entry that differs from the recomputed tree. Other errors (the
 // network, the state file) do not wrap it.
 var ErrTampered = errors.New("the log does not verify")
+
+// ErrState is wrapped by every Verify error about the auditor's own state
+// file: it cannot be read, is not a state, or the new state cannot be
+// saved. Such an error says nothing about the log.
+var ErrState = errors.New("audit state")
 
 // VerifyConfig says which log Verify checks and how.
 type VerifyConfig struct {
@@ -152,8 +160,11 @@ func Verify(ctx context.Context, cfg VerifyConfig) (*Report, error) {
 	if cfg.StateFile != "" {
 		st := State{Key: trusted, Origin: cp.Origin, Size: cp.Size, Hash: cp.Hash[:], Checkpoint: string(raw), VerifiedAt: cfg.Now().UTC()}
 		b, _ := json.MarshalIndent(st, "", "  ")
-		if err := writeFileAtomic(cfg.StateFile, append(b, '\n'), 0o644); err != nil {
-			return nil, fmt.Errorf("verify: state file: %w", err)
+		if err := os.MkdirAll(filepath.Dir(cfg.StateFile), 0o700); err != nil {
+			return nil, stateError(cfg.StateFile, "the log verified, but its checkpoint cannot be remembered: %w", err)
+		}
+		if err := atomicfile.Write(cfg.StateFile, append(b, '\n'), 0o644); err != nil {
+			return nil, stateError(cfg.StateFile, "the log verified, but its checkpoint cannot be remembered: %w", err)
 		}
 	}
 	return rep, nil
@@ -332,16 +343,21 @@ func readState(path string) (*State, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	} else if err != nil {
-		return nil, fmt.Errorf("verify: state file: %w", err)
+		return nil, stateError(path, "%w", err)
 	}
 	var st State
 	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, fmt.Errorf("verify: state file %s: %w", path, err)
+		return nil, stateError(path, "not a state file: %w", err)
 	}
 	if len(st.Hash) != 32 || st.Key == "" {
-		return nil, fmt.Errorf("verify: state file %s: no key or no 32-byte hash", path)
+		return nil, stateError(path, "not a state file: no key or no 32-byte hash")
 	}
 	return &st, nil
+}
+
+// stateError is an error about the state file at path.
+func stateError(path, format string, args ...any) error {
+	return fmt.Errorf("%w file %s: %w", ErrState, path, fmt.Errorf(format, args...))
 }
 
 func tampered(format string, args ...any) error {

@@ -191,3 +191,37 @@ func BenchmarkVerify1M(b *testing.B) {
 		}
 	}
 }
+
+// TestVerifyStateFile: the state file's folder is created on first use
+// (the default is under a config folder that may not exist yet), and an
+// error about the state file says so, never that the log is tampered with.
+func TestVerifyStateFile(t *testing.T) {
+	_, _, srv := MustLog(t, 10)
+	state := filepath.Join(t.TempDir(), "new", "folder", "state.json")
+	if _, err := verify(t, srv.URL, state); err != nil {
+		t.Fatalf("first run into a new folder: %v", err)
+	}
+	if _, err := os.Stat(state); err != nil {
+		t.Fatalf("state not saved: %v", err)
+	}
+
+	garbled := filepath.Join(t.TempDir(), "state.json")
+	mustWrite(t, garbled, []byte("not json"))
+	blocked := filepath.Join(t.TempDir(), "file")
+	mustWrite(t, blocked, nil)
+	for name, path := range map[string]string{
+		"Garbled":       garbled,
+		"Unreadable":    t.TempDir(),                          // a folder, not a file
+		"FolderIsAFile": filepath.Join(blocked, "state.json"), // cannot be created
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := verify(t, srv.URL, path)
+			if !errors.Is(err, accesslog.ErrState) || errors.Is(err, accesslog.ErrTampered) {
+				t.Fatalf("err = %v, want an ErrState that is not ErrTampered", err)
+			}
+			if !strings.Contains(err.Error(), path) {
+				t.Errorf("err = %v, want it to name %s", err, path)
+			}
+		})
+	}
+}
