@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"html/template"
 	"io"
 	"io/fs"
@@ -194,6 +193,7 @@ type session struct {
 	verifier string // PKCE
 	state    string
 	tokens   oauth2.TokenSource // refreshes and keeps the newest token; nil until connected
+	granted  []string           // the scopes the member granted, from the token response
 	flash    string
 }
 
@@ -370,21 +370,22 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request, app *App, _ *oauth
 	v := homeView{App: app, Platform: s.cfg.Platform, Flash: sess.flash, Films: catalogue, Film: q.Get("film"),
 		Products: products, Query: q.Get("q"), Results: search(q.Get("q"), s.cfg.Platform)}
 	sess.flash = ""
-	tokens := sess.tokens
+	tokens, granted := sess.tokens, sess.granted
 	sess.mu.Unlock()
 	if tokens != nil {
 		v.Connected = true
 		client := s.client(r.Context(), tokens)
 		var ge *graphError
-		if slices.Contains(app.Scopes, "profile") || slices.Contains(app.Scopes, "email") {
+		// A well-behaved app asks only for what the member granted it: a
+		// call outside the grant would be refused, and logged as such.
+		if slices.Contains(granted, "profile") || slices.Contains(granted, "email") {
 			v.Me = &me{}
-			if err := s.graph(client, "GET", "/graph/v1/me", nil, v.Me); errors.As(err, &ge) && ge.Code == "insufficient_scope" {
-				v.Me = nil // the member did not share a profile: fine
-			} else if err != nil {
-				v.Error = err.Error()
+			if err := s.graph(client, "GET", "/graph/v1/me", nil, v.Me); err != nil {
+				v.Me, v.Error = nil, err.Error()
+				errors.As(err, &ge)
 			}
 		}
-		if slices.Contains(app.Scopes, "friends") && v.Error == "" {
+		if slices.Contains(granted, "friends") && v.Error == "" {
 			var fs struct{ Friends []friend }
 			if err := s.graph(client, "GET", "/graph/v1/me/friends", nil, &fs); err != nil {
 				v.Error = err.Error()
@@ -435,11 +436,22 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request, app *App, conf
 			// One token source per session: it refreshes when needed and
 			// keeps the rotated refresh token (a spent one is a replay).
 			sess.tokens = conf.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, s.cfg.HTTPClient), tok)
+			sess.granted = grantedScopes(tok, app)
 			sess.flash = "Connected to glasshouse."
 		}
 	}
 	sess.state, sess.verifier = "", ""
 	http.Redirect(w, r, "/demo/"+app.Slug+"/", http.StatusSeeOther)
+}
+
+// grantedScopes returns the scopes the member granted, as the token
+// response's scope says (RFC 6749 §5.1: present when it differs from the
+// request); without it, those the app asked for.
+func grantedScopes(tok *oauth2.Token, app *App) []string {
+	if scope, ok := tok.Extra("scope").(string); ok {
+		return strings.Fields(scope)
+	}
+	return app.Scopes
 }
 
 // share sends "I'm watching X" to a friend through the Graph API.
@@ -457,14 +469,14 @@ func (s *Server) share(w http.ResponseWriter, r *http.Request, app *App, _ *oaut
 		body := map[string]string{"to": r.FormValue("to"), "text": "I'm watching " + film + " on Streamflix. You'd like it!"}
 		var sent struct{ Conversation string }
 		if err := s.graph(client, "POST", "/graph/v1/me/messages", body, &sent); err != nil {
-			flash = "Not shared: " + err.Error()
+			flash = "Not shared. " + err.Error()
 		} else {
 			flash = "Shared " + film + "."
 			// The overreach that the 2010s deals allowed: read the
 			// conversation it just wrote to. glasshouse refuses (Streamflix's
 			// agreement has no messages.read) and the log shows the attempt.
 			if err := s.graph(client, "GET", "/graph/v1/me/conversations/"+url.PathEscape(sent.Conversation)+"/messages", nil, nil); err != nil {
-				flash += " Streamflix then tried to read that conversation; " + err.Error() + ". The attempt is in the public log."
+				flash += " Then, as the old deals allowed, Streamflix tried to read that conversation. " + err.Error() + " The attempt is recorded in the public log."
 			}
 		}
 	}
@@ -530,9 +542,10 @@ func (s *Server) graph(client *http.Client, method, path string, body, out any) 
 	if err != nil {
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) {
-			return fmt.Errorf("glasshouse refused to renew access (%s)", re.ErrorCode)
+			// The refresh token was refused: revoked, expired or replayed.
+			return &graphError{Code: "invalid_token", Message: "this app's access to your account has ended (you disconnected it, or your consent expired)."}
 		}
-		return fmt.Errorf("glasshouse is unreachable")
+		return errors.New("glasshouse cannot be reached; try again in a moment.")
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -550,7 +563,14 @@ func (s *Server) graph(client *http.Client, method, path string, body, out any) 
 // graphError is a refusal from the Graph API.
 type graphError struct{ Code, Message string }
 
-func (e *graphError) Error() string { return "glasshouse said " + e.Code + ": " + e.Message }
+// Error says the refusal in the platform's words, for people: the code is
+// for the app's logic.
+func (e *graphError) Error() string {
+	if e.Message == "" {
+		return "glasshouse refused the request."
+	}
+	return "glasshouse refused: " + e.Message
+}
 
 func (s *Server) render(w http.ResponseWriter, name string, data any) {
 	var buf bytes.Buffer

@@ -1,11 +1,14 @@
 package demoapp_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/glasshouse/glasshouse"
 )
 
 var (
@@ -127,6 +130,17 @@ func TestConnectedPages(t *testing.T) {
 		}
 		if strings.Contains(p.body, w.alice.DisplayName) {
 			t.Error("Streamflix shows alice's name although she did not share her profile")
+		}
+		// Streamflix asks only for what alice granted: no refused GET /me
+		// lands in her log for the profile she did not share.
+		recs, err := w.store.MemberAccess(context.Background(), w.alice.ID, 0, glasshouse.MaxPageSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if !r.Granted {
+				t.Errorf("Streamflix made a refused call for alice: %s %v %s", r.Endpoint, r.Scopes, r.Reason)
+			}
 		}
 		// A poster's Recommend link picks its film in the form.
 		if p := alice.do(http.MethodGet, "/demo/streamflix/?film="+url.QueryEscape("Paris, Texas"), nil); !strings.Contains(p.body, "<option selected>Paris, Texas</option>") {

@@ -63,7 +63,7 @@ func (a *API) serve(route string, kind policy.Kind, ep endpoint) http.Handler {
 			ClientID:  access.Partner.ClientID,
 			MemberID:  access.Token.MemberID,
 			Endpoint:  route,
-			Scopes:    policy.Needed(kind),
+			Scopes:    policy.Asked(kind, access.Token),
 			At:        at,
 		}
 		if access.Agreement != nil {

@@ -102,7 +102,7 @@ type Decision struct {
 	// Message says the reason in words, for the partner's developers.
 	Message string
 	// Scopes are, when allowed, the scopes the request uses; when denied,
-	// the scopes it needs (at least one of them).
+	// the scopes it asked for (see Asked).
 	Scopes []string
 }
 
@@ -120,6 +120,25 @@ func Needed(k Kind) []string {
 		return []string{glasshouse.ScopeMessagesRead}
 	}
 	return nil
+}
+
+// Asked returns the scopes that a request of kind k carrying token t asked
+// for, which a denial is recorded under: the needed scopes that the token
+// carries, or, when it carries none of them, the kind's own scope (profile
+// for GET /me). A GET /me by a partner that holds only messages.send thus
+// counts as a refused profile read, never as an attempt at messages.read;
+// by one that holds messages.read it counts under messages.read too, as
+// the response would have carried the member's picked conversations.
+func Asked(k Kind, t *glasshouse.Token) []string {
+	needed := Needed(k)
+	if t == nil || len(needed) == 0 {
+		return needed[:min(len(needed), 1)]
+	}
+	carried := slices.DeleteFunc(slices.Clone(needed), func(s string) bool { return !slices.Contains(t.Scopes, s) })
+	if len(carried) == 0 {
+		return needed[:1]
+	}
+	return carried
 }
 
 // Effective returns the data scopes in the ceiling, the agreement, the grant
@@ -165,7 +184,7 @@ func assessed(a *glasshouse.Agreement, now time.Time) bool {
 func Decide(in Input) Decision {
 	needed := Needed(in.Request.Kind)
 	deny := func(reason, format string, args ...any) Decision {
-		return Decision{Reason: reason, Message: fmt.Sprintf(format, args...), Scopes: needed}
+		return Decision{Reason: reason, Message: fmt.Sprintf(format, args...), Scopes: Asked(in.Request.Kind, in.Token)}
 	}
 	if needed == nil {
 		return deny(ReasonUnknownRequest, "The Graph API has no such request.")

@@ -102,7 +102,22 @@ func TestDecide(t *testing.T) {
 		{name: "profile request with friends only", kind: policy.ReadProfile, mutate: func(in *policy.Input) { in.Grant.Scopes = []string{"friends", "messages.send"} },
 			reason: policy.ReasonInsufficientScope, message: "one of the scopes profile, email, phone, messages.read"},
 		{name: "protocol scopes reach nothing", kind: policy.ReadProfile, mutate: func(in *policy.Input) { in.Token.Scopes = []string{"openid", "offline_access"} },
-			reason: policy.ReasonInsufficientScope},
+			reason: policy.ReasonInsufficientScope, scopes: []string{"profile"}},
+		// A denial is recorded under what the request asked for: GET /me by a
+		// partner holding messages.send only is a refused profile read, not
+		// an attempt at messages.read.
+		{name: "profile request by a send-only partner counts as profile", kind: policy.ReadProfile,
+			mutate: func(in *policy.Input) {
+				in.Grant.Scopes, in.Token.Scopes = []string{"messages.send"}, []string{"openid", "messages.send"}
+			},
+			reason: policy.ReasonInsufficientScope, scopes: []string{"profile"}},
+		{name: "profile request by an email-only partner under suspension counts as email", kind: policy.ReadProfile,
+			mutate: func(in *policy.Input) {
+				in.Token.Scopes, in.Partner.Status = []string{"openid", "email"}, glasshouse.PartnerSuspended
+			},
+			reason: policy.ReasonAgreementSuspended, scopes: []string{"email"}},
+		{name: "invalid token counts under the request's own scope", kind: policy.ReadProfile, mutate: func(in *policy.Input) { in.Token = nil },
+			reason: policy.ReasonInvalidToken, scopes: []string{"profile"}},
 
 		{name: "read without assessment", kind: policy.ReadMessages, mutate: func(in *policy.Input) { in.Agreement.SecurityAssessedAt = time.Time{} }, reason: policy.ReasonAssessmentRequired},
 		{name: "read with a stale assessment", kind: policy.ReadMessages,
@@ -111,9 +126,9 @@ func TestDecide(t *testing.T) {
 			}, reason: policy.ReasonAssessmentRequired},
 		{name: "profile with messages.read only and a stale assessment", kind: policy.ReadProfile,
 			mutate: func(in *policy.Input) {
-				in.Grant.Scopes = []string{"messages.read"}
+				in.Grant.Scopes, in.Token.Scopes = []string{"messages.read"}, []string{"messages.read"}
 				in.Agreement.SecurityAssessedAt = now.Add(-400 * day)
-			}, reason: policy.ReasonAssessmentRequired},
+			}, reason: policy.ReasonAssessmentRequired, scopes: []string{"messages.read"}},
 		{name: "profile drops messages.read under a stale assessment", kind: policy.ReadProfile,
 			mutate: func(in *policy.Input) { in.Agreement.SecurityAssessedAt = time.Time{} }, scopes: []string{"profile", "email", "phone"}},
 

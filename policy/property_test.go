@@ -169,6 +169,20 @@ func TestDecideProperty(t *testing.T) {
 			if d.Reason == "" || d.Message == "" {
 				t.Fatalf("denial without reason or message: %+v", d)
 			}
+			// A denial is recorded under what the request asked for: never
+			// messages.read unless it read messages or its token carried
+			// messages.read ("did the partner try to read messages?").
+			if len(d.Scopes) == 0 && policy.Needed(in.Request.Kind) != nil {
+				t.Fatalf("denial of %s without a scope", in.Request.Kind)
+			}
+			for _, s := range d.Scopes {
+				if !slices.Contains(policy.Needed(in.Request.Kind), s) {
+					t.Fatalf("denial of %s under %s, which it does not need", in.Request.Kind, s)
+				}
+				if s == glasshouse.ScopeMessagesRead && in.Request.Kind != policy.ReadMessages && (in.Token == nil || !slices.Contains(in.Token.Scopes, s)) {
+					t.Fatalf("denial of %s with token scopes %q counted as messages.read", in.Request.Kind, in.Token.Scopes)
+				}
+			}
 			return
 		}
 		if len(d.Scopes) == 0 {
