@@ -3,6 +3,7 @@ package oauth
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"embed"
@@ -412,31 +413,13 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request) {
 			ticked = slices.DeleteFunc(ticked, func(s string) bool { return s == glasshouse.ScopeMessagesRead })
 		}
 	}
-	now, p, a := s.now(), f.client.partner, f.client.agreement
-	relay, err := s.relayAddress(sess.MemberID, p.ID)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	_, err = s.store.SaveGrant(ctx, glasshouse.Grant{
-		MemberID:         sess.MemberID,
-		PartnerID:        p.ID,
-		PartnerName:      p.Name,
-		AgreementVersion: a.Version,
-		Scopes:           ticked,
-		RealEmail:        slices.Contains(ticked, glasshouse.ScopeEmail) && r.PostFormValue("email") == "real",
-		Conversations:    picked,
-		RelayEnabled:     true,
-		GrantedAt:        now,
-		ConfirmedAt:      now,
-		ExpiresAt:        earliest(now.Add(glasshouse.GrantLifetime), a.ExpiresAt),
-	}, relay)
-	if err != nil {
+	realEmail := slices.Contains(ticked, glasshouse.ScopeEmail) && r.PostFormValue("email") == "real"
+	if err := s.saveGrant(ctx, sess.MemberID, f.client, ticked, realEmail, picked); err != nil {
 		s.internal(w, r, err)
 		return
 	}
 	granted := append(slices.DeleteFunc(slices.Clone(f.req.RequestedScopes), func(s string) bool { return !isProtocolScope(s) }), ticked...)
-	err = s.store.CompleteAuthRequest(ctx, f.req.ID, sess.MemberID, sess.CreatedAt, granted)
+	err := s.store.CompleteAuthRequest(ctx, f.req.ID, sess.MemberID, sess.CreatedAt, granted)
 	if code := glasshouse.ErrorCode(err); code == glasshouse.ECONFLICT || code == glasshouse.ENOTFOUND {
 		s.fail(w, r, http.StatusConflict, "This request is already finished. Go back to the app.")
 		return
@@ -444,12 +427,53 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	req, err := s.store.AuthRequest(ctx, f.req.ID, now)
+	req, err := s.store.AuthRequest(ctx, f.req.ID, s.now())
 	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
 	op.AuthResponse(s.opRequest(req), s.provider, w, r)
+}
+
+// saveGrant records memberID's consent to c's partner under its current
+// agreement, as the consent screen takes it: the ticked scopes, the email
+// choice, the picked conversations, and a relay address for a new grant.
+func (s *Server) saveGrant(ctx context.Context, memberID int64, c *client, ticked []string, realEmail bool, picked []int64) error {
+	now, p, a := s.now(), c.partner, c.agreement
+	relay, err := s.relayAddress(memberID, p.ID)
+	if err != nil {
+		return err
+	}
+	_, err = s.store.SaveGrant(ctx, glasshouse.Grant{
+		MemberID:         memberID,
+		PartnerID:        p.ID,
+		PartnerName:      p.Name,
+		AgreementVersion: a.Version,
+		Scopes:           ticked,
+		RealEmail:        realEmail,
+		Conversations:    picked,
+		RelayEnabled:     true,
+		GrantedAt:        now,
+		ConfirmedAt:      now,
+		ExpiresAt:        earliest(now.Add(glasshouse.GrantLifetime), a.ExpiresAt),
+	}, relay)
+	return err
+}
+
+// SeedGrant records memberID's consent to the partner clientID for the
+// given scopes (those its agreement allows), as if the member had ticked
+// them on the consent screen, with the relay address for email and no
+// conversation picked. The demo world uses it for members who already use
+// a demo app.
+func (s *Server) SeedGrant(ctx context.Context, memberID int64, clientID string, scopes []string) error {
+	c, err := s.client(ctx, clientID, s.now())
+	if err != nil {
+		return err
+	}
+	ticked := slices.DeleteFunc(intersect(c.grantable, scopes), func(s string) bool {
+		return s == glasshouse.ScopeMessagesRead // reading nothing is not reading
+	})
+	return s.saveGrant(ctx, memberID, c, ticked, false, nil)
 }
 
 // checkForm parses a POSTed form and checks its CSRF token, or answers

@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -34,18 +34,33 @@ Auditor commands against a running server's transparency log (URL/log/...).
 Run 'glasshouse audit COMMAND --help' for the flags.
 `
 
+// auditCommands says what each audit command does and what it takes.
+var auditCommands = map[string]command{
+	"verify": {"URL", "Checks the signed checkpoint of the log served at URL/log/, its consistency with\nthe last checkpoint this machine verified (kept in --state), and the whole tree\nrecomputed from every entry; fails naming what differs."},
+	"report": {"URL", "Verifies the log, then counts its entries per partner, scope and decision."},
+	"trail":  {"URL", "Verifies the log, then finds one member's own entries by recomputing their tags\nwith their member key, and names the counters 1..N (their access count) that\nhave no entry. The member's privacy center shows the key, the count and this\ncommand, ready to copy."},
+}
+
 // runAudit verifies a server's log and reports on it.
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cmd, args, fs, err := subcommand("audit", auditUsage, args, stderr, "verify", "report", "trail")
+	cmd, args, fs, err := subcommand("audit", auditUsage, auditCommands, args, stderr)
 	if cmd == "" {
 		return err
 	}
-	key := fs.String("key", "", "the log's verifier key (note form) you trust; default: the one in --state, or on a first run the one the server publishes")
-	state := fs.String("state", "", "file keeping the last verified checkpoint (default: under the user's config folder, one per server)")
-	partner := fs.String("partner", "", "report: only this partner (client id)")
-	asJSON := fs.Bool("json", false, "report, trail: print JSON")
-	memberKey := fs.String("member-key", "", "trail: the member's key (base64), from their privacy center")
-	expect := fs.Uint64("count", 0, "trail: the member's access count, from their privacy center: counters 1..count must all be found")
+	key := fs.String("key", "", "the log's verifier `KEY` (note form) you trust; default: the one in --state, or on a first run the one the server publishes")
+	state := fs.String("state", "", "`FILE` keeping the last verified checkpoint (default: under the user's config folder, one per server)")
+	var partner, memberKey string
+	var expect uint64
+	asJSON := new(bool)
+	switch cmd {
+	case "report":
+		fs.StringVar(&partner, "partner", "", "only this partner (`CLIENT_ID`)")
+		asJSON = fs.Bool("json", false, "print JSON")
+	case "trail":
+		fs.StringVar(&memberKey, "member-key", "", "the member's `KEY` (base64), from their privacy center (required)")
+		fs.Uint64Var(&expect, "count", 0, "the member's access count `N`, from their privacy center: counters 1..N must all be found")
+		asJSON = fs.Bool("json", false, "print JSON")
+	}
 	if err := applyEnv(fs); err != nil {
 		return err
 	}
@@ -69,7 +84,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var tags map[accesslog.Tag]uint64 // trail: every entry's tag, to its index
 	var mk accesslog.MemberKey
 	if cmd == "trail" {
-		b, err := base64.StdEncoding.DecodeString(*memberKey)
+		b, err := base64.StdEncoding.DecodeString(memberKey)
 		if err != nil || len(b) != len(mk) {
 			return fmt.Errorf("audit trail: --member-key must be the %d-byte key in base64, as the privacy center shows it", len(mk))
 		}
@@ -90,8 +105,13 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	rep, err := accesslog.Verify(ctx, cfg)
 	bar.done()
-	if err != nil {
+	switch {
+	case errors.Is(err, accesslog.ErrTampered):
 		return fmt.Errorf("log NOT verified: %w", err)
+	case errors.Is(err, accesslog.ErrState):
+		return err
+	case err != nil:
+		return fmt.Errorf("could not check the log: %w", err)
 	}
 	if cmd == "verify" {
 		cp := rep.Checkpoint
@@ -104,21 +124,19 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return nil
 	}
 	if cmd == "trail" {
-		return printTrail(stdout, rep, mk.FindTrail(*expect, func(t accesslog.Tag) (uint64, bool) {
+		return printTrail(stdout, rep, mk.FindTrail(expect, func(t accesslog.Tag) (uint64, bool) {
 			i, ok := tags[t]
 			return i, ok
 		}), *asJSON)
 	}
 	counts := rep.Counts[:0:0]
 	for _, c := range rep.Counts {
-		if *partner == "" || c.Partner == *partner {
+		if partner == "" || c.Partner == partner {
 			counts = append(counts, c)
 		}
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"origin": rep.Checkpoint.Origin, "size": rep.Checkpoint.Size, "counts": counts})
+		return printJSON(stdout, map[string]any{"origin": rep.Checkpoint.Origin, "size": rep.Checkpoint.Size, "counts": counts})
 	}
 	fmt.Fprintf(stdout, "verified log %s at size %d\n", rep.Checkpoint.Origin, rep.Checkpoint.Size)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
@@ -133,9 +151,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // log index, and the counters missing.
 func printTrail(w io.Writer, rep *accesslog.Report, tr accesslog.Trail, asJSON bool) error {
 	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"origin": rep.Checkpoint.Origin, "size": rep.Checkpoint.Size,
+		return printJSON(w, map[string]any{"origin": rep.Checkpoint.Origin, "size": rep.Checkpoint.Size,
 			"found": nonNilSlice(tr.Found), "missing": nonNilSlice(tr.Missing)})
 	}
 	fmt.Fprintf(w, "verified log %s at size %d\n", rep.Checkpoint.Origin, rep.Checkpoint.Size)

@@ -28,7 +28,7 @@ import (
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("glasshouse bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	url := fs.String("url", "", "server to measure (default: start `glasshouse serve` on a fresh data folder)")
+	url := fs.String("url", "", "server to measure (default: start glasshouse serve on a fresh data folder)")
 	db := fs.String("db", "", "with no --url: the --db for the started server (default SQLite)")
 	senders := fs.String("senders", "1,8,32", "comma-separated counts of concurrent senders, one closed-loop run each")
 	duration := fs.Duration("duration", 10*time.Second, "length of each run")

@@ -9,12 +9,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
-	"github.com/glasshouse/glasshouse/demoapp"
-	"github.com/glasshouse/glasshouse/oauth"
-
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/demoapp"
+	"github.com/glasshouse/glasshouse/internal/atomicfile"
+	"github.com/glasshouse/glasshouse/oauth"
 	"github.com/glasshouse/glasshouse/password"
 )
 
@@ -122,22 +123,22 @@ type demoPartners struct {
 
 // seedDemoPartners registers and approves the demo apps once, as an operator
 // would with `glasshouse partner create` and `approve`, for the platform at
-// base. It returns their credentials, or nil with a warning printed when the
-// data folder's apps were registered for another address (their redirect
-// URIs would not match).
-func seedDemoPartners(ctx context.Context, s glasshouse.PartnerStore, data, base string, out io.Writer) (map[string]demoapp.Credentials, error) {
+// base. It returns their credentials and the slugs of the apps registered
+// now, or nil with a warning printed when the data folder's apps were
+// registered for another address (their redirect URIs would not match).
+func seedDemoPartners(ctx context.Context, s glasshouse.PartnerStore, data, base string, out io.Writer) (creds map[string]demoapp.Credentials, created []string, err error) {
 	path := filepath.Join(data, demoPartnersFile)
 	var saved demoPartners
 	if b, err := os.ReadFile(path); err == nil {
 		if err := json.Unmarshal(b, &saved); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
 		}
 		if saved.Platform != base {
 			fmt.Fprintf(out, "Demo apps were registered for %s; serve there (or use a fresh --data) to use them.\n", saved.Platform)
-			return nil, nil
+			return nil, nil, nil
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+		return nil, nil, err
 	}
 	if saved.Apps == nil {
 		saved = demoPartners{Platform: base, Apps: map[string]demoapp.Credentials{}}
@@ -155,55 +156,61 @@ func seedDemoPartners(ctx context.Context, s glasshouse.PartnerStore, data, base
 		np := glasshouse.NewPartner{Name: a.Name, RedirectURIs: []string{demoapp.RedirectURI(base, a.Slug)}, Scopes: a.Scopes,
 			Purpose: a.Purpose, RetentionDays: 30, ExpiresAt: now.AddDate(1, 0, 0)}
 		if err := np.Validate(now); err != nil {
-			return nil, fmt.Errorf("demo app %s: %w", a.Name, err)
+			return nil, nil, fmt.Errorf("demo app %s: %w", a.Name, err)
 		}
 		if _, err := s.CreatePartner(ctx, np, id, oauth.HashSecret(secret)); err != nil {
-			return nil, fmt.Errorf("demo app %s: %w", a.Name, err)
+			return nil, nil, fmt.Errorf("demo app %s: %w", a.Name, err)
 		}
 		if _, err := s.ApproveAgreement(ctx, id, now); err != nil {
-			return nil, fmt.Errorf("demo app %s: %w", a.Name, err)
+			return nil, nil, fmt.Errorf("demo app %s: %w", a.Name, err)
 		}
 		saved.Apps[a.Slug] = demoapp.Credentials{ClientID: id, ClientSecret: secret}
+		created = append(created, a.Slug)
 		// Saved after each app. A crash between CreatePartner and this
 		// write leaves an orphan partner (its secret was never saved); the
 		// next start registers the app again.
 		b, _ := json.MarshalIndent(saved, "", "  ")
-		if err := writeFileAtomic(path, b, 0o600); err != nil {
-			return nil, err
+		if err := atomicfile.Write(path, b, 0o600); err != nil {
+			return nil, nil, err
 		}
 	}
 	fmt.Fprintf(out, "Demo partner apps: %s/demo/\n", base)
-	return saved.Apps, nil
+	fmt.Fprintf(out, "Their client credentials, to sign in at %s/developers (also in %s):\n", base, path)
+	for _, a := range demoapp.Apps {
+		fmt.Fprintf(out, "  %-10s %s\n", saved.Apps[a.Slug].ClientID, saved.Apps[a.Slug].ClientSecret)
+	}
+	return saved.Apps, created, nil
 }
 
-// writeFileAtomic writes a file by renaming a synced temporary file over it.
-func writeFileAtomic(path string, b []byte, perm os.FileMode) error {
-	tmp, err := writeTemp(filepath.Dir(path), b, perm)
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp)
-	return os.Rename(tmp, path)
+// demoUsers are the members who already use a demo app when the demo
+// starts, with the scopes they granted it: bob and carol share their names
+// and friends with Streamflix, so that a member who connects it can share
+// a film with them at once.
+var demoUsers = []struct {
+	app     string
+	members []string
+	scopes  []string
+}{
+	{"streamflix", []string{"bob", "carol"}, []string{glasshouse.ScopeProfile, glasshouse.ScopeFriends, glasshouse.ScopeMessagesSend}},
 }
 
-// writeTemp writes b with perm to a new, synced temporary file in dir and
-// returns its name; the caller moves it into place (rename or link) and
-// removes the name.
-func writeTemp(dir string, b []byte, perm os.FileMode) (string, error) {
-	tmp, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return "", err
+// seedDemoUsers gives the demo users their grants, for the apps registered
+// in this start (created) only: a member who later disconnects an app stays
+// disconnected across restarts.
+func seedDemoUsers(ctx context.Context, s glasshouse.Store, consent *oauth.Server, created []string) error {
+	for _, u := range demoUsers {
+		if !slices.Contains(created, u.app) {
+			continue
+		}
+		for _, handle := range u.members {
+			m, err := s.MemberByHandle(ctx, handle)
+			if err != nil {
+				return fmt.Errorf("demo user %s: %w", handle, err)
+			}
+			if err := consent.SeedGrant(ctx, m.ID, u.app, u.scopes); err != nil {
+				return fmt.Errorf("demo user %s of %s: %w", handle, u.app, err)
+			}
+		}
 	}
-	err = tmp.Chmod(perm)
-	if err == nil {
-		_, err = tmp.Write(b)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if err = errors.Join(err, tmp.Close()); err != nil {
-		os.Remove(tmp.Name())
-		return "", err
-	}
-	return tmp.Name(), nil
+	return nil
 }

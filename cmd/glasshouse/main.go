@@ -48,8 +48,10 @@ Usage:
   glasshouse operator COMMAND  members who may use the /admin pages (add, remove, list)
   glasshouse audit verify URL  verify a server's transparency log
   glasshouse audit report URL  verify it, then count accesses per partner and scope
-  glasshouse version           print the version
+  glasshouse audit trail URL   verify it, then find one member's own entries with
+                               their member key (from their privacy center)
   glasshouse bench   [flags]   measure messaging throughput and latency over HTTP
+  glasshouse version           print the version
 
 Run 'glasshouse COMMAND --help' for a command's flags. Every flag can also be
 set by the environment variable GLASSHOUSE_<FLAG> (for example GLASSHOUSE_ADDR).

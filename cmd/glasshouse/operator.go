@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -25,14 +24,24 @@ agreements, suspend and resume partners. These commands work on the same
 Flags: --data DIR, --db sqlite:PATH|postgres://..., --json (list).
 `
 
+// operatorCommands says what each operator command does and what it takes.
+var operatorCommands = map[string]command{
+	"add":    {"HANDLE", "Makes a member an operator: /admin is open to them once signed in."},
+	"remove": {"HANDLE", "Withdraws a member's operator rights."},
+	"list":   {"", "Lists the operators."},
+}
+
 // runOperator runs one command on operator accounts.
 func runOperator(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cmd, args, fs, err := subcommand("operator", operatorUsage, args, stderr, "add", "remove", "list")
+	cmd, args, fs, err := subcommand("operator", operatorUsage, operatorCommands, args, stderr)
 	if cmd == "" {
 		return err
 	}
 	data, db := storeFlags(fs)
-	asJSON := fs.Bool("json", false, "list: print JSON")
+	asJSON := new(bool)
+	if cmd == "list" {
+		asJSON = fs.Bool("json", false, "print JSON")
+	}
 	if err := applyEnv(fs); err != nil {
 		return err
 	}
@@ -50,7 +59,7 @@ func runOperator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		handle = strings.TrimPrefix(strings.ToLower(positional[0]), "@")
 	}
 
-	store, err := openStore(ctx, *data, *db, nil)
+	store, err := openExisting(ctx, *data, *db)
 	if err != nil {
 		return err
 	}
@@ -61,9 +70,7 @@ func runOperator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return err
 		}
 		if *asJSON {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(ops)
+			return printJSON(stdout, ops)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "HANDLE\tNAME\tSINCE")

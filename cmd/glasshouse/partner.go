@@ -3,11 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -22,7 +19,8 @@ const partnerUsage = `Usage: glasshouse partner COMMAND [flags]
 Operator commands on partner apps and their agreements. They work on the same
 --data / --db as 'glasshouse serve', also while it runs.
 
-  create   register a partner and propose agreement version 1; prints the client credentials
+  create   register a partner and propose agreement version 1; prints the client
+           credentials as JSON
   list     list partners with their status and current agreement
   update   propose a new agreement version (new scopes need the operator's approval and
            the members' consent again)
@@ -33,35 +31,46 @@ Operator commands on partner apps and their agreements. They work on the same
 Run 'glasshouse partner COMMAND --help' for a command's flags.
 `
 
+// partnerCommands says what each partner command does and what it takes.
+var partnerCommands = map[string]command{
+	"create":  {"", "Registers a partner app and proposes its agreement version 1. Prints the client\ncredentials as JSON on stdout (the secret is shown once) and a summary on stderr."},
+	"list":    {"", "Lists the partner apps with their status and current agreement."},
+	"update":  {"CLIENT_ID", "Proposes a new agreement version, changed where the flags say. New scopes need\nthe operator's approval and each member's consent again."},
+	"approve": {"CLIENT_ID", "Approves the partner's newest agreement version; it is in force at once."},
+	"suspend": {"CLIENT_ID", "Suspends the partner: its very next request is refused."},
+	"resume":  {"CLIENT_ID", "Lifts a suspension."},
+}
+
 // runPartner runs one operator command on partners.
 func runPartner(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cmd, args, fs, err := subcommand("partner", partnerUsage, args, stderr, "create", "update", "list", "approve", "suspend", "resume")
+	cmd, args, fs, err := subcommand("partner", partnerUsage, partnerCommands, args, stderr)
 	if cmd == "" {
 		return err
 	}
 	data, db := storeFlags(fs)
-	var (
-		np       glasshouse.NewPartner
-		scopes   = fs.String("scopes", "", "comma-separated data scopes: "+strings.Join(glasshouse.DataScopes, ", "))
-		redirect stringList
-		expires  = fs.String("expires", "", "agreement expiry date, YYYY-MM-DD (create: default one year from today; update: unchanged)")
-		assessed = fs.String("assessed", "", "date of the partner's last security assessment, YYYY-MM-DD (required for messages.read)")
-		asJSON   = fs.Bool("json", false, "list: print JSON")
-	)
-	needsID := true
+	asJSON := new(bool) // create always prints JSON: scripts read its credentials
+	if cmd != "create" {
+		asJSON = fs.Bool("json", false, "print JSON")
+	}
+	var np glasshouse.NewPartner
+	var scopes, expires, assessed string
+	var retention = -1
+	var redirect stringList
 	switch cmd {
 	case "create":
-		needsID = false
-		fs.StringVar(&np.Name, "name", "", "the app's name, shown to members")
-		fs.Var(&redirect, "redirect-uri", "an allowed OAuth redirect URI (repeat or comma-separate for several)")
-		fs.StringVar(&np.Purpose, "purpose", "", "what the partner uses the data for, shown on the consent screen")
-		fs.Var(retentionFlag{&np.RetentionDays}, "retention", "how long the partner keeps the data, in days (e.g. 30 or 30d)")
+		fs.StringVar(&np.Name, "name", "", "the app's `NAME`, shown to members (required)")
+		fs.Var(&redirect, "redirect-uri", "an allowed OAuth redirect `URI` (required; repeat or comma-separate for several)")
+		fs.StringVar(&scopes, "scopes", "", "comma-separated data `SCOPES` (required): "+strings.Join(glasshouse.DataScopes, ", "))
+		fs.StringVar(&np.Purpose, "purpose", "", "the `PURPOSE`: what the partner uses the data for, shown on the consent screen (required)")
+		fs.Func("retention", "how long the partner keeps the data, in `DAYS` (e.g. 30 or 30d) (required)", daysFlag(&retention))
+		fs.StringVar(&expires, "expires", "", "agreement expiry `DATE`, YYYY-MM-DD (default one year from today)")
+		fs.StringVar(&assessed, "assessed", "", "`DATE` of the partner's last security assessment, YYYY-MM-DD (required for messages.read)")
 	case "update":
-		fs.StringVar(&np.Purpose, "purpose", "", "new purpose (default: unchanged)")
-		np.RetentionDays = -1
-		fs.Var(retentionFlag{&np.RetentionDays}, "retention", "new retention in days (default: unchanged)")
-	case "list":
-		needsID = false
+		fs.StringVar(&scopes, "scopes", "", "new comma-separated data `SCOPES` (default unchanged): "+strings.Join(glasshouse.DataScopes, ", "))
+		fs.StringVar(&np.Purpose, "purpose", "", "new `PURPOSE` (default unchanged)")
+		fs.Func("retention", "new retention in `DAYS` (e.g. 30 or 30d) (default unchanged)", daysFlag(&retention))
+		fs.StringVar(&expires, "expires", "", "new agreement expiry `DATE`, YYYY-MM-DD (default unchanged)")
+		fs.StringVar(&assessed, "assessed", "", "`DATE` of the partner's last security assessment, YYYY-MM-DD (default unchanged)")
 	}
 	if err := applyEnv(fs); err != nil {
 		return err
@@ -71,7 +80,7 @@ func runPartner(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	var clientID string
-	if needsID {
+	if partnerCommands[cmd].args != "" {
 		if len(positional) != 1 {
 			return fmt.Errorf("partner %s takes one client id", cmd)
 		}
@@ -80,78 +89,115 @@ func runPartner(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("unexpected argument %q", positional[0])
 	}
 	now := time.Now()
-	if *scopes != "" {
-		np.Scopes = splitList(*scopes)
+	if cmd == "create" {
+		if missing := missingFlags(map[string]bool{"name": np.Name == "", "redirect-uri": len(redirect) == 0, "scopes": scopes == "",
+			"purpose": np.Purpose == "", "retention": retention < 0}, "name", "redirect-uri", "scopes", "purpose", "retention"); missing != "" {
+			return fmt.Errorf("partner create needs %s (see glasshouse partner create --help)", missing)
+		}
 	}
+	np.Scopes, np.RedirectURIs, np.RetentionDays = splitList(scopes), redirect, retention
 	defaultExpiry := now.AddDate(1, 0, 0)
 	if cmd == "update" {
 		defaultExpiry = time.Time{} // unchanged
 	}
-	if np.ExpiresAt, err = parseDate(*expires, defaultExpiry); err != nil {
+	if np.ExpiresAt, err = parseDate(expires, defaultExpiry); err != nil {
 		return fmt.Errorf("--expires: %w", err)
 	}
-	if np.SecurityAssessedAt, err = parseDate(*assessed, time.Time{}); err != nil {
+	if np.SecurityAssessedAt, err = parseDate(assessed, time.Time{}); err != nil {
 		return fmt.Errorf("--assessed: %w", err)
 	}
-	np.RedirectURIs = redirect
+	if cmd == "create" {
+		if err := np.Validate(now); err != nil {
+			return err
+		}
+	}
 
-	store, err := openStore(ctx, *data, *db, nil)
+	store, err := openExisting(ctx, *data, *db)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	var out any
+	if cmd == "list" {
+		return listPartners(ctx, store, stdout, *asJSON)
+	}
+	var p *glasshouse.Partner
+	var a *glasshouse.Agreement
+	var said string // what happened, for people
 	switch cmd {
 	case "create":
-		if err := np.Validate(now); err != nil {
-			return err
-		}
 		id, secret := oauth.NewClientCredentials()
-		p, err := store.CreatePartner(ctx, np, id, oauth.HashSecret(secret))
-		if err != nil {
+		if p, err = store.CreatePartner(ctx, np, id, oauth.HashSecret(secret)); err != nil {
 			return err
 		}
-		out = map[string]any{"client_id": p.ClientID, "client_secret": secret, "name": p.Name, "status": p.Status, "agreement_version": 1,
-			"note": "Store the secret now: it is not shown again. The agreement takes effect once an operator approves it."}
-	case "list":
-		return listPartners(ctx, store, stdout, *asJSON)
+		fmt.Fprintf(stderr, "Registered %s with client id %s; agreement v1 (%s) waits for approval: glasshouse partner approve %s\n"+
+			"Store the client secret now: it is not shown again.\n", p.Name, p.ClientID, strings.Join(np.Scopes, ", "), p.ClientID)
+		return printJSON(stdout, map[string]any{"client_id": p.ClientID, "client_secret": secret, "name": p.Name, "status": p.Status, "agreement_version": 1,
+			"note": "Store the secret now: it is not shown again. The agreement takes effect once an operator approves it."})
 	case "update":
-		if out, err = proposeAgreement(ctx, store, clientID, np, now); err != nil {
+		if p, a, err = proposeAgreement(ctx, store, clientID, np, now); err != nil {
 			return err
 		}
+		said = fmt.Sprintf("Proposed agreement v%d of %s (%s): scopes %s; it takes effect once approved: glasshouse partner approve %s",
+			a.Version, p.Name, p.ClientID, strings.Join(a.Scopes, ", "), p.ClientID)
 	case "approve":
-		if out, err = store.ApproveAgreement(ctx, clientID, now); err != nil {
+		if a, err = store.ApproveAgreement(ctx, clientID, now); err != nil {
 			return err
 		}
+		if p, err = store.PartnerByClientID(ctx, clientID); err != nil {
+			return err
+		}
+		said = fmt.Sprintf("Approved agreement v%d of %s (%s): scopes %s, until %s. It is in force now.",
+			a.Version, p.Name, p.ClientID, strings.Join(a.Scopes, ", "), a.ExpiresAt.Format(time.DateOnly))
 	case "suspend", "resume":
-		status := glasshouse.PartnerSuspended
+		status, verb := glasshouse.PartnerSuspended, "Suspended %s (%s): its next request is refused."
 		if cmd == "resume" {
-			status = glasshouse.PartnerApproved
+			status, verb = glasshouse.PartnerApproved, "Resumed %s (%s): its agreement is in force again."
 		}
-		if out, err = store.SetPartnerStatus(ctx, clientID, status); err != nil {
+		if p, err = store.SetPartnerStatus(ctx, clientID, status); err != nil {
 			return err
+		}
+		said = fmt.Sprintf(verb, p.Name, p.ClientID)
+	}
+	if *asJSON {
+		return printJSON(stdout, newPartnerView(p, a, nil))
+	}
+	_, err = fmt.Fprintln(stdout, said)
+	return err
+}
+
+// missingFlags names the flags (in order) whose entry in unset is true:
+// "--name, --scopes and --purpose".
+func missingFlags(unset map[string]bool, order ...string) string {
+	var names []string
+	for _, n := range order {
+		if unset[n] {
+			names = append(names, "--"+n)
 		}
 	}
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	switch len(names) {
+	case 0:
+		return ""
+	case 1:
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 // proposeAgreement adds a new agreement version from the latest one, changed
 // where the flags say.
-func proposeAgreement(ctx context.Context, store glasshouse.PartnerStore, clientID string, np glasshouse.NewPartner, now time.Time) (*glasshouse.Agreement, error) {
+func proposeAgreement(ctx context.Context, store glasshouse.PartnerStore, clientID string, np glasshouse.NewPartner, now time.Time) (*glasshouse.Partner, *glasshouse.Agreement, error) {
 	p, err := store.PartnerByClientID(ctx, clientID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	latest, err := store.LatestAgreement(ctx, p.ID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	a := *latest
 	if np.Scopes != nil {
 		if err := glasshouse.ValidateScopes(np.Scopes); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		a.Scopes = np.Scopes
 	}
@@ -170,16 +216,45 @@ func proposeAgreement(ctx context.Context, store glasshouse.PartnerStore, client
 	check := glasshouse.NewPartner{Name: p.Name, RedirectURIs: p.RedirectURIs, Scopes: a.Scopes, Purpose: a.Purpose,
 		RetentionDays: a.RetentionDays, ExpiresAt: a.ExpiresAt, SecurityAssessedAt: a.SecurityAssessedAt}
 	if err := check.Validate(now); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return store.ProposeAgreement(ctx, p.ID, a)
+	proposed, err := store.ProposeAgreement(ctx, p.ID, a)
+	return p, proposed, err
 }
 
-// partnerView is one row of `partner list`.
+// partnerView is a partner as the commands print it in JSON: no internal
+// ids, the client id names it.
 type partnerView struct {
-	*glasshouse.Partner
-	Current *glasshouse.Agreement `json:"current_agreement"`
-	Pending *glasshouse.Agreement `json:"pending_agreement,omitempty"`
+	ClientID     string         `json:"client_id"`
+	Name         string         `json:"name"`
+	Status       string         `json:"status"`
+	RedirectURIs []string       `json:"redirect_uris"`
+	CreatedAt    time.Time      `json:"created_at"`
+	Agreement    *agreementView `json:"agreement,omitempty"`         // the one the command acted on, or the current one
+	Pending      *agreementView `json:"pending_agreement,omitempty"` // list: a newer version awaiting approval
+}
+
+// agreementView is one agreement version in a partnerView.
+type agreementView struct {
+	Version            int       `json:"version"`
+	Scopes             []string  `json:"scopes"`
+	Purpose            string    `json:"purpose"`
+	RetentionDays      int       `json:"retention_days"`
+	ExpiresAt          time.Time `json:"expires_at"`
+	SecurityAssessedAt time.Time `json:"security_assessed_at,omitzero"`
+	ApprovedAt         time.Time `json:"approved_at,omitzero"`
+}
+
+func newPartnerView(p *glasshouse.Partner, a, pending *glasshouse.Agreement) partnerView {
+	view := func(a *glasshouse.Agreement) *agreementView {
+		if a == nil {
+			return nil
+		}
+		return &agreementView{Version: a.Version, Scopes: a.Scopes, Purpose: a.Purpose, RetentionDays: a.RetentionDays,
+			ExpiresAt: a.ExpiresAt, SecurityAssessedAt: a.SecurityAssessedAt, ApprovedAt: a.ApprovedAt}
+	}
+	return partnerView{ClientID: p.ClientID, Name: p.Name, Status: p.Status, RedirectURIs: p.RedirectURIs, CreatedAt: p.CreatedAt,
+		Agreement: view(a), Pending: view(pending)}
 }
 
 func listPartners(ctx context.Context, store glasshouse.PartnerStore, w io.Writer, asJSON bool) error {
@@ -189,32 +264,30 @@ func listPartners(ctx context.Context, store glasshouse.PartnerStore, w io.Write
 	}
 	views := []partnerView{}
 	for _, p := range ps {
-		v := partnerView{Partner: p}
-		if v.Current, err = store.CurrentAgreement(ctx, p.ID); err != nil && glasshouse.ErrorCode(err) != glasshouse.ENOTFOUND {
+		current, err := store.CurrentAgreement(ctx, p.ID)
+		if err != nil && glasshouse.ErrorCode(err) != glasshouse.ENOTFOUND {
 			return err
 		}
 		latest, err := store.LatestAgreement(ctx, p.ID)
 		if err != nil {
 			return err
 		}
-		if latest.ApprovedAt.IsZero() {
-			v.Pending = latest
+		if !latest.ApprovedAt.IsZero() {
+			latest = nil
 		}
-		views = append(views, v)
+		views = append(views, newPartnerView(p, current, latest))
 	}
 	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(views)
+		return printJSON(w, views)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CLIENT ID\tNAME\tSTATUS\tAGREEMENT\tSCOPES\tEXPIRES")
 	for _, v := range views {
 		version, scopes, expires := "none", "", ""
-		if v.Current != nil {
-			version = "v" + strconv.Itoa(v.Current.Version)
-			scopes = strings.Join(v.Current.Scopes, ",")
-			expires = v.Current.ExpiresAt.Format(time.DateOnly)
+		if a := v.Agreement; a != nil {
+			version = "v" + strconv.Itoa(a.Version)
+			scopes = strings.Join(a.Scopes, ",")
+			expires = a.ExpiresAt.Format(time.DateOnly)
 		}
 		if v.Pending != nil {
 			version += fmt.Sprintf(" (v%d pending)", v.Pending.Version)
@@ -224,95 +297,9 @@ func listPartners(ctx context.Context, store glasshouse.PartnerStore, w io.Write
 	return tw.Flush()
 }
 
-// subcommand takes the command word of `glasshouse GROUP COMMAND ...` and
-// returns the command, its arguments and a flag set for it. For help it
-// prints usage and returns cmd "" and no error; for a missing or unknown
-// command (one not in commands, when given) it prints usage and fails.
-func subcommand(group, usage string, args []string, stderr io.Writer, commands ...string) (cmd string, rest []string, fs *flag.FlagSet, err error) {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(stderr, usage)
-		if len(args) == 0 {
-			return "", nil, nil, fmt.Errorf("missing %s command", group)
-		}
-		return "", nil, nil, nil
-	}
-	cmd = args[0]
-	if len(commands) > 0 && !slices.Contains(commands, cmd) {
-		fmt.Fprint(stderr, usage)
-		return "", nil, nil, fmt.Errorf("unknown %s command %q", group, cmd)
-	}
-	fs = flag.NewFlagSet("glasshouse "+group+" "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return cmd, args[1:], fs, nil
-}
-
-// storeFlags adds the flags that name the database of a command that
-// opens the store.
-func storeFlags(fs *flag.FlagSet) (data, db *string) {
-	return fs.String("data", "./glasshouse-data", "data folder"),
-		fs.String("db", "", "database: sqlite:PATH or a postgres:// URL (default sqlite under --data)")
-}
-
-// parseInterspersed parses flags that may come before or after the
-// positional arguments ("approve ID --data D" as well as "approve --data D ID").
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return positional, nil
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
-// stringList is a repeatable, comma-separable flag.
-type stringList []string
-
-func (l *stringList) String() string { return strings.Join(*l, ",") }
-func (l *stringList) Set(s string) error {
-	*l = append(*l, splitList(s)...)
-	return nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// retentionFlag reads a number of days, with an optional "d".
-type retentionFlag struct{ days *int }
-
-func (f retentionFlag) String() string {
-	if f.days == nil {
-		return ""
-	}
-	return strconv.Itoa(*f.days)
-}
-func (f retentionFlag) Set(s string) error {
-	n, err := strconv.Atoi(strings.TrimSuffix(s, "d"))
-	if err != nil {
-		return errors.New("want a number of days, such as 30 or 30d")
-	}
-	*f.days = n
-	return nil
-}
-
-func parseDate(s string, def time.Time) (time.Time, error) {
-	if s == "" {
-		return def, nil
-	}
-	t, err := time.Parse(time.DateOnly, s)
-	if err != nil {
-		return time.Time{}, errors.New("want a date such as 2027-06-30")
-	}
-	return t, nil
+// printJSON prints v as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/glasshouse/glasshouse/demoapp"
 	"github.com/glasshouse/glasshouse/export"
 	"github.com/glasshouse/glasshouse/graph"
+	"github.com/glasshouse/glasshouse/internal/atomicfile"
 	"github.com/glasshouse/glasshouse/oauth"
 	"github.com/glasshouse/glasshouse/postgres"
 	"github.com/glasshouse/glasshouse/ratelimit"
@@ -130,21 +131,6 @@ func (m *Main) ParseFlags(cmd string, args []string, stderr io.Writer) error {
 	return nil
 }
 
-// applyEnv sets each flag from GLASSHOUSE_<NAME> where that is set, so that
-// command-line flags, parsed after, win.
-func applyEnv(fs *flag.FlagSet) error {
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		name := "GLASSHOUSE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := os.LookupEnv(name); ok && err == nil {
-			if e := f.Value.Set(v); e != nil {
-				err = fmt.Errorf("%s: %v", name, e)
-			}
-		}
-	})
-	return err
-}
-
 // Run opens the database, seeds the demo world if asked, and starts serving
 // in the background. Close stops it.
 func (m *Main) Run(ctx context.Context) error {
@@ -185,9 +171,12 @@ func (m *Main) Run(ctx context.Context) error {
 		if err := seedDemo(ctx, m.Store, m.Stdout); err != nil {
 			return fmt.Errorf("seed demo: %w", err)
 		}
-		creds, err := seedDemoPartners(ctx, m.Store, m.Config.Data, m.URL(), m.Stdout)
+		creds, created, err := seedDemoPartners(ctx, m.Store, m.Config.Data, m.URL(), m.Stdout)
 		if err != nil {
 			return fmt.Errorf("seed demo partners: %w", err)
+		}
+		if err := seedDemoUsers(ctx, m.Store, m.OAuth, created); err != nil {
+			return fmt.Errorf("seed demo users: %w", err)
 		}
 		if creds != nil {
 			mounts = append(mounts, demoapp.New(demoapp.Config{Platform: m.URL(), Credentials: creds, Logger: logger, SecureCookies: m.Config.Secure}).Register)
@@ -335,6 +324,7 @@ func (m *Main) pages(kit *ui.Kit, key []byte, perAccount *ratelimit.Limiter, log
 	exporter := export.New(export.Config{Store: m.Store, Log: m.Log, LogKey: m.logKey.VerifierKey, MemberKey: m.Recorder.MemberKey})
 	m.Web.Mount(privacy.New(privacy.Config{
 		Kit: kit, Store: m.Store, Export: exporter.Write, SignOut: m.Web.Logout,
+		MemberKey: m.Recorder.MemberKey, PublicURL: m.Config.PublicURL,
 		// Wrong passwords on the deletion form count with failed logins.
 		PasswordAttempts: perAccount,
 		DeleteAccount: func(ctx context.Context, memberID int64) error {
@@ -479,23 +469,58 @@ func (m *Main) URL() string {
 
 // openStore opens the database that --db names, or SQLite under data.
 func openStore(ctx context.Context, data, db string, pub glasshouse.Publisher) (*sqlstore.Store, error) {
-	var open func(ctx context.Context, dsn string, cfg sqlstore.Config) (*sqlstore.Store, error)
-	switch {
-	case db == "":
-		open, db = sqlite.Open, filepath.Join(data, "glasshouse.db")
-	case strings.HasPrefix(db, "sqlite:"):
-		open, db = sqlite.Open, strings.TrimPrefix(db, "sqlite:")
-	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
-		open = postgres.Open
-	default:
-		return nil, fmt.Errorf("--db must be sqlite:PATH or a postgres:// URL, not %q", db)
+	open, dsn, err := database(data, db)
+	if err != nil {
+		return nil, err
 	}
 	kek, err := loadOrCreateStorageKey(data)
 	if err != nil {
 		return nil, err
 	}
-	return open(ctx, db, sqlstore.Config{Publisher: pub, KeyEncryptionKey: kek})
+	return open(ctx, dsn, sqlstore.Config{Publisher: pub, KeyEncryptionKey: kek})
 }
+
+// openExisting opens the store of an existing deployment, for the operator
+// commands: unlike serve, it creates nothing, so that a command run in the
+// wrong folder says so instead of starting a new, empty deployment.
+func openExisting(ctx context.Context, data, db string) (*sqlstore.Store, error) {
+	_, dsn, err := database(data, db)
+	if err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(data)
+	if err != nil {
+		abs = data
+	}
+	if st, err := os.Stat(data); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("no data folder at %s: pass --data (or set GLASSHOUSE_DATA) to the folder 'glasshouse serve' uses", abs)
+	}
+	if _, err := os.Stat(filepath.Join(data, storageKeyFile)); err != nil {
+		return nil, fmt.Errorf("%s is not a glasshouse data folder (it has no %s): pass --data (or set GLASSHOUSE_DATA) to the folder 'glasshouse serve' uses", abs, storageKeyFile)
+	}
+	if isSQLite(db) {
+		if _, err := os.Stat(dsn); err != nil {
+			return nil, fmt.Errorf("no database at %s: pass --db (or set GLASSHOUSE_DB) as 'glasshouse serve' has it", dsn)
+		}
+	}
+	return openStore(ctx, data, db, nil)
+}
+
+// database returns the opener and data source name of --db: SQLite at
+// sqlite:PATH, or under the data folder when db is empty, or PostgreSQL.
+func database(data, db string) (open func(ctx context.Context, dsn string, cfg sqlstore.Config) (*sqlstore.Store, error), dsn string, err error) {
+	switch {
+	case db == "":
+		return sqlite.Open, filepath.Join(data, "glasshouse.db"), nil
+	case isSQLite(db):
+		return sqlite.Open, strings.TrimPrefix(db, "sqlite:"), nil
+	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
+		return postgres.Open, db, nil
+	}
+	return nil, "", fmt.Errorf("--db must be sqlite:PATH or a postgres:// URL, not %q", db)
+}
+
+func isSQLite(db string) bool { return db == "" || strings.HasPrefix(db, "sqlite:") }
 
 // storageKeyFile is the key-encryption key of the members' secrets, in the
 // data folder: outside the database, so that a copy of the database alone
@@ -504,7 +529,7 @@ const storageKeyFile = "storage.key"
 
 // loadOrCreateStorageKey reads <data>/storage.key (32 bytes, base64), or
 // creates it on first start. Two processes starting at once agree on one
-// key: the file appears whole, with a hard link, or not at all.
+// key: the file appears whole or not at all, and only once.
 func loadOrCreateStorageKey(data string) ([]byte, error) {
 	path := filepath.Join(data, storageKeyFile)
 	read := func() ([]byte, error) {
@@ -526,12 +551,8 @@ func loadOrCreateStorageKey(data string) ([]byte, error) {
 	}
 	key := make([]byte, 32)
 	rand.Read(key)
-	tmp, err := writeTemp(data, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("storage key: %w", err)
-	}
-	defer os.Remove(tmp)
-	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
+	err := atomicfile.Create(path, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("storage key: %w", err)
 	}
 	return read()

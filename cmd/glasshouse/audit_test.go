@@ -1,0 +1,69 @@
+package main
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestAuditFreshMachine runs the README's audit command as a newcomer
+// would: no --state, and no config folder yet. It verifies, and creates
+// the folder for its state.
+func TestAuditFreshMachine(t *testing.T) {
+	config := filepath.Join(t.TempDir(), "config") // does not exist yet
+	t.Setenv("XDG_CONFIG_HOME", config)
+	m := MustRunMain(t)
+	out, err := runCLI(t, "audit", "report", m.URL(), "--partner", "streamflix")
+	if err != nil {
+		t.Fatalf("audit report on a fresh machine: %v", err)
+	}
+	if !strings.Contains(out, "verified log") {
+		t.Fatalf("audit report printed %q", out)
+	}
+	states, _ := filepath.Glob(filepath.Join(config, "glasshouse", "audit-*.json"))
+	if len(states) != 1 {
+		t.Fatalf("state files: %v", states)
+	}
+	// The second run checks consistency with the state the first saved.
+	if out, err = runCLI(t, "audit", "verify", m.URL()); err != nil || !strings.Contains(out, "consistent with the checkpoint") {
+		t.Fatalf("second run: %q, %v", out, err)
+	}
+}
+
+// TestAuditErrorsSayWhatFailed: only a log that fails verification is
+// reported as "NOT verified"; a broken state file or an unreachable server
+// says what it is.
+func TestAuditErrorsSayWhatFailed(t *testing.T) {
+	m := MustRunMain(t)
+	garbled := filepath.Join(t.TempDir(), "state.json")
+	if err := os.WriteFile(garbled, []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"GarbledState", []string{"audit", "verify", m.URL(), "--state", garbled}, "audit state file " + garbled},
+		{"Unreachable", []string{"audit", "verify", closed, "--state", filepath.Join(t.TempDir(), "s.json")}, "could not check the log"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := runCLI(t, tt.args...)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := cliMessage(err)
+			if !strings.Contains(msg, tt.want) || strings.Contains(msg, "NOT verified") || strings.Contains(msg, "\n") {
+				t.Fatalf("error %q, want one line with %q and without NOT verified", msg, tt.want)
+			}
+		})
+	}
+}
