@@ -35,8 +35,9 @@ type pastApp struct {
 }
 
 type overviewData struct {
-	Apps []appCard
-	Past []pastApp
+	Apps  []appCard
+	Past  []pastApp
+	Trail *trail // nil without Config.MemberKey
 }
 
 // flashes are the confirmations a change redirects to, by ?done=.
@@ -56,6 +57,9 @@ func (pc *Center) overview(w http.ResponseWriter, r *http.Request, m *glasshouse
 // refused.
 func (pc *Center) renderOverview(w http.ResponseWriter, r *http.Request, m *glasshouse.Member, status int, errs map[string]string) {
 	data, err := pc.overviewData(r.Context(), m.ID)
+	if err == nil {
+		data.Trail, err = pc.trail(r, m.ID)
+	}
 	if err != nil {
 		pc.kit.Fail(w, r, err)
 		return

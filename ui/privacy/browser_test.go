@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
@@ -259,6 +260,24 @@ func TestBrowserVerifies(t *testing.T) {
 		browsertest.Do(t, tab, chromedp.Navigate(s.URL+"/privacy"), chromedp.WaitVisible(chromedp.ID("apps-h")))
 		browsertest.Screenshot(t, tab, "overview")
 		phoneScreenshot(t, tab, "overview-phone")
+		// The trail command copies with one click, as it reads.
+		want := browsertest.Run(t, tab, chromedp.Text(chromedp.ID("trail-command")))
+		if !strings.HasPrefix(want, "glasshouse audit trail "+s.URL+" --member-key ") {
+			t.Errorf("command %q", want)
+		}
+		// The test reads the clipboard back: a permission of its tab's
+		// browser context.
+		c := chromedp.FromContext(tab)
+		if _, err := cdp.Call(tab, c.Browser, browser.SetPermission, browser.SetPermissionParams{
+			Permission: &browser.PermissionDescriptor{Name: "clipboard-read"}, Setting: browser.PermissionSettingGranted,
+			Origin: s.URL, BrowserContextID: c.BrowserContextID}); err != nil {
+			t.Fatal(err)
+		}
+		browsertest.Do(t, tab, chromedp.Click(chromedp.CSS(`button[data-copy="trail-command"]`)),
+			chromedp.Poll[chromedp.Void](`document.querySelector(".copy-status").textContent === "Copied."`, chromedp.WithPollingInterval(100*time.Millisecond)))
+		if got := browsertest.Run(t, tab, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise)); got != want {
+			t.Errorf("clipboard holds %q; want the command %q", got, want)
+		}
 		// Withdraw friends from Streamflix with the real form.
 		browsertest.Do(t, tab,
 			chromedp.Click(chromedp.CSS(fmt.Sprintf(`#app-%d form[action$="revoke-scope"] input[value="friends"] + button`, s.Streamflix.ID))),

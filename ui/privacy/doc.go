@@ -21,6 +21,11 @@
 // entry says what the row of the page says. The pages need those routes on
 // the same site: web.Config.AccessLog set, and accesslog.Handler's routes.
 //
+// The overview also shows what a member needs to check the log without
+// this server: their member key (Config.MemberKey), their access count,
+// and the `glasshouse audit trail` command with both and the server's
+// public URL filled in, which static/js/copy.js copies with one click.
+//
 // Changes go through the same store calls as the JSON API (web/app.go):
 // revoking a grant or a scope revokes the affected tokens in the same
 // transaction. Exporting and deleting an account are done by the functions

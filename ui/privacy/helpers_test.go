@@ -95,6 +95,7 @@ func MustSite(tb testing.TB, opts ...func(*siteOptions)) *site {
 	s.Web = web.New(web.Config{Store: store, Hub: hub, AccessLog: s.Feeder.Log()})
 	center := privacy.New(privacy.Config{
 		Kit: kit, Store: store, Export: s.export, DeleteAccount: s.deleteAccount, SignOut: s.Web.Logout,
+		MemberKey: s.Recorder.MemberKey,
 	})
 	s.Web.Mount(func(mux *http.ServeMux) {
 		kit.Mount(mux)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/accesslog"
 	"github.com/glasshouse/glasshouse/ratelimit"
 	"github.com/glasshouse/glasshouse/ui"
 )
@@ -44,8 +45,16 @@ type Config struct {
 	// the member's whole history); nil means 3 at once, then one every 20
 	// minutes.
 	Exports *ratelimit.Limiter
-	Logger  *slog.Logger     // nil discards logs
-	Now     func() time.Time // nil means time.Now
+	// MemberKey returns a member's log tag key (accesslog.Recorder's
+	// MemberKey): the overview shows it with the member's access count
+	// and the `glasshouse audit trail` command that finds their entries in
+	// the log. Nil leaves that section out.
+	MemberKey func(ctx context.Context, memberID int64) (accesslog.MemberKey, error)
+	// PublicURL is the origin the command names (--public-url); "" means
+	// the one the request came to.
+	PublicURL string
+	Logger    *slog.Logger     // nil discards logs
+	Now       func() time.Time // nil means time.Now
 }
 
 // Center serves the privacy center. Create it with New.

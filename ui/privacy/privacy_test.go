@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -103,6 +104,29 @@ func TestOverview(t *testing.T) {
 		}
 		dave.Get("/privacy").MustStatus(http.StatusOK).
 			MustContain("You chose to give Shopzon your real email address").MustNotContain("dave@relay.glasshouse.test")
+	})
+	t.Run("trail", func(t *testing.T) {
+		// The key and count that `glasshouse audit trail` needs, and the
+		// command itself, filled in.
+		k, err := s.Recorder.MemberKey(context.Background(), alice.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// html/template writes + as &#43;, which reads and copies as +.
+		key := strings.ReplaceAll(base64.StdEncoding.EncodeToString(k[:]), "+", "&#43;")
+		alice.T(t).Get("/privacy").MustStatus(http.StatusOK).MustContain(
+			`<code id="member-key">`+key+`</code>`,
+			`<dd id="access-count">2</dd>`,
+			`<pre id="trail-command" aria-labelledby="trail-command-h"><code>glasshouse audit trail `+s.URL+` --member-key `+key+` --count 2</code></pre>`,
+			`data-copy="trail-command" hidden>Copy the command</button>`,
+			`<script src="/assets/js/copy.js?v=`,
+		)
+		kb, err := s.Recorder.MemberKey(context.Background(), bob.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bob.T(t).Get("/privacy").MustStatus(http.StatusOK).
+			MustContain(strings.ReplaceAll(base64.StdEncoding.EncodeToString(kb[:]), "+", "&#43;"), `<dd id="access-count">1</dd>`).MustNotContain(key)
 	})
 	t.Run("nothing connected", func(t *testing.T) {
 		carol := s.MustMember(t, "carol")
