@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -79,8 +80,9 @@ type NewMessage struct {
 	ViaPartner     string `json:"-"`
 }
 
-// Validate checks the text (1 byte to 8 KiB of valid UTF-8) and the client
-// transaction id (at most 64 printable ASCII bytes).
+// Validate checks the text (1 byte to 8 KiB of valid UTF-8, not only
+// white space, no control characters but tab and line breaks) and the
+// client transaction id (at most 64 printable ASCII bytes).
 func (m *NewMessage) Validate() error {
 	if len(m.Text) == 0 {
 		return Errorf(EINVALID, "Message text must not be empty.")
@@ -90,6 +92,12 @@ func (m *NewMessage) Validate() error {
 	}
 	if !utf8.ValidString(m.Text) {
 		return Errorf(EINVALID, "Message text must be valid UTF-8.")
+	}
+	if strings.TrimFunc(m.Text, unicode.IsSpace) == "" {
+		return Errorf(EINVALID, "Message text must not be only spaces or line breaks.")
+	}
+	if strings.ContainsFunc(m.Text, func(r rune) bool { return unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' }) {
+		return Errorf(EINVALID, "Message text must not contain control characters.")
 	}
 	if len(m.ClientTxnID) > MaxClientTxnID {
 		return Errorf(EINVALID, "client_txn_id must be at most %d bytes.", MaxClientTxnID)

@@ -389,6 +389,8 @@ func TestMalformed(t *testing.T) {
 		{"invalid UTF-8", "application/json", "{" + to + ", \"text\": \"\xff\"}", 400, glasshouse.EINVALID},
 		{"no recipient", "application/json", `{"text": "hi"}`, 400, glasshouse.EINVALID},
 		{"empty text", "application/json", `{` + to + `, "text": ""}`, 400, glasshouse.EINVALID},
+		{"white space only", "application/json", `{` + to + `, "text": "\n\t "}`, 400, glasshouse.EINVALID},
+		{"NUL in text", "application/json", `{` + to + `, "text": "a\u0000b"}`, 400, glasshouse.EINVALID},
 		{"text over 8 KiB", "application/json", `{` + to + `, "text": "` + strings.Repeat("a", glasshouse.MaxMessageBytes+1) + `"}`, 413, glasshouse.ETOOLARGE},
 		{"body over 64 KiB", "application/json", `{` + to + `, "text": "` + strings.Repeat("a", graph.MaxBodyBytes) + `"}`, 413, glasshouse.ETOOLARGE},
 		{"bad client_txn_id", "application/json", `{` + to + `, "text": "hi", "client_txn_id": "a b"}`, 400, glasshouse.EINVALID},

@@ -41,6 +41,9 @@ func TestBadBodies(t *testing.T) {
 		{"form content type", "application/x-www-form-urlencoded", `text=hi`, 415, glasshouse.EUNSUPPORTED, "application/json"},
 		{"other charset", "application/json; charset=latin1", `{"text": "hi"}`, 415, glasshouse.EUNSUPPORTED, "application/json"},
 		{"empty message", "application/json", `{"text": ""}`, 400, glasshouse.EINVALID, "empty"},
+		{"white space only", "application/json", `{"text": "\n\t \u00a0\r\n"}`, 400, glasshouse.EINVALID, "only spaces"},
+		{"NUL", "application/json", `{"text": "hi\u0000there"}`, 400, glasshouse.EINVALID, "control characters"},
+		{"escape character", "application/json", `{"text": "\u001b[31mred"}`, 400, glasshouse.EINVALID, "control characters"},
 		{"message over 8 KiB", "application/json", `{"text": "` + strings.Repeat("a", glasshouse.MaxMessageBytes+1) + `"}`, 413, glasshouse.ETOOLARGE, "at most"},
 		{"client_txn_id with a space", "application/json", `{"text": "hi", "client_txn_id": "a b"}`, 400, glasshouse.EINVALID, "client_txn_id"},
 	}

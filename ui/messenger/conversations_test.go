@@ -69,6 +69,7 @@ func TestDirectChat(t *testing.T) {
 		msg             string
 	}{
 		{"empty", "", "", http.StatusBadRequest, "Message text must not be empty."},
+		{"white space only", "\n\t  \r\n", "", http.StatusBadRequest, "Message text must not be only spaces or line breaks."},
 		{"too long", strings.Repeat("x", glasshouse.MaxMessageBytes+1), "", http.StatusRequestEntityTooLarge, "Message text must be at most 8192 bytes."},
 		{"bad txn id", "hello", "has spaces", http.StatusBadRequest, "client_txn_id must be printable ASCII without spaces."},
 	} {
