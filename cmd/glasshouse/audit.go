@@ -139,6 +139,14 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return printJSON(stdout, map[string]any{"origin": rep.Checkpoint.Origin, "size": rep.Checkpoint.Size, "counts": counts})
 	}
 	fmt.Fprintf(stdout, "verified log %s at size %d\n", rep.Checkpoint.Origin, rep.Checkpoint.Size)
+	if len(counts) == 0 {
+		if partner != "" {
+			_, err := fmt.Fprintf(stdout, "no entries for partner %s: it made no request, granted or denied\n", partner)
+			return err
+		}
+		_, err := fmt.Fprintln(stdout, "no entries yet: no partner has made a request")
+		return err
+	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "PARTNER\tSCOPE\tDECISION\tREASON\tCOUNT\t")
 	for _, c := range counts {
