@@ -164,8 +164,14 @@ type PartnerStore interface {
 	// ProposeAgreement adds a new version (unapproved). EINVALID, ENOTFOUND.
 	ProposeAgreement(ctx context.Context, partnerID int64, a Agreement) (*Agreement, error)
 	// ApproveAgreement approves the newest version and sets a pending
-	// partner approved (a suspended one stays suspended). EFORBIDDEN when it has messages.read without a security
-	// assessment at most MaxAssessmentAge old; ECONFLICT if already approved.
+	// partner approved (a suspended one stays suspended). In the same
+	// transaction it takes every scope that the new version lacks out of
+	// every member's grant to the partner (and the conversations picked,
+	// with messages.read): a scope an agreement dropped is gone for good,
+	// and a later version that asks for it again needs each member's
+	// consent again. EFORBIDDEN when it has messages.read without a
+	// security assessment at most MaxAssessmentAge old; ECONFLICT if
+	// already approved.
 	ApproveAgreement(ctx context.Context, clientID string, now time.Time) (*Agreement, error)
 	// SetPartnerStatus suspends or resumes (PartnerApproved) a partner.
 	// ECONFLICT when resuming a partner with no approved agreement.

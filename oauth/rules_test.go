@@ -564,3 +564,64 @@ func TestAuthorizeRateLimit(t *testing.T) {
 		t.Fatalf("statuses %v; want 60 served and the last 10 refused with 429", statuses)
 	}
 }
+
+// TestRewidenedAgreement narrows an agreement and widens it again: a scope
+// the agreement dropped stays out of the member's grant, so neither a live
+// access token, nor a refresh, nor a new authorization without the member
+// ticking it again brings it back.
+func TestRewidenedAgreement(t *testing.T) {
+	t.Parallel()
+	e := MustEnv(t, nil)
+	p := MustPartner(t, e, "Streamflix", []string{glasshouse.ScopeProfile, glasshouse.ScopeFriends}, time.Time{})
+	alice := MustMember(t, e, "alice")
+	ctx := context.Background()
+	tok := MustTokens(t, e, p, alice, consent{}, "openid", "offline_access", "profile", "friends")
+
+	for _, scopes := range [][]string{{glasshouse.ScopeProfile}, {glasshouse.ScopeProfile, glasshouse.ScopeFriends}} {
+		a, err := e.store.CurrentAgreement(ctx, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Scopes = scopes
+		if _, err := e.store.ProposeAgreement(ctx, p.ID, *a); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.store.ApproveAgreement(ctx, p.ClientID, e.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hasFriends := func(bearer string) bool {
+		t.Helper()
+		access, err := e.srv.Authenticate(ctx, bearer)
+		if err != nil {
+			t.Fatalf("Authenticate: %v", err)
+		}
+		return slices.Contains(access.Token.Scopes, glasshouse.ScopeFriends)
+	}
+	t.Run("live access token", func(t *testing.T) {
+		if hasFriends(tok.AccessToken) {
+			t.Error("the access token regained friends")
+		}
+	})
+	t.Run("refresh", func(t *testing.T) {
+		fresh, err := p.refresh(tok.RefreshToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if scope, _ := fresh.Extra("scope").(string); strings.Contains(scope, "friends") || hasFriends(fresh.AccessToken) {
+			t.Errorf("the refreshed token (scope %q) regained friends", scope)
+		}
+	})
+	t.Run("new authorization", func(t *testing.T) {
+		// The consent screen asks again; unticked, friends stays out.
+		fresh := MustTokens(t, e, p, alice, consent{tick: []string{"profile"}}, "openid", "profile", "friends")
+		if hasFriends(fresh.AccessToken) {
+			t.Error("a new authorization without ticking friends carries it")
+		}
+		// Ticked again, it is the member's consent again.
+		fresh = MustTokens(t, e, p, alice, consent{}, "openid", "profile", "friends")
+		if !hasFriends(fresh.AccessToken) {
+			t.Error("friends ticked again on the consent screen is not granted")
+		}
+	})
+}

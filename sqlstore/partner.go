@@ -285,14 +285,37 @@ func (s *Store) ApproveAgreement(ctx context.Context, clientID string, now time.
 		}
 		// A pending partner becomes approved; a suspension stays until the
 		// operator resumes it.
-		_, err = t.exec(`UPDATE partners SET status = ? WHERE id = ? AND status = ?`,
-			glasshouse.PartnerApproved, p.ID, glasshouse.PartnerPending)
-		return err
+		if _, err = t.exec(`UPDATE partners SET status = ? WHERE id = ? AND status = ?`,
+			glasshouse.PartnerApproved, p.ID, glasshouse.PartnerPending); err != nil {
+			return err
+		}
+		return t.narrowGrants(p.ID, a.Scopes)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("approve agreement: %w", err)
 	}
 	return a, nil
+}
+
+// narrowGrants takes every scope outside scopes out of the grants to
+// partnerID, with the picked conversations when messages.read goes: the
+// members consented under agreements that are no longer in force, and a
+// scope the partner lost comes back only with their consent again.
+func (t *tx) narrowGrants(partnerID int64, scopes []string) error {
+	for _, s := range glasshouse.DataScopes {
+		if slices.Contains(scopes, s) {
+			continue
+		}
+		if _, err := t.exec(`DELETE FROM grant_scopes WHERE partner_id = ? AND scope = ?`, partnerID, s); err != nil {
+			return err
+		}
+		if s == glasshouse.ScopeMessagesRead {
+			if _, err := t.exec(`DELETE FROM grant_conversations WHERE partner_id = ?`, partnerID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // SetPartnerStatus suspends (glasshouse.PartnerSuspended) or resumes

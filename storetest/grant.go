@@ -23,6 +23,7 @@ var grantTests = []test{
 	{"GrantingFriends", testGrantingFriends},
 	{"GrantingFriendsPaging", testGrantingFriendsPaging},
 	{"FriendsWithGrants", testFriendsWithGrants},
+	{"AgreementNarrowsGrants", testAgreementNarrowsGrants},
 }
 
 // consentAt is when the suite's grants are confirmed. It is far from the
@@ -463,4 +464,48 @@ func testGrantingFriendsPaging(t *testing.T, s glasshouse.Store) {
 	if !slices.Equal(got, want) {
 		t.Errorf("GrantingFriends paged by 3 = %v, want %v", got, want)
 	}
+}
+
+// testAgreementNarrowsGrants approves an agreement that drops scopes, then
+// one that asks for them again: the dropped scopes are gone from every
+// member's grant (with the picked conversations) and do not come back
+// without the member's consent; other partners' grants are untouched.
+func testAgreementNarrowsGrants(t *testing.T, s glasshouse.Store) {
+	ctx := t.Context()
+	a, b := mustMember(t, s, "alice"), mustMember(t, s, "bob")
+	p, other := everyScope(t, s, "streamflix"), everyScope(t, s, "shopzon")
+	c := mustDirect(t, s, a, b)
+	g := newGrant(a, p, glasshouse.ScopeProfile, glasshouse.ScopeFriends, glasshouse.ScopeMessagesRead)
+	g.Conversations = []int64{c.ID}
+	mustSaveGrant(t, s, g, relayEmail(a, p))
+	mustGrant(t, s, b, p, glasshouse.ScopeFriends)
+	keep := mustGrant(t, s, a, other, glasshouse.ScopeFriends, glasshouse.ScopeMessagesSend)
+
+	approve := func(scopes ...string) {
+		t.Helper()
+		_, err := s.ProposeAgreement(ctx, p.ID, glasshouse.Agreement{Scopes: scopes, Purpose: "Lets streamflix do what its users ask of it.",
+			RetentionDays: 30, ExpiresAt: agreementEnd, SecurityAssessedAt: assessedAt})
+		must(t, err)
+		_, err = s.ApproveAgreement(ctx, p.ClientID, approvedAt.Add(time.Hour))
+		must(t, err)
+	}
+	scopesOf := func(m *glasshouse.Member) ([]string, []int64) {
+		t.Helper()
+		got, err := s.Grant(ctx, m.ID, p.ID)
+		must(t, err)
+		return got.Scopes, got.Conversations
+	}
+
+	approve(glasshouse.ScopeProfile)
+	if sc, cs := scopesOf(a); !slices.Equal(sc, []string{glasshouse.ScopeProfile}) || len(cs) != 0 {
+		t.Errorf("alice's grant after the agreement dropped friends and messages.read: scopes %q, conversations %v", sc, cs)
+	}
+	if sc, _ := scopesOf(b); len(sc) != 0 {
+		t.Errorf("bob's grant after the agreement dropped friends: scopes %q, want none", sc)
+	}
+	approve(glasshouse.DataScopes...)
+	if sc, cs := scopesOf(a); !slices.Equal(sc, []string{glasshouse.ScopeProfile}) || len(cs) != 0 {
+		t.Errorf("alice's grant after the agreement asked for them again: scopes %q, conversations %v; want profile alone", sc, cs)
+	}
+	wantGrant(t, s, keep)
 }
