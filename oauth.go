@@ -98,6 +98,13 @@ type OAuthStore interface {
 	// SaveAuthCode stores the hash of the request's one code. ECONFLICT if
 	// a code was already issued; ENOTFOUND.
 	SaveAuthCode(ctx context.Context, id string, codeHash []byte, expiresAt time.Time) error
+	// AuthRequestByCode returns the request of a code without using it up:
+	// the token endpoint checks the client and PKCE first, and only then
+	// consumes the code. A used code's request is returned too (with
+	// CodeUsedAt set), so that its replay by the client that owns it can
+	// be refused by ConsumeAuthCode; ENOTFOUND for an unknown code, or an
+	// unused one that has expired.
+	AuthRequestByCode(ctx context.Context, codeHash []byte, now time.Time) (*AuthRequest, error)
 	// ConsumeAuthCode marks the code used and returns its request, in one
 	// atomic step. A code used before revokes every token issued from its
 	// request and returns ECONFLICT; an expired or unknown code ENOTFOUND.

@@ -172,6 +172,53 @@ func TestCodeSingleUse(t *testing.T) {
 	})
 }
 
+// TestStolenCodeNotBurnt presents a code as someone who saw the redirect
+// but holds neither the client's secret nor the PKCE verifier: each try
+// fails without using the code up, and after the real exchange such tries
+// revoke nothing; only the owning client's own replay does.
+func TestStolenCodeNotBurnt(t *testing.T) {
+	t.Parallel()
+	e := MustEnv(t, nil)
+	p := MustPartner(t, e, "Shopzon", shopScopes, time.Time{})
+	other := MustPartner(t, e, "Searchly", shopScopes, time.Time{})
+	alice := MustMember(t, e, "alice")
+	a := newAuth()
+	code := newBrowser(t).code(a, a.url(p, "openid", "offline_access", "profile"), alice, consent{})
+
+	thief := func(t *testing.T) {
+		t.Helper()
+		wrongSecret := *p.cfg
+		wrongSecret.ClientSecret = "not-the-secret"
+		if _, err := wrongSecret.Exchange(context.Background(), code, oauth2.VerifierOption(a.verifier)); errorCode(err) != "invalid_client" {
+			t.Errorf("exchange with a wrong secret: %v, want invalid_client", err)
+		}
+		if _, err := p.cfg.Exchange(context.Background(), code); errorCode(err) == "" {
+			t.Errorf("exchange without the verifier: %v, want an error", err)
+		}
+		if _, err := p.cfg.Exchange(context.Background(), code, oauth2.VerifierOption(oauth2.GenerateVerifier())); errorCode(err) != "invalid_grant" {
+			t.Errorf("exchange with a wrong verifier: %v, want invalid_grant", err)
+		}
+		if _, err := other.cfg.Exchange(context.Background(), code, oauth2.VerifierOption(a.verifier)); errorCode(err) != "invalid_grant" {
+			t.Errorf("exchange by another client: %v, want invalid_grant", err)
+		}
+	}
+	thief(t)
+	tok, err := p.exchange(t, a, code)
+	if err != nil {
+		t.Fatalf("the real exchange after the thief's tries: %v", err)
+	}
+	thief(t)
+	if !e.active(t, p, tok.AccessToken) {
+		t.Fatal("the thief's tries after the exchange revoked the client's tokens")
+	}
+	if _, err := p.exchange(t, a, code); errorCode(err) != "invalid_grant" {
+		t.Fatalf("the owner's replay: %v, want invalid_grant", err)
+	}
+	if e.active(t, p, tok.AccessToken) {
+		t.Error("the owner's replay of its code left its tokens active")
+	}
+}
+
 func TestRefreshRotation(t *testing.T) {
 	t.Parallel()
 	e := MustEnv(t, nil)

@@ -118,17 +118,17 @@ func (st *storage) SaveAuthCode(ctx context.Context, id, code string) error {
 	return nil
 }
 
-// AuthRequestByCode consumes a code. The op calls it first in the token
-// exchange, before client authentication and PKCE, so a code that then
-// fails those checks is spent. A code used before makes the store revoke
-// every token issued from it; the op answers invalid_grant either way.
+// AuthRequestByCode looks a code up without using it. The op calls it
+// first in the token exchange, then checks PKCE, authenticates the client
+// and compares its id and redirect URI with the request's; the code is
+// consumed only after all of that, when the tokens are issued
+// (issueFromCode). So a stolen code presented with a wrong secret or
+// without the verifier does not burn it (RFC 6749 §4.1.3), and only a
+// replay by the client that owns the code revokes its tokens.
 func (st *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
-	r, err := st.s.store.ConsumeAuthCode(ctx, hash(code), st.s.now())
-	if glasshouse.ErrorCode(err) == glasshouse.ECONFLICT {
-		st.s.log.WarnContext(ctx, "authorization code reused: its tokens are revoked")
-		return nil, fmt.Errorf("code reused: %w", err)
-	} else if err != nil {
-		return nil, fmt.Errorf("consume code: %w", err)
+	r, err := st.s.store.AuthRequestByCode(ctx, hash(code), st.s.now())
+	if err != nil {
+		return nil, fmt.Errorf("code: %w", err)
 	}
 	if !r.Done || r.MemberID == 0 {
 		return nil, errors.New("code of an unfinished request")
@@ -166,8 +166,20 @@ func (st *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Toke
 	return "", "", time.Time{}, oidc.ErrUnsupportedGrantType()
 }
 
+// issueFromCode consumes the code of ar, whose client is authenticated and
+// whose PKCE verifier matched, and issues its tokens. A code used before
+// is a replay by its own client: the store revokes every token issued from
+// it, and the exchange fails.
 func (st *storage) issueFromCode(ctx context.Context, ar *authRequest, withRefresh bool) (string, string, time.Time, error) {
 	now := st.s.now()
+	if _, err := st.s.store.ConsumeAuthCode(ctx, ar.r.CodeHash, now); glasshouse.ErrorCode(err) == glasshouse.ECONFLICT {
+		st.s.log.WarnContext(ctx, "authorization code reused: its tokens are revoked", "client_id", ar.r.ClientID)
+		return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("The code was already used; every token issued with it is revoked.")
+	} else if glasshouse.ErrorCode(err) == glasshouse.ENOTFOUND {
+		return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("The code has expired.")
+	} else if err != nil {
+		return "", "", time.Time{}, fmt.Errorf("consume code: %w", err)
+	}
 	sd, err := st.s.standing(ctx, ar.r.ClientID, ar.r.MemberID, now)
 	if err != nil {
 		return "", "", time.Time{}, grantError(err)

@@ -157,6 +157,19 @@ func (s *Store) SaveAuthCode(ctx context.Context, id string, codeHash []byte, ex
 	return nil
 }
 
+// AuthRequestByCode returns the request of a code, used or not, without
+// using it; ENOTFOUND if the code is unknown, or unused and expired.
+func (s *Store) AuthRequestByCode(ctx context.Context, codeHash []byte, now time.Time) (*glasshouse.AuthRequest, error) {
+	r, err := scanAuthRequest(s.read(ctx).queryRow(`SELECT `+authRequestColumns+` FROM auth_requests
+		WHERE code_hash = ? AND (code_used_at <> 0 OR code_expires_at > ?)`, codeHash, micros(now)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("auth request by code: %w", glasshouse.Errorf(glasshouse.ENOTFOUND, "The code is unknown or has expired."))
+	} else if err != nil {
+		return nil, fmt.Errorf("auth request by code: %w", err)
+	}
+	return r, nil
+}
+
 // ConsumeAuthCode marks the code whose hash is codeHash used at now and
 // returns its request, in one statement. A code used before revokes every
 // token issued from its request, and every token of their families, and

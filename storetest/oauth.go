@@ -24,6 +24,7 @@ var oauthTests = []test{
 	{"AuthCodeReuseRevokesTokens", testAuthCodeReuseRevokesTokens},
 	{"AuthCodeExpiry", testAuthCodeExpiry},
 	{"AuthCodeConcurrent", testAuthCodeConcurrent},
+	{"AuthRequestByCode", testAuthRequestByCode},
 	{"Tokens", testTokens},
 	{"TokenNotFound", testTokenNotFound},
 	{"AccessByTokenID", testAccessByTokenID},
@@ -360,6 +361,34 @@ func testAuthCodeExpiry(t *testing.T, s glasshouse.Store) {
 	r, err := s.ConsumeAuthCode(ctx, hash, expires.Add(-time.Microsecond))
 	if err != nil || r.ID != "req-1" {
 		t.Errorf("ConsumeAuthCode just before expiry = %+v, %v; want request req-1", r, err)
+	}
+}
+
+// testAuthRequestByCode looks codes up without using them: an unused
+// code's request while it is valid, a used code's request always (so that
+// its replay can be refused), nothing for an unknown or expired code.
+func testAuthRequestByCode(t *testing.T, s glasshouse.Store) {
+	ctx := t.Context()
+	a, p := oauthWorld(t, s)
+	hash := mustAuthCode(t, s, p, a, "req-1")
+	expires := codeIssued.Add(glasshouse.AuthCodeLifetime)
+	for range 2 {
+		r, err := s.AuthRequestByCode(ctx, hash, codeIssued)
+		if err != nil || r.ID != "req-1" || r.MemberID != a.ID || !r.CodeUsedAt.IsZero() || r.CodeChallenge != "challenge-req-1" {
+			t.Fatalf("AuthRequestByCode = %+v, %v; want request req-1 of alice, unused", r, err)
+		}
+	}
+	_, err := s.AuthRequestByCode(ctx, hash, expires)
+	wantCode(t, err, glasshouse.ENOTFOUND, "AuthRequestByCode of an expired code")
+	_, err = s.AuthRequestByCode(ctx, tokenHash("unknown"), codeIssued)
+	wantCode(t, err, glasshouse.ENOTFOUND, "AuthRequestByCode of an unknown code")
+	// The look-ups did not use the code.
+	used := codeIssued.Add(time.Second)
+	_, err = s.ConsumeAuthCode(ctx, hash, used)
+	must(t, err)
+	r, err := s.AuthRequestByCode(ctx, hash, expires.Add(time.Hour))
+	if err != nil || r.ID != "req-1" || !r.CodeUsedAt.Equal(used) {
+		t.Errorf("AuthRequestByCode of a used code = %+v, %v; want request req-1 used at %v", r, err, used)
 	}
 }
 
