@@ -93,9 +93,11 @@ func (k *Kit) ServeAssets(w http.ResponseWriter, r *http.Request) {
 	w.Write(a.body)
 }
 
-// Mount registers the assets route on mux, and /favicon.ico (the icon)
-// for the browsers that ask for it whatever the page says.
+// Mount registers the assets route on mux, /favicon.ico (the icon) for
+// the browsers that ask for it whatever the page says, and NotFound for
+// every path that no other route matches.
 func (k *Kit) Mount(mux *http.ServeMux) {
+	mux.HandleFunc("/", k.NotFound)
 	mux.HandleFunc("GET /assets/{name...}", k.ServeAssets)
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
 		r.SetPathValue("name", "icon.svg")

@@ -2,7 +2,10 @@
 // shares: the layout template, the one stylesheet and the scripts (embedded
 // and served under /assets/ with content-hashed URLs), the security headers
 // (a Content-Security-Policy without inline script), CSRF tokens for forms,
-// and the signed-in member of a request.
+// the signed-in member of a request, the one style of dates and times (Date,
+// DateTime; static/js/time.js shows them in the reader's time zone), and
+// the "not found" page that every path no route matches gets (NotFound;
+// the APIs' paths get their JSON error instead).
 //
 // The pages themselves live in the packages under ui/: messenger (sign-up,
 // sign-in, friends, conversations), privacy (the privacy center), portal

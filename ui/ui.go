@@ -51,10 +51,11 @@ type Config struct {
 
 // Kit renders pages inside the shared layout. Create it with New.
 type Kit struct {
-	c         Config
-	base      *template.Template
-	errorPage *template.Template
-	assets    map[string]asset // by name: "style.css", "js/live.js"
+	c            Config
+	base         *template.Template
+	errorPage    *template.Template
+	notFoundPage *template.Template
+	assets       map[string]asset // by name: "style.css", "js/live.js"
 }
 
 // New returns a Kit. It panics if the embedded templates do not parse (a
@@ -75,7 +76,7 @@ func New(c Config) *Kit {
 	if err != nil {
 		panic(err)
 	}
-	k.errorPage = pages["error"]
+	k.errorPage, k.notFoundPage = pages["error"], pages["notfound"]
 	return k
 }
 
@@ -168,6 +169,10 @@ type Field struct {
 func (k *Kit) funcs() template.FuncMap {
 	return template.FuncMap{
 		"asset": k.AssetURL,
+		// date and datetime write a time in the one style of every page
+		// (see Date and DateTime).
+		"date":     Date,
+		"datetime": DateTime,
 		// field builds a Field from the page: its value from Form (never
 		// for passwords) and its error from Errors.
 		"field": func(p *Page, name, label, typ string) Field {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/ui"
@@ -127,5 +128,51 @@ func TestSafeNext(t *testing.T) {
 		if got := ui.SafeNext(next, "/home"); got != want {
 			t.Errorf("SafeNext(%q) = %q, want %q", next, got, want)
 		}
+	}
+}
+
+func TestNotFound(t *testing.T) {
+	k := newKit(t)
+	mux := http.NewServeMux()
+	k.Mount(mux)
+	mux.HandleFunc("GET /there", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("here")) })
+	get := func(path string) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		return w
+	}
+	if w := get("/there"); w.Code != 200 || w.Body.String() != "here" {
+		t.Errorf("a route of its own: %d %q", w.Code, w.Body)
+	}
+	// A browser's path: the page, in the layout, with the headers.
+	for _, path := range []string{"/nowhere", "/messages/x/y", "/demo/nothing/here", "/docs.md"} {
+		w := get(path)
+		body := w.Body.String()
+		if w.Code != http.StatusNotFound || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") ||
+			!strings.Contains(body, "<h1 id=\"nf-h\">Page not found</h1>") || !strings.Contains(body, `href="/assets/style.css?v=`) ||
+			w.Header().Get("Content-Security-Policy") != ui.ContentSecurityPolicy {
+			t.Errorf("GET %s: %d %s; want the styled 404 page:\n%s", path, w.Code, w.Header().Get("Content-Type"), body)
+		}
+	}
+	// The APIs' paths keep their JSON errors.
+	for _, path := range []string{"/api/v9/nothing", "/graph/v2/me", "/oauth/nothing", "/log/nothing", "/.well-known/nothing"} {
+		w := get(path)
+		if w.Code != http.StatusNotFound || w.Header().Get("Content-Type") != "application/json" ||
+			!strings.Contains(w.Body.String(), `"error":"`+glasshouse.ENOTFOUND+`"`) {
+			t.Errorf("GET %s: %d %s %q; want the JSON 404", path, w.Code, w.Header().Get("Content-Type"), w.Body)
+		}
+	}
+}
+
+func TestTimes(t *testing.T) {
+	at := time.Date(2026, 12, 3, 15, 4, 59, 0, time.FixedZone("CET", 3600))
+	if got, want := string(ui.Date(at)), `<time datetime="2026-12-03T14:04:59Z" data-format="date">3 Dec 2026</time>`; got != want {
+		t.Errorf("Date = %s; want %s", got, want)
+	}
+	if got, want := string(ui.DateTime(at)), `<time datetime="2026-12-03T14:04:59Z" data-format="datetime">3 Dec 2026, 14:04 UTC</time>`; got != want {
+		t.Errorf("DateTime = %s; want %s", got, want)
+	}
+	if got := ui.DateTime(time.Time{}); got != "never" {
+		t.Errorf("DateTime(zero) = %s; want never", got)
 	}
 }

@@ -37,6 +37,7 @@ import (
 	"github.com/glasshouse/glasshouse/ui/messenger"
 	"github.com/glasshouse/glasshouse/ui/portal"
 	"github.com/glasshouse/glasshouse/ui/privacy"
+	"github.com/glasshouse/glasshouse/ui/transparency"
 	"github.com/glasshouse/glasshouse/web"
 	"k8s.io/klog/v2"
 )
@@ -337,6 +338,8 @@ func (m *Main) pages(kit *ui.Kit, key []byte, perAccount *ratelimit.Limiter, log
 		Logger: logger,
 	}).Mount)
 	m.Web.Mount(portal.New(portal.Config{Kit: kit, Store: m.Store, Key: key, SecureCookies: m.Config.Secure, Logger: logger}).Mount)
+	m.Web.Mount(transparency.New(transparency.Config{Kit: kit, Log: m.Log, VerifierKey: m.logKey.VerifierKey, Partners: m.Store,
+		PublicURL: m.Config.PublicURL, Logger: logger}).Mount)
 }
 
 // feederStandby is how often a node without the feeder lock tries to take

@@ -16,7 +16,7 @@ func (p *Portal) operatorOnly(h func(http.ResponseWriter, *http.Request, *glassh
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, m, err := p.kit.Session(r)
 		if code := glasshouse.ErrorCode(err); code == glasshouse.EUNAUTHORIZED || code == glasshouse.ENOTFOUND {
-			http.NotFound(w, r)
+			p.kit.NotFound(w, r)
 			return
 		} else if err != nil {
 			p.kit.Fail(w, r, err)
@@ -27,7 +27,7 @@ func (p *Portal) operatorOnly(h func(http.ResponseWriter, *http.Request, *glassh
 			p.kit.Fail(w, r, err)
 			return
 		} else if !ok {
-			http.NotFound(w, r)
+			p.kit.NotFound(w, r)
 			return
 		}
 		h(w, r, m)
@@ -153,7 +153,7 @@ var adminActions = map[string]struct {
 func (p *Portal) adminAction(w http.ResponseWriter, r *http.Request, m *glasshouse.Member) {
 	action, ok := adminActions[r.PathValue("action")]
 	if !ok {
-		http.NotFound(w, r)
+		p.kit.NotFound(w, r)
 		return
 	}
 	if err := p.kit.ParseForm(w, r); err != nil {

@@ -8,7 +8,6 @@ import (
 	"html"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -29,17 +28,23 @@ func TestDevelopersPage(t *testing.T) {
 func TestDocs(t *testing.T) {
 	s := MustSite(t)
 	c := s.NewClient(t)
-	guide, err := os.ReadFile("../../docs/partners.md")
-	if err != nil {
-		t.Fatal(err)
+	// Every guide is a page in the layout, rendered from its Markdown.
+	index := c.Get("/docs/").MustStatus(http.StatusOK)
+	for _, name := range []string{"partners.md", "api.md", "audit.md", "log-format.md", "operations.md", "BENCHMARKS.md"} {
+		index.MustContain(`href="/docs/` + name + `"`)
+		p := c.Get("/docs/" + name).MustStatus(http.StatusOK)
+		if ct := p.Header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
+			t.Errorf("%s served as %s; want an HTML page", name, ct)
+		}
+		p.MustContain(`<link rel="stylesheet" href="/assets/style.css?v=`, `<article class="card doc-body">`)
 	}
-	p := c.Get("/docs/partners.md").MustStatus(http.StatusOK)
-	if p.Body != string(guide) || p.Header.Get("Content-Type") != "text/plain; charset=utf-8" {
-		t.Errorf("partner guide served as %q, %d bytes; want text/plain, the file's %d bytes", p.Header.Get("Content-Type"), len(p.Body), len(guide))
-	}
-	for _, path := range []string{"/docs/nothing.md", "/docs/docs.go", "/docs/..%2Fgo.mod", "/docs/"} {
-		if p := c.Get(path); p.Status != http.StatusNotFound {
-			t.Errorf("GET %s: status %d; want 404", path, p.Status)
+	guide := c.Get("/docs/partners.md")
+	guide.MustContain("<title>Partner guide · glasshouse</title>", `<h1 id="partner-guide">Partner guide</h1>`, "<table>", "<code>")
+	// Links between guides stay links between pages.
+	c.Get("/docs/audit.md").MustContain(`<a href="log-format.md">log-format.md</a>`)
+	for _, path := range []string{"/docs/nothing.md", "/docs/docs.go", "/docs/..%2Fgo.mod"} {
+		if p := c.Get(path); p.Status != http.StatusNotFound || !strings.Contains(p.Body, "Page not found") {
+			t.Errorf("GET %s: status %d; want the 404 page", path, p.Status)
 		}
 	}
 }

@@ -2,8 +2,10 @@
 //
 // The partner portal, /developers, is public: it says what the platform
 // offers partners and on what rules (consent per scope, every access
-// logged, a receipt for each), and links to the partner guide, which it
-// serves as text from package docs at /docs/{name}.md. A partner signs in
+// logged, a receipt for each), and links to the partner guide. The guides
+// of package docs are pages of their own at /docs/{name}.md, rendered once
+// from their Markdown with goldmark (no raw HTML, no script links), with
+// their list at /docs/. A partner signs in
 // with its OAuth client id and secret; the portal then keeps a short-lived
 // partner session in a cookie of its own (HMAC-signed, HttpOnly, path
 // /developers), unrelated to member sessions. The dashboard shows the

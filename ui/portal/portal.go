@@ -4,14 +4,12 @@ import (
 	"embed"
 	"encoding/hex"
 	"html/template"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/glasshouse/glasshouse"
-	"github.com/glasshouse/glasshouse/docs"
 	"github.com/glasshouse/glasshouse/ratelimit"
 	"github.com/glasshouse/glasshouse/ui"
 )
@@ -59,6 +57,7 @@ type Portal struct {
 	log      *slog.Logger
 	now      func() time.Time
 	tmpl     map[string]*template.Template
+	guides   []guide
 }
 
 // New returns the portal. It panics when a required field is missing or
@@ -100,6 +99,9 @@ func New(c Config) *Portal {
 		panic(err)
 	}
 	p.tmpl = tmpl
+	if p.guides, err = loadGuides(guidesFS); err != nil {
+		panic(err)
+	}
 	return p
 }
 
@@ -109,7 +111,8 @@ func New(c Config) *Portal {
 //	POST /developers/signin                     client id and secret: a partner session
 //	GET  /developers/dashboard                  the signed-in partner's agreement, usage, receipts
 //	POST /developers/signout                    ends the partner session
-//	GET  /docs/{name}.md                        a documentation page, as text
+//	GET  /docs/                                 the list of guides
+//	GET  /docs/{name}.md                        a guide of package docs, rendered from Markdown
 //	GET  /admin                                 operators: partners, agreements waiting
 //	POST /admin/partners/{client}/approve       operators: approve the newest agreement version
 //	POST /admin/partners/{client}/suspend       operators: suspend a partner
@@ -122,14 +125,15 @@ func (p *Portal) Mount(mux *http.ServeMux) {
 	mux.Handle("POST /developers/signin", p.form(p.signIn))
 	mux.Handle("GET /developers/dashboard", p.partnerOnly(p.dashboard))
 	mux.Handle("POST /developers/signout", p.form(p.signOut))
-	mux.HandleFunc("GET /docs/{name}", serveDoc)
+	mux.HandleFunc("GET /docs/{$}", p.docsIndex)
+	mux.HandleFunc("GET /docs/{name}", p.serveDoc)
 
 	mux.Handle("GET /admin", p.operatorOnly(p.admin))
 	mux.Handle("POST /admin/partners/{client}/{action}", p.operatorOnly(p.adminAction))
 	// Without these, a wrong method on an /admin route would answer 405
 	// and so tell that the route exists.
-	mux.HandleFunc("/admin", http.NotFound)
-	mux.HandleFunc("/admin/", http.NotFound)
+	mux.HandleFunc("/admin", p.kit.NotFound)
+	mux.HandleFunc("/admin/", p.kit.NotFound)
 }
 
 // form checks a POSTed form's CSRF token before calling h.
@@ -146,22 +150,6 @@ func (p *Portal) form(h http.HandlerFunc) http.Handler {
 // render shows page name with status.
 func (p *Portal) render(w http.ResponseWriter, r *http.Request, name string, status int, pg *ui.Page) {
 	p.kit.Render(w, r, p.tmpl[name], status, pg)
-}
-
-// serveDoc serves GET /docs/{name}.md: a page of package docs, as plain
-// text (the partner guide is Markdown meant to be read as it is).
-func serveDoc(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
-	b, err := fs.ReadFile(docs.FS, name)
-	if !strings.HasSuffix(name, ".md") || err != nil {
-		http.NotFound(w, r)
-		return
-	}
-	h := w.Header()
-	ui.SetHeaders(h)
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("Cache-Control", "public, max-age=300")
-	w.Write(b)
 }
 
 // flashes are the confirmations a redirect can ask for with ?done=: fixed

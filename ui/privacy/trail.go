@@ -4,7 +4,8 @@ import (
 	"encoding/base64"
 	"net/http"
 	"strconv"
-	"strings"
+
+	"github.com/glasshouse/glasshouse/ui"
 )
 
 // trail is what a member needs to find their own entries in the log with
@@ -32,31 +33,7 @@ func (pc *Center) trail(r *http.Request, memberID int64) (*trail, error) {
 		return nil, err
 	}
 	t := &trail{Key: base64.StdEncoding.EncodeToString(k[:]), Count: count}
-	t.Command = strings.Join([]string{"glasshouse audit trail", shellWord(pc.publicURL(r)),
-		"--member-key", shellWord(t.Key), "--count", strconv.FormatUint(count, 10)}, " ")
+	t.Command = ui.Command("glasshouse", "audit", "trail", ui.Origin(r, pc.c.PublicURL),
+		"--member-key", t.Key, "--count", strconv.FormatUint(count, 10))
 	return t, nil
-}
-
-// publicURL is the server's origin as the member reaches it.
-func (pc *Center) publicURL(r *http.Request) string {
-	if pc.c.PublicURL != "" {
-		return strings.TrimRight(pc.c.PublicURL, "/")
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
-}
-
-// shellWord quotes s for a POSIX shell when it holds anything but the
-// characters of URLs and base64 that no shell treats specially.
-func shellWord(s string) string {
-	safe := func(c rune) bool {
-		return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("+-./:=@_%,", c)
-	}
-	if s != "" && strings.IndexFunc(s, func(c rune) bool { return !safe(c) }) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

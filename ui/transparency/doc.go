@@ -1,0 +1,13 @@
+// Package transparency serves the page a person reads about the public
+// transparency log, at /log: its size, root hash and origin from the
+// latest signed checkpoint, the verifier key, the latest entries decoded
+// (partner, endpoint, scopes, decision, time), and how to check it all
+// with `glasshouse audit verify` (the commands filled in with the site's
+// URL and key, to copy).
+//
+// The page reads the log as the machines' routes serve it (package
+// accesslog's /log/checkpoint, /log/tile/..., /log/key), which stay as
+// they are: C2SP formats for verifiers. It vouches for nothing itself: the
+// checkpoint's signature is checked when it is read, and the command is
+// how a reader checks the rest without trusting this server.
+package transparency

@@ -1,0 +1,144 @@
+package transparency
+
+import (
+	"context"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+
+	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/accesslog"
+	"github.com/glasshouse/glasshouse/ui"
+)
+
+//go:embed pages
+var pagesFS embed.FS
+
+// Latest is how many of the newest entries the page shows.
+const Latest = 20
+
+// Log is the transparency log as the page reads it. *accesslog.Log
+// implements it.
+type Log interface {
+	accesslog.TileReader
+	// Checkpoint returns the latest checkpoint, its signature checked; an
+	// error wrapping fs.ErrNotExist before the first.
+	Checkpoint(ctx context.Context) (*accesslog.Checkpoint, error)
+}
+
+// Config wires the page. Kit, Log and VerifierKey are required.
+type Config struct {
+	Kit         *ui.Kit
+	Log         Log
+	VerifierKey string // the log's verifier key in note form, as /log/key serves it
+	// Partners names the partners of the entries; nil shows client ids
+	// only.
+	Partners accesslog.PartnerNames
+	// PublicURL is the origin the commands name (--public-url); "" means
+	// the one the request came to.
+	PublicURL string
+	Logger    *slog.Logger // nil discards logs
+}
+
+// Page serves /log. Create it with New.
+type Page struct {
+	c    Config
+	page *template.Template
+}
+
+// New returns the page. It panics if a required field is missing or the
+// template does not parse (programming errors any test catches).
+func New(c Config) *Page {
+	if c.Kit == nil || c.Log == nil || c.VerifierKey == "" {
+		panic("transparency: Config.Kit, Log and VerifierKey are required")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	pages, err := c.Kit.Pages(pagesFS, nil, "pages/*.html")
+	if err != nil {
+		panic(err)
+	}
+	return &Page{c: c, page: pages["log"]}
+}
+
+// Mount registers GET /log, and /log/ as a redirect to it.
+func (p *Page) Mount(mux *http.ServeMux) {
+	mux.HandleFunc("GET /log", p.serve)
+	mux.HandleFunc("GET /log/{$}", func(w http.ResponseWriter, r *http.Request) { ui.Redirect(w, r, "/log") })
+}
+
+// entry is one decoded entry of the log.
+type entry struct {
+	Index   uint64
+	Partner string // the partner's name; "" when unknown
+	*accesslog.Entry
+}
+
+// Granted reports whether the policy allowed the request.
+func (e entry) Granted() bool { return e.Decision == accesslog.Granted }
+
+// data is what the page shows.
+type data struct {
+	Checkpoint  *accesslog.Checkpoint // nil before the log's first
+	Root        string                // the root hash in base64
+	VerifierKey string
+	Entries     []entry // newest first
+	Verify      string  // the commands to check the log
+	Report      string
+}
+
+func (p *Page) serve(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	d := data{VerifierKey: p.c.VerifierKey}
+	origin := ui.Origin(r, p.c.PublicURL)
+	d.Verify = ui.Command("glasshouse", "audit", "verify", origin, "--key", p.c.VerifierKey)
+	d.Report = ui.Command("glasshouse", "audit", "report", origin, "--key", p.c.VerifierKey)
+	cp, err := p.c.Log.Checkpoint(ctx)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		p.c.Logger.ErrorContext(ctx, "log page: checkpoint", "err", err)
+		p.c.Kit.Fail(w, r, glasshouse.Errorf(glasshouse.EUNAVAILABLE, "The log's checkpoint cannot be read right now. Try again in a moment."))
+		return
+	}
+	if cp != nil {
+		d.Checkpoint, d.Root = cp, base64.StdEncoding.EncodeToString(cp.Hash[:])
+		if d.Entries, err = p.latest(ctx, cp.Size); err != nil {
+			p.c.Logger.ErrorContext(ctx, "log page: entries", "err", err)
+			p.c.Kit.Fail(w, r, glasshouse.Errorf(glasshouse.EUNAVAILABLE, "The log's entries cannot be read right now. Try again in a moment."))
+			return
+		}
+	}
+	p.c.Kit.Render(w, r, p.page, http.StatusOK, &ui.Page{Section: "log", Member: p.c.Kit.Member(r), Data: d})
+}
+
+// latest reads and decodes the newest entries of the tree of size.
+func (p *Page) latest(ctx context.Context, size uint64) ([]entry, error) {
+	names := map[string]string{}
+	var out []entry
+	for i := size; i > 0 && size-i < Latest; i-- {
+		b, err := accesslog.ReadEntry(ctx, p.c.Log, i-1, size)
+		if err != nil {
+			return nil, err
+		}
+		e, err := accesslog.DecodeEntry(b)
+		if err != nil {
+			return nil, err
+		}
+		name, ok := names[e.PartnerID]
+		if !ok && p.c.Partners != nil {
+			pt, err := p.c.Partners.PartnerByClientID(ctx, e.PartnerID)
+			if err == nil {
+				name = pt.Name
+			} else if glasshouse.ErrorCode(err) != glasshouse.ENOTFOUND {
+				return nil, err
+			}
+			names[e.PartnerID] = name
+		}
+		out = append(out, entry{Index: i - 1, Partner: name, Entry: e})
+	}
+	return out, nil
+}
