@@ -20,6 +20,11 @@
 //     cannot be recorded the partner gets 503 and no data;
 //  7. send the response, with the entry's Glasshouse-Receipt.
 //
+// A request runs to its record even when the client hangs up: its steps
+// run in a context detached from the connection, with a deadline of its
+// own. A refresh token sent as a bearer is refused and recorded for the
+// member it names.
+//
 // Every id a partner sees is its own: members by their pairwise id (the
 // OpenID sub), conversations and messages by keyed hashes per partner, and
 // page cursors encrypted; no internal id, handle, or other member's email

@@ -270,11 +270,18 @@ type consent struct {
 	scopes        []string // the data scopes the partner asks for, all ticked
 	realEmail     bool
 	conversations []int64 // picked for messages.read
+	offline       bool    // ask for offline_access too: a refresh token
 }
 
 // MustToken runs the real authorization code flow with PKCE for m at p, and
 // returns the access token.
 func MustToken(tb testing.TB, e *env, p *partner, m *glasshouse.Member, c consent) string {
+	tb.Helper()
+	return MustTokens(tb, e, p, m, c).AccessToken
+}
+
+// MustTokens is MustToken returning every token of the exchange.
+func MustTokens(tb testing.TB, e *env, p *partner, m *glasshouse.Member, c consent) *oauth2.Token {
 	tb.Helper()
 	jar, _ := cookiejar.New(nil)
 	b := &browser{tb: tb, client: &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
@@ -286,6 +293,9 @@ func MustToken(tb testing.TB, e *env, p *partner, m *glasshouse.Member, c consen
 	verifier, state := oauth2.GenerateVerifier(), oauth2.GenerateVerifier()[:22]
 	cfg := *p.cfg
 	cfg.Scopes = append([]string{glasshouse.ScopeOpenID}, c.scopes...)
+	if c.offline {
+		cfg.Scopes = append(cfg.Scopes, glasshouse.ScopeOffline)
+	}
 	page := b.get(cfg.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("nonce", state)))
 	page = b.submit(page, url.Values{"handle": {m.Handle}, "password": {testPassword}})
 	form := url.Values{"action": {"allow"}, "scope": c.scopes, "email": {"relay"}}
@@ -304,7 +314,7 @@ func MustToken(tb testing.TB, e *env, p *partner, m *glasshouse.Member, c consen
 	if err != nil {
 		tb.Fatalf("exchange: %v", err)
 	}
-	return tok.AccessToken
+	return tok
 }
 
 // browser is a member's browser: it keeps cookies and stops at the

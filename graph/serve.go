@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/jsonapi"
@@ -47,7 +48,10 @@ type endpoint func(ctx context.Context, c *call) (read, error)
 func (a *API) serve(route string, kind policy.Kind, ep endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		at := a.now()
-		ctx := r.Context()
+		// A partner that hangs up must not leave a call without its record:
+		// the request runs to its record whether or not the client waits.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), recordTimeout)
+		defer cancel()
 		bearer, err := bearerToken(r)
 		if err != nil {
 			a.fail(w, r, err)
@@ -73,9 +77,13 @@ func (a *API) serve(route string, kind policy.Kind, ep endpoint) http.Handler {
 		if err == nil {
 			rd, err = a.decide(ctx, w, r, access, kind, ep, rec)
 		}
-		a.finish(w, r, rec, rd, err)
+		a.finish(ctx, w, r, rec, rd, err)
 	})
 }
+
+// recordTimeout bounds one Graph request, from the token check to its
+// record's commit, once it no longer follows the client's connection.
+const recordTimeout = 30 * time.Second
 
 // decide takes the steps between verification and the read: rate limit,
 // prepare and decide. It fills in rec's decision and returns the read to
@@ -117,11 +125,11 @@ func (a *API) decide(ctx context.Context, w http.ResponseWriter, r *http.Request
 // (err), or by the read itself, is recorded as refused, in a transaction
 // of its own, and answered with its error. If the access cannot be
 // recorded, the partner gets 503 and no data.
-func (a *API) finish(w http.ResponseWriter, r *http.Request, rec *glasshouse.AccessRecord, rd read, err error) {
+func (a *API) finish(ctx context.Context, w http.ResponseWriter, r *http.Request, rec *glasshouse.AccessRecord, rd read, err error) {
 	if err == nil {
 		var res *reply
 		var readErr error
-		receipt, rerr := a.recorder.RecordWith(r.Context(), rec, func(ctx context.Context, tx glasshouse.Within) error {
+		receipt, rerr := a.recorder.RecordWith(ctx, rec, func(ctx context.Context, tx glasshouse.Within) error {
 			if res, readErr = rd(ctx, tx); readErr == nil {
 				rec.Reason, rec.Items = "", res.items
 			}
@@ -140,7 +148,7 @@ func (a *API) finish(w http.ResponseWriter, r *http.Request, rec *glasshouse.Acc
 	}
 	p := a.problem(r, err)
 	rec.Reason, rec.Items = p.code, 0
-	receipt, rerr := a.recorder.Record(r.Context(), rec)
+	receipt, rerr := a.recorder.Record(ctx, rec)
 	if rerr != nil {
 		a.unrecorded(w, r, rec, rerr)
 		return

@@ -87,7 +87,7 @@ func (s *Server) Authenticate(ctx context.Context, bearer string) (*Access, erro
 	if !ok {
 		var err error
 		if plain, err = s.crypto.Decrypt(bearer); err != nil {
-			return nil, errInvalidToken
+			return s.notAnAccessToken(ctx, bearer)
 		}
 		s.bearers.put(bearer, plain)
 	}
@@ -109,6 +109,27 @@ func (s *Server) VerifyAccessToken(ctx context.Context, bearer string) (*glassho
 }
 
 var errInvalidToken = refuse(ReasonInvalidToken, glasshouse.EUNAUTHORIZED, "The access token is not valid.")
+
+// notAnAccessToken refuses a bearer that is not one of this server's
+// access tokens. A refresh token sent as a bearer still names its partner
+// and member, so it is refused with its Access: the Graph API records the
+// attempt for the member, as any other refused call. Anything else is
+// refused without one.
+func (s *Server) notAnAccessToken(ctx context.Context, bearer string) (*Access, error) {
+	t, err := s.store.RefreshTokenByHash(ctx, hash(bearer))
+	if glasshouse.ErrorCode(err) == glasshouse.ENOTFOUND {
+		return nil, errInvalidToken
+	} else if err != nil {
+		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	ta, err := s.store.AccessByTokenID(ctx, t.ID)
+	if err != nil {
+		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	ta.Token.Scopes = narrow(ta.Token.Scopes, nil)
+	return &Access{Token: ta.Token, Partner: ta.Partner, Agreement: ta.Agreement},
+		refuse(ReasonInvalidToken, glasshouse.EUNAUTHORIZED, "This is a refresh token: exchange it for an access token at the token endpoint.")
+}
 
 // authenticate checks the access token with the given id, sealed for
 // subject (the op's opaque token is "id:subject").
