@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -639,6 +640,10 @@ func TestWrite(t *testing.T) {
 					if !strings.Contains(page, htmlText(want)) {
 						t.Errorf("index.html lacks %q", want)
 					}
+				}
+				// Times in the one style of the pages: "3 Dec 2026, 14:05 UTC".
+				if !regexp.MustCompile(`exported [1-9][0-9]? [A-Z][a-z]{2} [0-9]{4}, [0-9]{2}:[0-9]{2} UTC`).MatchString(page) {
+					t.Errorf("index.html does not write its time as 3 Dec 2026, 14:05 UTC")
 				}
 				if n, want := strings.Count(page, "<code>GET /graph/v1/me</code>"), len(w.Access[w.Alice.ID])-2; n != want {
 					t.Errorf("index.html lists %d GET /graph/v1/me events, want %d", n, want)

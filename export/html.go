@@ -16,7 +16,7 @@ import (
 var templates embed.FS
 
 var funcs = map[string]any{
-	"when": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"when": func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
 	"join": strings.Join,
 	"sub":  func(a, b int) int { return a - b },
 	"visibility": func(v glasshouse.Visibility) string {

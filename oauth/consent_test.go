@@ -161,6 +161,10 @@ func TestConsentPageLook(t *testing.T) {
 			t.Errorf("the consent page lacks %q", want)
 		}
 	}
+	// Dates in the one style of every page: "3 Dec 2026".
+	if !regexp.MustCompile(`Your consent lasts until</dt><dd>[1-9][0-9]? [A-Z][a-z]{2} [0-9]{4}, `).MatchString(body) {
+		t.Errorf("the consent page does not write its end date as 3 Dec 2026:\n%s", body)
+	}
 	for _, bad := range []string{"<script", "<style", " style="} {
 		if strings.Contains(body, bad) {
 			t.Errorf("the consent page holds %q", bad)

@@ -275,7 +275,7 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) {
 		Initial:       initial(f.client.partner.Name),
 		Purpose:       f.client.agreement.Purpose,
 		RetentionDays: f.client.agreement.RetentionDays,
-		Until:         earliest(s.now().Add(glasshouse.GrantLifetime), f.client.agreement.ExpiresAt).Format("2 January 2006"),
+		Until:         earliest(s.now().Add(glasshouse.GrantLifetime), f.client.agreement.ExpiresAt).UTC().Format("2 Jan 2006"),
 		Email:         m.Email,
 		formAction:    consentFormAction(f.req.RedirectURI),
 	}

@@ -3,6 +3,7 @@ package messenger_test
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"testing"
 	"time"
@@ -114,6 +115,17 @@ func TestBrowserChat(t *testing.T) {
 	for name, ctx := range map[string]context.Context{"alice": alice, "bob": bob} {
 		if got := texts(t, ctx); !slices.Equal(got, want) {
 			t.Errorf("%s sees %q; want %q", name, got, want)
+		}
+	}
+	// Every time, the live ones too, in the pages' one style, in the
+	// reader's zone (time.js).
+	for name, ctx := range map[string]context.Context{"alice": alice, "bob": bob} {
+		browsertest.Do(t, ctx, waitFor(`[...document.querySelectorAll("#messages time")].every(e => "local" in e.dataset)`))
+		times := browsertest.Run(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#messages time")].map(e => e.textContent)`))
+		for _, tm := range times {
+			if !regexp.MustCompile(`^[1-9][0-9]? [A-Z][a-z]{2} [0-9]{4}, [0-9]{2}:[0-9]{2} \S+$`).MatchString(tm) {
+				t.Errorf("%s sees a message time %q; want 3 Dec 2026, 14:05 UTC", name, tm)
+			}
 		}
 	}
 	browsertest.Screenshot(t, alice, "conversation-alice")

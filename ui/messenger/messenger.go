@@ -67,7 +67,7 @@ func New(c Config) *Pages {
 		c.Now = time.Now
 	}
 	p := &Pages{kit: c.Kit, store: c.Store, accounts: c.Accounts, log: c.Logger, now: c.Now}
-	tmpl, err := c.Kit.Pages(pagesFS, template.FuncMap{"when": p.when, "iso": iso, "optional": optional, "name": displayName}, "pages/*.html")
+	tmpl, err := c.Kit.Pages(pagesFS, template.FuncMap{"optional": optional, "name": displayName}, "pages/*.html")
 	if err != nil {
 		panic(err)
 	}
@@ -189,22 +189,6 @@ func pathID(r *http.Request, name string) (int64, error) {
 	}
 	return id, nil
 }
-
-// when formats a time for people: "15:04" today, "Jan 2, 15:04" this
-// year, else with the year; in UTC (live.js shows the reader's local
-// time).
-func (p *Pages) when(t time.Time) string {
-	t, now := t.UTC(), p.now().UTC()
-	switch {
-	case t.YearDay() == now.YearDay() && t.Year() == now.Year():
-		return t.Format("15:04 UTC")
-	case t.Year() == now.Year():
-		return t.Format("Jan 2, 15:04 UTC")
-	}
-	return t.Format("Jan 2 2006, 15:04 UTC")
-}
-
-func iso(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // optional makes a form field not required.
 func optional(f ui.Field) ui.Field {

@@ -47,7 +47,7 @@ func newChart(since, until time.Time, days []glasshouse.DayUsage) chart {
 	first := since.UTC().Truncate(24 * time.Hour)
 	n := int(until.Sub(first).Hours()/24 + 0.5)
 	c := chart{Width: chartWidth, Height: chartHeight, Top: chartTop,
-		First: first.Format("Jan 2"), Last: first.AddDate(0, 0, n-1).Format("Jan 2")}
+		First: first.Format("2 Jan"), Last: first.AddDate(0, 0, n-1).Format("2 Jan")}
 	var total glasshouse.AccessTotals
 	var busiest int64
 	for _, d := range days {
@@ -63,7 +63,7 @@ func newChart(since, until time.Time, days []glasshouse.DayUsage) chart {
 		d := counts[day]
 		b := bar{X: round(float64(i)*slot + slot*0.15), W: round(slot * 0.7),
 			GrantedH: round(float64(d.Granted) * scale), DeniedH: round(float64(d.Denied) * scale),
-			Title: fmt.Sprintf("%s: %d granted, %d denied", day.Format("Jan 2"), d.Granted, d.Denied)}
+			Title: fmt.Sprintf("%s: %d granted, %d denied", day.Format("2 Jan"), d.Granted, d.Denied)}
 		b.GrantedY = round(c.Height - b.GrantedH)
 		b.DeniedY = round(b.GrantedY - b.DeniedH)
 		c.Bars = append(c.Bars, b)

@@ -8,6 +8,7 @@ import (
 	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -227,11 +228,16 @@ func TestDashboard(t *testing.T) {
 		"POST /graph/v1/me/messages",
 	)
 	p.MustNotContain(hex.EncodeToString(old.EventID[:]), "alice")
+	// Dates and times in the pages' one style, each a <time> for time.js.
+	p.MustContain(`data-format="date">`+time.Now().UTC().Format("2 Jan 2006")+`</time>`, `data-format="datetime">`)
+	if regexp.MustCompile(`[A-Z][a-z]{2} [0-9]{1,2}, [0-9]{4}|[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:`).MatchString(p.Body) {
+		t.Errorf("the dashboard writes a date in another style:\n%s", p.Body)
+	}
 	// The chart has a bar for each of the 30 days, today's with its counts.
 	if n := strings.Count(p.Body, `<rect class="granted"`); n != 30 {
 		t.Errorf("chart of %d days; want 30", n)
 	}
-	p.MustContain("<title>" + today.Format("Jan 2") + ": 1 granted, 1 denied</title>")
+	p.MustContain("<title>" + today.Format("2 Jan") + ": 1 granted, 1 denied</title>")
 	if strings.Index(p.Body, hex.EncodeToString(refused.EventID[:])) > strings.Index(p.Body, hex.EncodeToString(sent.EventID[:])) {
 		t.Error("receipts are not newest first")
 	}

@@ -85,9 +85,6 @@ func New(c Config) *Portal {
 	p := &Portal{kit: c.Kit, store: c.Store, key: c.Key, secure: c.SecureCookies, lifetime: c.SessionLifetime,
 		signIns: c.SignInLimit, log: c.Logger, now: c.Now}
 	funcs := template.FuncMap{
-		"date":      func(t time.Time) string { return t.UTC().Format("Jan 2, 2006") },
-		"stamp":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
-		"iso":       func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"eventID":   func(id [16]byte) string { return hex.EncodeToString(id[:]) },
 		"scopeText": func(s string) string { return glasshouse.ScopeDescriptions[s] },
 		"join":      strings.Join,

@@ -128,17 +128,6 @@ func partnerID(r *http.Request) (int64, error) {
 
 // funcs are the page templates' own functions.
 var funcs = template.FuncMap{
-	// when formats a time for people, in UTC (the log's clock).
-	"when": func(t time.Time) string {
-		if t.IsZero() {
-			return "never"
-		}
-		return t.UTC().Format("2 Jan 2006 15:04") + " UTC"
-	},
-	"day":   func(t time.Time) string { return t.UTC().Format("2 Jan 2006") },
-	"clock": func(t time.Time) string { return t.UTC().Format("15:04") },
-	// iso is a <time datetime> value.
-	"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"unix":       func(t time.Time) int64 { return t.Unix() },
 	"minute":     func(t time.Time) time.Time { return t.UTC().Truncate(time.Minute) },
 	"sorted":     sortedScopes,

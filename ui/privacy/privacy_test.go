@@ -67,7 +67,7 @@ func TestOverview(t *testing.T) {
 			"<code>friends</code>", "<code>messages.send</code>", "<code>profile</code>", "<code>email</code>",
 			glasshouse.ScopeDescriptions[glasshouse.ScopeMessagesSend],
 			fmt.Sprintf("alice.%d@relay.glasshouse.test", s.Shopzon.ID), "Cut off the relay address",
-			`datetime="2026-03-01T12:34:56Z"`, "1 Mar 2026 12:34 UTC", "(denied); 2 in all, 1 denied.",
+			`datetime="2026-03-01T12:34:56Z"`, "1 Mar 2026, 12:34 UTC", "(denied); 2 in all, 1 denied.",
 			"None yet.", // Shopzon has not called for alice
 			"Consent until",
 			`action="/privacy/export"`, `href="/privacy/delete"`,

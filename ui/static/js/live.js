@@ -59,25 +59,13 @@
 		return e;
 	}
 
-	// localTime formats a time in the reader's time zone: the hour today,
-	// with the day otherwise.
-	function localTime(iso) {
-		const d = new Date(iso);
-		const now = new Date();
-		const opts = { hour: "2-digit", minute: "2-digit" };
-		if (d.toDateString() !== now.toDateString()) {
-			opts.month = "short";
-			opts.day = "numeric";
-		}
-		if (d.getFullYear() !== now.getFullYear()) opts.year = "numeric";
-		return d.toLocaleString([], opts);
-	}
-
 	function messageItem(m, sender, mine) {
 		const li = el("li", mine ? "msg mine" : "msg");
 		li.id = "m-" + m.seq;
-		const time = el("time", "", localTime(m.created_at));
+		// time.js rewrites it in the page's style, in the reader's zone.
+		const time = el("time", "", m.created_at);
 		time.dateTime = m.created_at;
+		time.dataset.format = "datetime";
 		const meta = el("p", "meta");
 		meta.append(el("span", "who", sender), " ", time);
 		if (m.via_partner) meta.append(" ", el("span", "badge via", "sent via " + m.via_partner));
@@ -93,7 +81,6 @@
 		const floor = Number(list.dataset.seq); // the page shows everything up to here
 		const names = new Map();
 		for (const li of document.querySelectorAll("#members li")) names.set(Number(li.dataset.id), li.dataset.name);
-		for (const t of list.querySelectorAll("time[datetime]")) t.textContent = localTime(t.dateTime);
 
 		let unread = 0;
 		const markRead = () => {
