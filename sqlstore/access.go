@@ -274,7 +274,11 @@ func (t *tx) markIntegrated(ps []glasshouse.LogPosition) error {
 		h, ok := had[p.EventID]
 		switch {
 		case !ok:
-			// Its member was deleted: only the outbox row is left.
+			// Its member was deleted: only the outbox row, and the record
+			// without its member, are left.
+			if _, err := t.exec(`UPDATE erased_access_records SET log_index = ? WHERE event_id = ?`, index, p.EventID[:]); err != nil {
+				return fmt.Errorf("event %x: %w", p.EventID, err)
+			}
 		case h.Valid && h.Int64 != index:
 			return fmt.Errorf("event %x is already at log index %d, not %d: the log would hold it twice", p.EventID, h.Int64, index)
 		case !h.Valid:

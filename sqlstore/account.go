@@ -70,8 +70,13 @@ var eraseMember = []string{
 	`DELETE FROM grants WHERE member_id = ?`,
 	`DELETE FROM tokens WHERE member_id = ?`,
 	`DELETE FROM auth_requests WHERE member_id = ?`,
-	// The records link the member to log event ids; the entries waiting in
-	// access_outbox stay, and are published (see MarkIntegrated).
+	// The records link the member to log event ids: they go, and what the
+	// log keeps of them (no member) stays for the partners' usage counts.
+	// The entries waiting in access_outbox stay, and are published (see
+	// MarkIntegrated).
+	`INSERT INTO erased_access_records (event_id, partner_id, client_id, agreement_version, endpoint, scopes, granted, reason, items, at, log_index)
+		SELECT event_id, partner_id, client_id, agreement_version, endpoint, scopes, granted, reason, items, at, log_index
+		FROM access_records WHERE member_id = ?`,
 	`DELETE FROM access_records WHERE member_id = ?`,
 	`DELETE FROM access_counters WHERE member_id = ?`,
 	`DELETE FROM operators WHERE member_id = ?`,

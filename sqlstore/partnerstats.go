@@ -71,7 +71,7 @@ func (t *tx) accessTotals(partnerID int64) (glasshouse.AccessTotals, error) {
 	err := t.queryRow(`SELECT
 		COALESCE(SUM(CASE WHEN granted THEN 1 ELSE 0 END), 0),
 		COALESCE(SUM(CASE WHEN granted THEN 0 ELSE 1 END), 0)
-		FROM access_records WHERE partner_id = ?`, partnerID).Scan(&n.Granted, &n.Denied)
+		FROM partner_access_records WHERE partner_id = ?`, partnerID).Scan(&n.Granted, &n.Denied)
 	return n, err
 }
 
@@ -79,7 +79,7 @@ func (t *tx) accessTotals(partnerID int64) (glasshouse.AccessTotals, error) {
 // reason. Records keep their scopes as one text, so the database groups by
 // that text and each group is counted under each of its scopes here.
 func (t *tx) scopeUsage(partnerID, from, to int64) ([]glasshouse.ScopeUsage, error) {
-	rows, err := t.query(`SELECT scopes, granted, reason, COUNT(*) FROM access_records
+	rows, err := t.query(`SELECT scopes, granted, reason, COUNT(*) FROM partner_access_records
 		WHERE partner_id = ? AND at >= ? AND at < ? GROUP BY scopes, granted, reason`, partnerID, from, to)
 	if err != nil {
 		return nil, err
@@ -139,7 +139,7 @@ func compareGrantedFirst(a, b bool) int {
 
 // dayUsage counts the accesses in [from, to) per UTC day, oldest first.
 func (t *tx) dayUsage(partnerID, from, to int64) ([]glasshouse.DayUsage, error) {
-	rows, err := t.query(`SELECT at / 86400000000, granted, COUNT(*) FROM access_records
+	rows, err := t.query(`SELECT at / 86400000000, granted, COUNT(*) FROM partner_access_records
 		WHERE partner_id = ? AND at >= ? AND at < ? GROUP BY 1, 2 ORDER BY 1`, partnerID, from, to)
 	if err != nil {
 		return nil, err
@@ -169,7 +169,7 @@ func (t *tx) dayUsage(partnerID, from, to int64) ([]glasshouse.DayUsage, error) 
 // [from, to), newest first, without their member.
 func (t *tx) receipts(partnerID, from, to int64, limit int) ([]*glasshouse.AccessRecord, error) {
 	rows, err := t.query(`SELECT event_id, partner_id, client_id, agreement_version, endpoint, scopes, granted, reason, items, at, log_index
-		FROM access_records WHERE partner_id = ? AND at >= ? AND at < ? ORDER BY at DESC, event_id DESC LIMIT ?`,
+		FROM partner_access_records WHERE partner_id = ? AND at >= ? AND at < ? ORDER BY at DESC, event_id DESC LIMIT ?`,
 		partnerID, from, to, limit)
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ var partnerStatsTests = []test{
 	{"Usage", testPartnerUsage},
 	{"ReceiptsLimit", testPartnerUsageReceiptsLimit},
 	{"UsageInvalid", testPartnerUsageInvalid},
+	{"UsageAfterDeletion", testPartnerUsageAfterDeletion},
 	{"UnknownPartner", testPartnerUsageUnknown},
 	{"Agreements", testAgreements},
 }
@@ -88,6 +89,42 @@ func testPartnerUsage(t *testing.T, s glasshouse.Store) {
 	must(t, err)
 	if totals != u.Total || totals.All() != 6 {
 		t.Errorf("PartnerAccessTotals = %+v, want %+v (6 in all)", totals, u.Total)
+	}
+}
+
+// testPartnerUsageAfterDeletion deletes a member: the log keeps their
+// entries, so the partner's usage keeps counting them (the totals, the
+// window, the receipts), and an entry integrated after the deletion gets
+// its place in the log on its receipt.
+func testPartnerUsageAfterDeletion(t *testing.T, s glasshouse.Store) {
+	ms := mustMembers(t, s, "alice", "bob")
+	alice, bob := ms[0], ms[1]
+	sf := everyScope(t, s, "streamflix")
+	mine := mustAccessAt(t, s, alice, sf, day(0).Add(time.Hour), "", glasshouse.ScopeFriends)
+	integrated := mustAccessAt(t, s, bob, sf, day(0).Add(2*time.Hour), "", glasshouse.ScopeProfile)
+	pending := mustAccessAt(t, s, bob, sf, day(1), "scope_not_granted", glasshouse.ScopeMessagesRead)
+	must(t, s.MarkIntegrated(t.Context(), positions([]*glasshouse.AccessRecord{mine, integrated}, 0)))
+	before, err := s.PartnerUsage(t.Context(), sf.ID, day(0), day(3), 0)
+	must(t, err)
+
+	must(t, s.DeleteMember(t.Context(), bob.ID))
+	after, err := s.PartnerUsage(t.Context(), sf.ID, day(0), day(3), 0)
+	must(t, err)
+	if d := diff(after, before); d != "" {
+		t.Errorf("PartnerUsage after bob's deletion: %s", d)
+	}
+	if totals, err := s.PartnerAccessTotals(t.Context(), sf.ID); err != nil || totals.All() != 3 {
+		t.Errorf("PartnerAccessTotals after the deletion = %+v, %v; want 3 in all", totals, err)
+	}
+	if recs, err := s.MemberAccess(t.Context(), bob.ID, 0, 10); err != nil || len(recs) != 0 {
+		t.Errorf("MemberAccess of the deleted bob = %d records, %v; want none", len(recs), err)
+	}
+
+	must(t, s.MarkIntegrated(t.Context(), positions([]*glasshouse.AccessRecord{pending}, 2)))
+	after, err = s.PartnerUsage(t.Context(), sf.ID, day(0), day(3), 0)
+	must(t, err)
+	if r := after.Receipts[0]; r.EventID != pending.EventID || !r.Integrated || r.LogIndex != 2 {
+		t.Errorf("receipt of the entry integrated after its member's deletion: %+v, want log index 2", r)
 	}
 }
 
