@@ -123,6 +123,9 @@ type OAuthStore interface {
 	// RefreshTokenByHash returns a refresh token by the hash of its value.
 	// ENOTFOUND.
 	RefreshTokenByHash(ctx context.Context, hash []byte) (*Token, error)
+	// TokenBySubject returns the newest token issued to clientID for the
+	// member it knows as subject (the pairwise id). ENOTFOUND.
+	TokenBySubject(ctx context.Context, clientID, subject string) (*Token, error)
 	// RevokeToken revokes one access token, or a refresh token with its
 	// whole family. No error if already revoked; ENOTFOUND if absent.
 	RevokeToken(ctx context.Context, id string, now time.Time) error

@@ -22,8 +22,8 @@
 //
 // A request runs to its record even when the client hangs up: its steps
 // run in a context detached from the connection, with a deadline of its
-// own. A refresh token sent as a bearer is refused and recorded for the
-// member it names.
+// own. A refresh token or an ID token sent as a bearer is refused and
+// recorded for the member it names.
 //
 // Every id a partner sees is its own: members by their pairwise id (the
 // OpenID sub), conversations and messages by keyed hashes per partner, and

@@ -47,27 +47,39 @@ func TestHangUpStillRecorded(t *testing.T) {
 	}
 }
 
-// TestOtherTokensRecorded sends a refresh token as a bearer: it is no
-// access token, so the call is refused, but it names its partner and
-// member, so the refusal is recorded for the member like any other.
+// TestOtherTokensRecorded sends a refresh token and an ID token as
+// bearers: neither is an access token, so the calls are refused, but each
+// names its partner and member, so each refusal is recorded for the member
+// like any other.
 func TestOtherTokensRecorded(t *testing.T) {
 	w := MustWorld(t)
 	tok := MustTokens(t, w.env, w.p, w.alice, consent{scopes: glasshouse.DataScopes, offline: true})
-	if tok.RefreshToken == "" {
-		t.Fatal("no refresh token")
+	idToken, _ := tok.Extra("id_token").(string)
+	if tok.RefreshToken == "" || idToken == "" {
+		t.Fatalf("no refresh token or ID token: %+v", tok)
 	}
+	for name, bearer := range map[string]string{"refresh token": tok.RefreshToken, "ID token": idToken} {
+		t.Run(name, func(t *testing.T) {
+			before := len(w.env.Records(t, w.alice))
+			w.get(t, "/graph/v1/me/friends", bearer).Error(401, "invalid_token")
+			recs := w.env.Records(t, w.alice)
+			if len(recs) != before+1 {
+				t.Fatalf("%d new records for a %s sent as a bearer, want 1", len(recs)-before, name)
+			}
+			if r := recs[len(recs)-1]; r.Granted || r.Reason != "invalid_token" || r.ClientID != w.p.ClientID || r.Endpoint != "GET /graph/v1/me/friends" {
+				t.Errorf("record %+v, want a denied invalid_token of %s", r, w.p.ClientID)
+			}
+		})
+	}
+	// Garbage, and a token signed by someone else, name nobody: refused,
+	// and nothing to record.
 	before := len(w.env.Records(t, w.alice))
-	w.get(t, "/graph/v1/me/friends", tok.RefreshToken).Error(401, "invalid_token")
-	recs := w.env.Records(t, w.alice)
-	if len(recs) != before+1 {
-		t.Fatalf("%d new records for a refresh token sent as a bearer, want 1", len(recs)-before)
+	parts := strings.Split(idToken, ".")
+	forged := parts[0] + "." + parts[1] + "." + strings.Repeat("A", len(parts[2]))
+	for _, bearer := range []string{"garbage", forged} {
+		w.get(t, "/graph/v1/me/friends", bearer).Error(401, "invalid_token")
 	}
-	if r := recs[len(recs)-1]; r.Granted || r.Reason != "invalid_token" || r.ClientID != w.p.ClientID || r.Endpoint != "GET /graph/v1/me/friends" {
-		t.Errorf("record %+v, want a denied invalid_token of %s", r, w.p.ClientID)
-	}
-	// Garbage names nobody: refused, and nothing to record.
-	w.get(t, "/graph/v1/me/friends", "garbage").Error(401, "invalid_token")
-	if n := len(w.env.Records(t, w.alice)); n != before+1 {
-		t.Errorf("garbage bearer recorded for alice")
+	if n := len(w.env.Records(t, w.alice)); n != before {
+		t.Errorf("a garbage or forged bearer was recorded for alice")
 	}
 }

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/glasshouse/glasshouse"
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
 )
 
 // Reasons an access token or a partner is refused. The Graph API sends the
@@ -111,12 +114,20 @@ func (s *Server) VerifyAccessToken(ctx context.Context, bearer string) (*glassho
 var errInvalidToken = refuse(ReasonInvalidToken, glasshouse.EUNAUTHORIZED, "The access token is not valid.")
 
 // notAnAccessToken refuses a bearer that is not one of this server's
-// access tokens. A refresh token sent as a bearer still names its partner
-// and member, so it is refused with its Access: the Graph API records the
-// attempt for the member, as any other refused call. Anything else is
-// refused without one.
+// access tokens. A refresh token or an ID token sent as a bearer still
+// names its partner and member, so it is refused with their Access: the
+// Graph API records the attempt for the member, as any other refused call.
+// Anything else is refused without one.
 func (s *Server) notAnAccessToken(ctx context.Context, bearer string) (*Access, error) {
-	t, err := s.store.RefreshTokenByHash(ctx, hash(bearer))
+	var t *glasshouse.Token
+	var err error
+	what := "a refresh token: exchange it for an access token at the token endpoint"
+	if clientID, subject, ok := s.idTokenParties(bearer); ok {
+		t, err = s.store.TokenBySubject(ctx, clientID, subject)
+		what = "an ID token, which says who the member is: send the access token"
+	} else {
+		t, err = s.store.RefreshTokenByHash(ctx, hash(bearer))
+	}
 	if glasshouse.ErrorCode(err) == glasshouse.ENOTFOUND {
 		return nil, errInvalidToken
 	} else if err != nil {
@@ -128,7 +139,32 @@ func (s *Server) notAnAccessToken(ctx context.Context, bearer string) (*Access, 
 	}
 	ta.Token.Scopes = narrow(ta.Token.Scopes, nil)
 	return &Access{Token: ta.Token, Partner: ta.Partner, Agreement: ta.Agreement},
-		refuse(ReasonInvalidToken, glasshouse.EUNAUTHORIZED, "This is a refresh token: exchange it for an access token at the token endpoint.")
+		refuse(ReasonInvalidToken, glasshouse.EUNAUTHORIZED, "This is %s.", what)
+}
+
+// idTokenParties returns the client and the subject of bearer if it is an
+// ID token that this server signed (expired or not: it still names them).
+func (s *Server) idTokenParties(bearer string) (clientID, subject string, ok bool) {
+	if strings.Count(bearer, ".") != 2 {
+		return "", "", false
+	}
+	jws, err := jose.ParseSigned(bearer, []jose.SignatureAlgorithm{s.keys.signing.SignatureAlgorithm()})
+	if err != nil {
+		return "", "", false
+	}
+	payload, err := jws.Verify(&s.keys.signing.priv.PublicKey)
+	if err != nil {
+		return "", "", false
+	}
+	var claims struct {
+		Issuer   string        `json:"iss"`
+		Subject  string        `json:"sub"`
+		Audience oidc.Audience `json:"aud"`
+	}
+	if json.Unmarshal(payload, &claims) != nil || claims.Issuer != s.issuer || len(claims.Audience) != 1 || claims.Subject == "" {
+		return "", "", false
+	}
+	return claims.Audience[0], claims.Subject, true
 }
 
 // authenticate checks the access token with the given id, sealed for

@@ -377,6 +377,15 @@ func (s *Store) RefreshTokenByHash(ctx context.Context, hash []byte) (*glasshous
 	return tok, nil
 }
 
+// TokenBySubject returns the newest token of clientID for subject.
+func (s *Store) TokenBySubject(ctx context.Context, clientID, subject string) (*glasshouse.Token, error) {
+	tok, err := s.token(ctx, `t.client_id = ? AND t.subject = ? ORDER BY t.created_at DESC, t.id DESC LIMIT 1`, clientID, subject)
+	if err != nil {
+		return nil, fmt.Errorf("token by subject: %w", err)
+	}
+	return tok, nil
+}
+
 func (s *Store) token(ctx context.Context, where string, args ...any) (*glasshouse.Token, error) {
 	tok, err := scanToken(s.read(ctx).queryRow(`SELECT `+tokenColumns+` FROM tokens t WHERE `+where, args...))
 	if errors.Is(err, sql.ErrNoRows) {

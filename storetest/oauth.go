@@ -454,6 +454,14 @@ func testTokens(t *testing.T, s glasshouse.Store) {
 	if d := diff(got, refresh); d != "" {
 		t.Errorf("RefreshTokenByHash: %s", d)
 	}
+	got, err = s.TokenBySubject(ctx, p.ClientID, access.Subject)
+	if err != nil || got.MemberID != a.ID || got.ClientID != p.ClientID {
+		t.Errorf("TokenBySubject = %+v, %v; want a token of alice at %s", got, err, p.ClientID)
+	}
+	_, err = s.TokenBySubject(ctx, p.ClientID, "someone else")
+	wantCode(t, err, glasshouse.ENOTFOUND, "TokenBySubject of an unknown subject")
+	_, err = s.TokenBySubject(ctx, "another client", access.Subject)
+	wantCode(t, err, glasshouse.ENOTFOUND, "TokenBySubject of another client")
 
 	// Without a refresh token, and with CreatedAt left to the store.
 	lone, _ := newTokens(a, p, "f2", "f2", glasshouse.ScopeProfile)
