@@ -178,4 +178,9 @@ type ConversationStore interface {
 	// conversation memberID belongs to, in ID order: what a reconnecting
 	// stream missed.
 	MessagesAfter(ctx context.Context, memberID, after int64, limit int) ([]*Message, error)
+	// LatestMessages returns the newest message of each of memberID's
+	// conversations, leaving out those memberID deleted for themselves, by
+	// conversation id: what the conversations list previews. A
+	// conversation without such a message has no entry.
+	LatestMessages(ctx context.Context, memberID int64) (map[int64]*Message, error)
 }

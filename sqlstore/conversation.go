@@ -648,6 +648,26 @@ func (s *Store) DeleteForMe(ctx context.Context, memberID, conversationID, seq i
 	return nil
 }
 
+// LatestMessages returns the newest message not deleted for memberID of
+// each of memberID's conversations, by conversation id.
+func (s *Store) LatestMessages(ctx context.Context, memberID int64) (map[int64]*glasshouse.Message, error) {
+	msgs, err := s.read(ctx).messages(`SELECT `+messageColumns+`
+		FROM conversation_members cm
+		JOIN messages m ON m.conversation_id = cm.conversation_id
+		JOIN members s ON s.id = m.sender_id
+		WHERE cm.member_id = ? AND m.seq = (SELECT MAX(l.seq) FROM messages l
+			WHERE l.conversation_id = cm.conversation_id AND NOT EXISTS(SELECT 1 FROM hidden_messages h
+				WHERE h.member_id = ? AND h.conversation_id = l.conversation_id AND h.seq = l.seq))`, memberID, memberID)
+	if err != nil {
+		return nil, fmt.Errorf("latest messages: %w", err)
+	}
+	out := make(map[int64]*glasshouse.Message, len(msgs))
+	for _, m := range msgs {
+		out[m.ConversationID] = m
+	}
+	return out, nil
+}
+
 // MessagesAfter returns up to limit messages with ID > after from the
 // conversations memberID belongs to, in ID order. A limit outside 1 to
 // MaxPageSize means MaxPageSize.

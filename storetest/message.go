@@ -22,6 +22,7 @@ var messageTests = []test{
 	{"DeleteForMe", testDeleteForMe},
 	{"MessagesAfter", testMessagesAfter},
 	{"MessagesAfterLeave", testMessagesAfterLeave},
+	{"LatestMessages", testLatestMessages},
 }
 
 // walk pages through history from q in q's direction, following Next until it is 0, and returns every message in the order
@@ -399,6 +400,49 @@ func testMessagesAfter(t *testing.T, s glasshouse.Store) {
 			must(t, err)
 			sameMessages(t, fmt.Sprintf("MessagesAfter(%s, %d, %d)", tt.member.Handle, tt.after, tt.limit), got, tt.want)
 		})
+	}
+}
+
+func testLatestMessages(t *testing.T, s glasshouse.Store) {
+	ctx := t.Context()
+	a, b, c, d := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol"), mustMember(t, s, "dave")
+	ab := mustDirect(t, s, a, b)
+	acd := mustGroup(t, s, a, c, d)
+	ad := mustDirect(t, s, a, d) // no messages
+	bc := mustDirect(t, s, b, c)
+	mustSend(t, s, ab, a, "first")
+	abSecond := mustSend(t, s, ab, b, "second, and the newest for alice")
+	abThird := mustSend(t, s, ab, a, "third: alice deletes it for herself")
+	mustSend(t, s, acd, c, "group hello")
+	acdLast := mustSend(t, s, acd, d, "héllo from dave 👋")
+	bcLast := mustSend(t, s, bc, c, "bob and carol only")
+	hidden := mustGroup(t, s, a, b)
+	only := mustSend(t, s, hidden, b, "alice hides the only message")
+	must(t, s.DeleteForMe(ctx, a.ID, ab.ID, abThird.Seq))
+	must(t, s.DeleteForMe(ctx, a.ID, hidden.ID, only.Seq))
+
+	for _, tt := range []struct {
+		member *glasshouse.Member
+		want   map[int64]*glasshouse.Message
+	}{
+		{a, map[int64]*glasshouse.Message{ab.ID: abSecond, acd.ID: acdLast}},
+		{b, map[int64]*glasshouse.Message{ab.ID: abThird, bc.ID: bcLast, hidden.ID: only}},
+		{d, map[int64]*glasshouse.Message{acd.ID: acdLast}},
+	} {
+		got, err := s.LatestMessages(ctx, tt.member.ID)
+		must(t, err)
+		if len(got) != len(tt.want) {
+			t.Errorf("LatestMessages(%s) = %d conversations, want %d", tt.member.Handle, len(got), len(tt.want))
+		}
+		for conv, w := range tt.want {
+			// The text is read back decrypted, like the history's.
+			if g := got[conv]; g == nil || g.ID != w.ID || g.Text != w.Text || g.SenderHandle != w.SenderHandle || !g.CreatedAt.Equal(w.CreatedAt) {
+				t.Errorf("LatestMessages(%s)[%d] = %+v, want %+v", tt.member.Handle, conv, g, w)
+			}
+		}
+		if _, ok := got[ad.ID]; ok {
+			t.Errorf("LatestMessages(%s) has an entry for a conversation without messages", tt.member.Handle)
+		}
 	}
 }
 

@@ -89,6 +89,9 @@ func TestBrowserChat(t *testing.T) {
 		waitFor(`document.querySelector("#messages .msg.mine .text")?.textContent === "Hi Alice! Dinner tonight?"`),
 	)
 	browsertest.Do(t, alice, waitFor(`window.notReloaded && document.querySelector("#conversations .unread:not([hidden])")?.textContent === "1 unread"`))
+	// The list previews the new message, with its time, without a reload.
+	browsertest.Do(t, alice, waitFor(`document.querySelector("#conversations .conv-preview").textContent === "Hi Alice! Dinner tonight?" &&
+		"local" in document.querySelector("#conversations .conv-last time").dataset`))
 	browsertest.Screenshot(t, alice, "messages")
 
 	// Alice opens the chat and answers with Enter; each sees the other's

@@ -19,6 +19,33 @@ type conversationView struct {
 	*glasshouse.Conversation
 	Name string // the group's title, or the other member's name
 	With string // the other members' handles: "@bob, @carol"
+	// Last is the newest message the viewer has not deleted, nil if none;
+	// Preview is the start of it as the list shows it.
+	Last    *glasshouse.Message
+	Preview string
+}
+
+// previewRunes is how much of the last message the list shows.
+const previewRunes = 100
+
+// preview is how the conversations list shows a conversation's last
+// message: who sent it (when not the other member of a direct
+// conversation), then its text on one line, cut at previewRunes.
+func preview(c *glasshouse.Conversation, m *glasshouse.Message, me int64) string {
+	if m.SenderDeleted {
+		return "A message from a deleted account"
+	}
+	text := strings.Join(strings.Fields(m.Text), " ")
+	if r := []rune(text); len(r) > previewRunes {
+		text = string(r[:previewRunes]) + "…"
+	}
+	switch {
+	case m.SenderID == me:
+		return "You: " + text
+	case c.Kind == glasshouse.Group:
+		return "@" + m.SenderHandle + ": " + text
+	}
+	return text
 }
 
 func viewConversation(c *glasshouse.Conversation, me int64) conversationView {
@@ -68,9 +95,18 @@ func (p *Pages) showConversations(w http.ResponseWriter, r *http.Request, m *gla
 		p.kit.Fail(w, r, err)
 		return
 	}
+	latest, err := p.store.LatestMessages(ctx, m.ID)
+	if err != nil {
+		p.kit.Fail(w, r, err)
+		return
+	}
 	d := conversationsData{Picked: map[string]bool{}}
 	for _, c := range convs {
-		d.Conversations = append(d.Conversations, viewConversation(c, m.ID))
+		v := viewConversation(c, m.ID)
+		if last := latest[c.ID]; last != nil {
+			v.Last, v.Preview = last, preview(c, last, m.ID)
+		}
+		d.Conversations = append(d.Conversations, v)
 	}
 	if d.Friends, err = p.store.Friends(ctx, m.ID); err != nil {
 		p.kit.Fail(w, r, err)

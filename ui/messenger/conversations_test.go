@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/internal/pagetest"
@@ -55,7 +56,10 @@ func TestDirectChat(t *testing.T) {
 	}
 
 	bob.Get("/messages").MustStatus(http.StatusOK).MustContain(
-		fmt.Sprintf(`<li data-conversation="%d" data-seq="1">`, id), "<span class=\"conv-name\">Alice</span>", ">1 unread</span>",
+		fmt.Sprintf(`<li data-conversation="%d" data-seq="1" data-kind="direct">`, id), "<span class=\"conv-name\">Alice</span>", ">1 unread</span>",
+		// The last message: its text on one line, and its time.
+		`<span class="conv-preview">Hi Bob! How are you?</span>`,
+		`<time datetime="`+msgs[0].CreatedAt.UTC().Format(time.RFC3339)+`" data-format="datetime">`,
 		fmt.Sprintf(`data-stream="/api/v1/stream?after=%d"`, msgs[0].ID))
 	bob.Get(path).MustStatus(http.StatusOK).MustContain(
 		`<span class="who">Alice</span>`, "Hi Bob!\nHow are you?", `data-seq="1"`,
@@ -132,6 +136,39 @@ func TestGroups(t *testing.T) {
 	alice.Post(path, url.Values{"text": {"Who brings the tent?"}}).MustStatus(http.StatusSeeOther)
 	bob.Get("/messages").MustContain(`<span class="conv-name">Trip</span>`, "Group with @alice, @carol", ">1 unread</span>")
 	carol.Get(path).MustStatus(http.StatusOK).MustContain("<h1>Trip</h1>", "Who brings the tent?")
+}
+
+func TestConversationPreviews(t *testing.T) {
+	s := MustSite(t)
+	alice, bob, carol := s.MustMember(t, "alice", "Alice"), s.MustMember(t, "bob", "Bob"), s.MustMember(t, "carol", "Carol")
+	MustFriends(t, alice, bob)
+	MustFriends(t, alice, carol)
+	direct := MustDirect(t, alice, bob)
+	group := alice.Post("/messages/groups", url.Values{"title": {"Trip"}, "members": {"bob", "carol"}}).MustStatus(http.StatusSeeOther).Header.Get("Location")
+	MustDirect(t, alice, carol) // no message yet
+
+	long := strings.Repeat("é", 150)
+	bob.Post(direct, url.Values{"text": {long}}).MustStatus(http.StatusSeeOther)
+	carol.Post(group, url.Values{"text": {"<b>tent</b> & stove"}}).MustStatus(http.StatusSeeOther)
+	page := alice.Get("/messages").MustStatus(http.StatusOK)
+	page.MustContain(
+		`<span class="conv-preview">`+strings.Repeat("é", 100)+`…</span>`, // cut at 100 characters
+		`<span class="conv-preview">@carol: &lt;b&gt;tent&lt;/b&gt; &amp; stove</span>`, // a group's says who
+		`<span class="conv-preview">No messages yet</span>`,
+	)
+	if strings.Index(page.Body, "@carol: ") > strings.Index(page.Body, strings.Repeat("é", 100)) {
+		t.Error("the group, newest, is not listed first")
+	}
+	bob.Get("/messages").MustContain(`<span class="conv-preview">You: ` + strings.Repeat("é", 100) + `…</span>`)
+
+	// A message alice deleted for herself is not her preview.
+	alice.Post(direct, url.Values{"text": {"an answer"}}).MustStatus(http.StatusSeeOther)
+	alice.Get("/messages").MustContain(`<span class="conv-preview">You: an answer</span>`)
+	id := mustConversationID(t, direct)
+	if err := s.Store.DeleteForMe(context.Background(), alice.me.ID, id, 2); err != nil {
+		t.Fatal(err)
+	}
+	alice.Get("/messages").MustContain(`<span class="conv-preview">` + strings.Repeat("é", 100) + `…</span>`).MustNotContain("an answer")
 }
 
 func TestHistoryPages(t *testing.T) {

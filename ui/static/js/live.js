@@ -170,6 +170,21 @@
 		});
 	}
 
+	// showLast shows m as the conversation's last message in the list, as
+	// the server writes it (messenger's preview).
+	function showLast(li, m, me) {
+		let text = m.text.split(/\s+/).filter(Boolean).join(" ");
+		const runes = [...text];
+		if (runes.length > 100) text = runes.slice(0, 100).join("") + "…";
+		if (m.sender_id === me) text = "You: " + text;
+		else if (li.dataset.kind === "group") text = "@" + m.sender_handle + ": " + text;
+		const last = li.querySelector(".conv-last");
+		const time = el("time", "", m.created_at);
+		time.dateTime = m.created_at;
+		time.dataset.format = "datetime";
+		last.replaceChildren(el("span", "conv-preview", text), " ", time);
+	}
+
 	function conversations(list) {
 		const me = Number(list.dataset.me);
 		follow(list.dataset.stream, (m) => {
@@ -185,6 +200,7 @@
 				badge.textContent = `${parseInt(badge.textContent, 10) + 1} unread`;
 				badge.hidden = false;
 			}
+			showLast(li, m, me);
 			list.prepend(li);
 		});
 	}
