@@ -59,7 +59,7 @@ func TestInBrowser(t *testing.T) {
 	shot(bob, "consent-ticked")
 	browsertest.Do(t, bob,
 		chromedp.Click(chromedp.CSS(`button[value=allow]`)),
-		chromedp.WaitVisible(chromedp.CSS(`form[action="/demo/streamflix/disconnect"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`details.disconnect summary`)),
 	)
 	shot(bob, "streamflix-connected-alone")
 
@@ -79,7 +79,7 @@ func TestInBrowser(t *testing.T) {
 		browsertest.Run(t, alice, chromedp.Evaluate[bool](`document.querySelectorAll("input[name=scope]").forEach(b => b.click()); true`))
 		browsertest.Do(t, alice,
 			chromedp.Click(chromedp.CSS(`button[value=allow]`)),
-			chromedp.WaitVisible(chromedp.CSS(`form[action="/demo/`+app+`/disconnect"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`details.disconnect summary`)),
 		)
 		shot(alice, app+"-connected")
 	}

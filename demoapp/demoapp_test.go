@@ -122,6 +122,11 @@ func TestConnectedPages(t *testing.T) {
 
 	t.Run("streamflix", func(t *testing.T) {
 		p := alice.connect("streamflix", w.alice, []string{"friends", "messages.send"})
+		// Disconnecting asks first: the form is inside a closed <details>.
+		if !regexp.MustCompile(`<details class="disconnect" id="disconnect">\n<summary>Disconnect from glasshouse…</summary>\n<p>[^<]*</p>\n<form method="post" action="/demo/streamflix/disconnect">`).MatchString(p.body) ||
+			strings.Count(p.body, "/disconnect") != 1 {
+			t.Errorf("the Disconnect form is not behind a confirmation:\n%s", p.body)
+		}
 		for _, want := range []string{`action="/demo/streamflix/disconnect"`, "Recommend a film to a friend",
 			`<select id="to" name="to"><option value="`, "Connected with glasshouse"} {
 			if !strings.Contains(p.body, want) {

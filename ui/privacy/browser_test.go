@@ -291,6 +291,24 @@ func TestBrowserVerifies(t *testing.T) {
 		}
 	})
 
+	t.Run("disconnect asks first", func(t *testing.T) {
+		browsertest.Do(t, tab, chromedp.Navigate(s.URL+"/privacy"), chromedp.WaitVisible(chromedp.ID("apps-h")))
+		app := fmt.Sprintf("#app-%d", s.Shopzon.ID)
+		confirm := chromedp.CSS(app + ` form[action$="/revoke"] button`)
+		if browsertest.Run(t, tab, chromedp.Evaluate[bool](`document.querySelector("`+app+` form[action$='/revoke'] button").checkVisibility()`)) {
+			t.Fatal("the confirming button shows before Disconnect is clicked")
+		}
+		browsertest.Do(t, tab, chromedp.Click(chromedp.CSS(app+" .confirm-disconnect summary")), chromedp.WaitVisible(confirm))
+		if _, err := s.Store.Grant(context.Background(), alice.ID, s.Shopzon.ID); err != nil {
+			t.Fatalf("Shopzon disconnected before the confirmation: %v", err)
+		}
+		browsertest.Screenshot(t, tab, "disconnect-confirm")
+		browsertest.Do(t, tab, chromedp.Click(confirm), chromedp.WaitVisible(chromedp.CSS("p.flash")))
+		if _, err := s.Store.Grant(context.Background(), alice.ID, s.Shopzon.ID); glasshouse.ErrorCode(err) != glasshouse.ENOTFOUND {
+			t.Errorf("Shopzon's grant after the confirmation: %v; want it gone", err)
+		}
+	})
+
 	t.Run("delete", func(t *testing.T) {
 		browsertest.Do(t, tab, chromedp.Navigate(s.URL+"/privacy/delete"), chromedp.WaitVisible(chromedp.ID("delete-h")))
 		browsertest.Screenshot(t, tab, "delete")

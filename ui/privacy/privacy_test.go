@@ -72,6 +72,16 @@ func TestOverview(t *testing.T) {
 			"Consent until",
 			`action="/privacy/export"`, `href="/privacy/delete"`,
 		)
+		// Disconnecting asks first: the form is inside a closed <details>
+		// whose summary only opens it.
+		sf := fmt.Sprintf(`<details class="confirm-disconnect">
+<summary class="button danger">Disconnect Streamflix…</summary>
+<div class="confirm-box">`)
+		i := strings.Index(p.Body, sf)
+		j := strings.Index(p.Body, fmt.Sprintf(`action="/privacy/apps/%d/revoke"`, s.Streamflix.ID))
+		if i < 0 || j < i || strings.Contains(p.Body[i:j], "</details>") || !strings.Contains(p.Body[j:], "Yes, disconnect Streamflix</button>") {
+			t.Error("the Disconnect form of Streamflix is not behind a confirmation")
+		}
 		if n := strings.Count(p.Body, `name="csrf"`); n < 8 {
 			t.Errorf("%d forms carry a CSRF token; want every form to", n)
 		}
