@@ -109,6 +109,10 @@ type Page struct {
 	Section  string             // the nav entry to mark current: "messages", "privacy"…
 	Member   *glasshouse.Member // the signed-in member; nil when signed out
 	Operator bool               // the member may use /admin
+	// Partner names the partner signed in to the portal, on its pages:
+	// the header offers the partner's dashboard and sign-out, not the
+	// member's sign-in.
+	Partner string
 	CSRF     string             // the token every POST form carries as "csrf"
 	Flash    string             // a one-line confirmation
 	// Errors maps a form field's name to its message; "" is for the

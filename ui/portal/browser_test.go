@@ -123,5 +123,18 @@ func TestBrowserPortal(t *testing.T) {
 		if a, err := s.Store.CurrentAgreement(context.Background(), searchly.ID); err != nil || a.Version != 1 {
 			t.Errorf("Searchly's current agreement: %+v, %v", a, err)
 		}
+
+		// The operator's and partners' pages are as wide as the rest.
+		widths := map[string]float64{}
+		for _, path := range []string{"/admin", "/developers", "/docs/partners.md", "/no-such-page"} {
+			browsertest.Do(t, tab, chromedp.Navigate(s.URL+path), chromedp.WaitVisible(chromedp.CSS("main h1")))
+			widths[path] = browsertest.Run(t, tab, chromedp.Evaluate[float64](`document.querySelector("main").getBoundingClientRect().width`))
+		}
+		for path, w := range widths {
+			if w != widths["/no-such-page"] {
+				t.Errorf("main is %vpx wide on %s; want %vpx as on every page: %v", w, path, widths["/no-such-page"], widths)
+				break
+			}
+		}
 	})
 }

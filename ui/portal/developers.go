@@ -45,6 +45,9 @@ func (p *Portal) developers(w http.ResponseWriter, r *http.Request) {
 
 func (p *Portal) showDevelopers(w http.ResponseWriter, r *http.Request, status int, pg *ui.Page, partner *glasshouse.Partner) {
 	pg.Section, pg.Member = "developers", p.kit.Member(r)
+	if partner != nil {
+		pg.Partner = partner.Name
+	}
 	pg.Data = developersData{Scopes: glasshouse.DataScopes, Partner: partner}
 	p.render(w, r, "developers", status, pg)
 }
@@ -153,5 +156,5 @@ func (p *Portal) dashboard(w http.ResponseWriter, r *http.Request, partner *glas
 			break
 		}
 	}
-	p.render(w, r, "dashboard", http.StatusOK, &ui.Page{Section: "developers", Member: p.kit.Member(r), Data: d})
+	p.render(w, r, "dashboard", http.StatusOK, &ui.Page{Section: "dashboard", Member: p.kit.Member(r), Partner: partner.Name, Data: d})
 }

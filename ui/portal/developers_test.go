@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/internal/pagetest"
 )
 
 func TestDevelopersPage(t *testing.T) {
@@ -166,6 +167,30 @@ func TestPartnerSession(t *testing.T) {
 	c.Get("/developers/dashboard").MustStatus(http.StatusOK)
 	s.Clock.Add(time.Hour)
 	c.Get("/developers/dashboard").MustRedirect("/developers#signin")
+
+	t.Run("header", func(t *testing.T) {
+		// Signed in as a partner, the header offers the partner's
+		// dashboard and sign-out, not a member's sign-in.
+		c := s.NewClient(t)
+		c.SignIn(sf)
+		header := func(p *pagetest.Page) string { return p.Body[strings.Index(p.Body, "<header"):strings.Index(p.Body, "</header>")] }
+		for _, path := range []string{"/developers", "/developers/dashboard"} {
+			h := header(c.Get(path).MustStatus(http.StatusOK))
+			for _, want := range []string{`href="/developers/dashboard"`, `<form method="post" action="/developers/signout" class="inline">`,
+				"Sign out Streamflix</button>"} {
+				if !strings.Contains(h, want) {
+					t.Errorf("%s: the header lacks %q:\n%s", path, want, h)
+				}
+			}
+			if strings.Contains(h, `href="/signin"`) || strings.Contains(h, `href="/signup"`) {
+				t.Errorf("%s: the header offers a member sign-in to a signed-in partner:\n%s", path, h)
+			}
+		}
+		h := header(s.NewClient(t).Get("/developers").MustStatus(http.StatusOK))
+		if !strings.Contains(h, `href="/signin"`) || strings.Contains(h, "/developers/signout") {
+			t.Errorf("signed out, the header is:\n%s", h)
+		}
+	})
 
 	t.Run("sign out", func(t *testing.T) {
 		c := s.NewClient(t)
