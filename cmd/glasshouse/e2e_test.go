@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -83,49 +84,151 @@ func (w *testWorld) send(tok string, conv int64, text, txn string) *glasshouse.M
 	return &m
 }
 
-func (w *testWorld) stream(tok string, after int64) *websocket.Conn {
+// testStream is a client of GET /api/v1/stream that behaves as docs/api.md
+// tells clients to: it remembers the id of the last message it received (its
+// cursor) and, when the stream ends (a "fell behind" close, a dropped
+// connection), reconnects with after=<cursor>. It never drops a message it
+// is sent, so a duplicate or a gap across a reconnection shows in what it
+// returns.
+type testStream struct {
+	w          *testWorld
+	tok        string
+	conn       *websocket.Conn
+	last       int64 // the cursor: the id of the last message received
+	reconnects int
+}
+
+// stream opens tok's stream after the message id after (0: every message).
+func (w *testWorld) stream(tok string, after int64) *testStream {
 	w.tb.Helper()
-	bw := &benchWorld{c: w.c}
-	conn, err := bw.openStream(context.Background(), tok, after)
+	s := &testStream{w: w, tok: tok, last: after}
+	conn, err := s.dial(context.Background())
 	if err != nil {
 		w.tb.Fatal(err)
 	}
-	w.tb.Cleanup(func() { conn.CloseNow() })
-	return conn
+	s.conn = conn
+	w.tb.Cleanup(func() { s.conn.CloseNow() })
+	return s
 }
 
-// readMessages reads n message frames from a stream, failing after a timeout.
-func readMessages(tb testing.TB, conn *websocket.Conn, n int) []*glasshouse.Message {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	var out []*glasshouse.Message
-	for len(out) < n {
-		_, b, err := conn.Read(ctx)
+func (s *testStream) dial(ctx context.Context) (*websocket.Conn, error) {
+	bw := &benchWorld{c: s.w.c}
+	return bw.openStream(ctx, s.tok, s.last)
+}
+
+// Close closes the stream as a client that goes away does.
+func (s *testStream) Close() { s.conn.Close(websocket.StatusNormalClosure, "") }
+
+// streamDeadline bounds how long a test waits for the messages it expects
+// on a stream: generous, so that a busy machine is slow but not failing.
+const streamDeadline = 2 * time.Minute
+
+// next returns the next frame of the stream, reconnecting with the cursor
+// when the stream ends, until ctx is done. A frame that is not a message is
+// returned with a nil message.
+func (s *testStream) next(ctx context.Context) (*glasshouse.Message, error) {
+	for {
+		_, b, err := s.conn.Read(ctx)
 		if err != nil {
-			tb.Fatalf("stream read after %d of %d messages: %v", len(out), n, err)
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			if err := s.resume(ctx, err); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		var f struct {
 			Type    string
 			Message *glasshouse.Message
 		}
 		if err := json.Unmarshal(b, &f); err != nil {
-			tb.Fatalf("stream frame %q: %v", b, err)
+			return nil, fmt.Errorf("stream frame %q: %v", b, err)
 		}
-		if f.Type == "message" {
-			out = append(out, f.Message)
+		if f.Type != "message" {
+			return nil, nil
+		}
+		s.last = f.Message.ID
+		return f.Message, nil
+	}
+}
+
+// resume handles the end of the stream (ended is the read's error) as
+// docs/api.md says: on "fell behind", which names the client's cursor, or
+// any other end, reconnect with after=<the last id received>; a
+// "signed out" close is not expected in these tests.
+func (s *testStream) resume(ctx context.Context, ended error) error {
+	s.conn.CloseNow()
+	switch websocket.CloseStatus(ended) {
+	case websocket.StatusPolicyViolation:
+		return fmt.Errorf("stream ended: %w", ended)
+	case websocket.StatusTryAgainLater:
+		// The server names the last id it sent: with nothing lost on the
+		// way, that is the client's cursor.
+		var ce websocket.CloseError
+		errors.As(ended, &ce)
+		if want := fmt.Sprintf("fell behind; reconnect with after=%d", s.last); ce.Reason != want {
+			return fmt.Errorf("stream closed with %q; want %q (the client's cursor)", ce.Reason, want)
+		}
+	}
+	s.w.tb.Logf("stream ended (%v); reconnecting with after=%d", ended, s.last)
+	s.reconnects++
+	for {
+		conn, err := s.dial(ctx)
+		if err == nil {
+			s.conn = conn
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("reconnect after %v: %w", ended, err)
+		}
+		s.w.tb.Logf("reconnect: %v; retrying", err)
+		select { // a pause between attempts, not a deadline
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+		}
+	}
+}
+
+// readMessages reads n messages from a stream, reconnecting with its cursor
+// whenever the stream ends, and fails once streamDeadline has passed.
+func readMessages(tb testing.TB, s *testStream, n int) []*glasshouse.Message {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), streamDeadline)
+	defer cancel()
+	var out []*glasshouse.Message
+	for len(out) < n {
+		m, err := s.next(ctx)
+		if err != nil {
+			tb.Fatalf("stream read after %d of %d messages (%d reconnections): %v", len(out), n, s.reconnects, err)
+		}
+		if m != nil {
+			out = append(out, m)
 		}
 	}
 	return out
 }
 
-// expectQuiet checks that a stream delivers nothing more for a moment.
-func expectQuiet(tb testing.TB, conn *websocket.Conn) {
+// expectQuiet checks that a stream delivers nothing more for a moment
+// (reconnecting with its cursor should the stream end meanwhile).
+func expectQuiet(tb testing.TB, s *testStream) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	m, err := s.next(ctx)
+	cancel()
+	if err == nil {
+		tb.Fatalf("unexpected frame: %+v", m)
+	} else if ctx.Err() == nil {
+		tb.Fatalf("stream: %v", err)
+	}
+	// A read whose context ends closes the connection (coder/websocket):
+	// resume from the cursor now, so that later reads and checks are made
+	// on a live stream.
+	s.conn.CloseNow()
+	ctx, cancel = context.WithTimeout(context.Background(), streamDeadline)
 	defer cancel()
-	if _, b, err := conn.Read(ctx); err == nil {
-		tb.Fatalf("unexpected frame: %s", b)
+	if err := s.resume(ctx, errors.New("quiet check done")); err != nil {
+		tb.Fatal(err)
 	}
 }
 
@@ -178,7 +281,7 @@ func TestEndToEndMessaging(t *testing.T) {
 	var page glasshouse.MessagePage
 	w.do(bob, "GET", fmt.Sprintf("/api/v1/conversations/%d/messages?limit=1", group.ID), nil, &page)
 	last = page.Messages[0].ID
-	bobStream.Close(websocket.StatusNormalClosure, "")
+	bobStream.Close()
 	w.send(alice, direct.ID, "missed 1", "d2")
 	w.send(carol, group.ID, "missed 2", "g2")
 	w.send(alice, group.ID, "missed 3", "g3")
@@ -237,7 +340,7 @@ func TestEndToEndCompleteness(t *testing.T) {
 	}
 	var group glasshouse.Conversation
 	w.do(owner, "POST", "/api/v1/conversations", map[string]any{"kind": "group", "title": "Everyone", "members": handles}, &group)
-	streams := make([]*websocket.Conn, senders)
+	streams := make([]*testStream, senders)
 	for i := range senders {
 		streams[i] = w.stream(toks[i], 0)
 	}
