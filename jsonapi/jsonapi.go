@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"reflect"
 	"strings"
@@ -47,19 +48,17 @@ const MaxBodyBytes = 64 << 10
 // Decode reads the request body as exactly one JSON value into v. It
 // rejects, each with a message naming the problem: a content type other
 // than application/json (415), a body over MaxBodyBytes (413), invalid
-// UTF-8 (which encoding/json would silently replace), malformed JSON,
-// unknown fields, wrong types and trailing data (400).
+// UTF-8 (which encoding/json would silently replace), a body cut short or
+// badly framed (see readError), malformed JSON, unknown fields, wrong
+// types and trailing data (400).
 func Decode(w http.ResponseWriter, r *http.Request, v any) error {
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" || (params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8")) {
 		return glasshouse.Errorf(glasshouse.EUNSUPPORTED, "Send the body as Content-Type: application/json.")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return glasshouse.Errorf(glasshouse.ETOOLARGE, "The body must be at most %d bytes.", MaxBodyBytes)
-	} else if err != nil {
-		return fmt.Errorf("read body: %w", err)
+	if err != nil {
+		return readError(err)
 	}
 	if !utf8.Valid(body) {
 		return glasshouse.Errorf(glasshouse.EINVALID, "The body must be valid UTF-8.")
@@ -73,6 +72,30 @@ func Decode(w http.ResponseWriter, r *http.Request, v any) error {
 		return glasshouse.Errorf(glasshouse.EINVALID, "The body must hold a single JSON value, with nothing after it.")
 	}
 	return nil
+}
+
+// readError classifies an error reading a request body. Every such error
+// but one comes from the client's side of the connection, so it is the
+// client's: a body over MaxBodyBytes is 413; a body that ends before its
+// Content-Length or its last chunk (io.ErrUnexpectedEOF), a malformed
+// chunked encoding (net/http's chunked reader returns unexported errors,
+// hence no finer test), and a connection that failed or timed out while
+// the body was arriving are 400. Reading a body the handler already closed
+// is our bug, and internal.
+func readError(err error) error {
+	var tooBig *http.MaxBytesError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &tooBig):
+		return glasshouse.Errorf(glasshouse.ETOOLARGE, "The body must be at most %d bytes.", MaxBodyBytes)
+	case errors.Is(err, http.ErrBodyReadAfterClose):
+		return fmt.Errorf("read body: %w", err)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return glasshouse.Errorf(glasshouse.EINVALID, "The body ended before its declared length (its Content-Length, or the last chunk of its chunked encoding).")
+	case errors.As(err, &netErr):
+		return glasshouse.Errorf(glasshouse.EINVALID, "The body could not be read: the connection failed or was too slow.")
+	}
+	return glasshouse.Errorf(glasshouse.EINVALID, "The body could not be read: its chunked transfer encoding is malformed.")
 }
 
 // jsonProblem explains a decoding error to the client.

@@ -1,7 +1,10 @@
 package web_test
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -111,4 +114,73 @@ func TestCrossOriginWriteRefused(t *testing.T) {
 			"Cookie", "glasshouse_session="+alice.Token, "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site").
 			MustError(t, http.StatusForbidden, glasshouse.EFORBIDDEN)
 	})
+}
+
+// rawRequest writes req on a new TCP connection to ts, as is, then closes
+// the writing side (so a body shorter than announced ends there) and reads
+// the response.
+func (ts *testServer) rawRequest(tb testing.TB, req string) *response {
+	tb.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(ts.URL, "http://"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, req); err != nil {
+		tb.Fatal(err)
+	}
+	conn.(*net.TCPConn).CloseWrite()
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		tb.Fatalf("read response: %v", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatalf("read response body: %v", err)
+	}
+	return &response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// TestBrokenBodies sends bodies that end before their Content-Length, and
+// chunked bodies that are cut short or malformed, over a raw connection:
+// each is the client's fault, 400 invalid with a message saying so, and
+// nothing is written. Before, each was a 500 internal error.
+func TestBrokenBodies(t *testing.T) {
+	ts := MustServer(t)
+	alice, bob := ts.MustMember(t, "alice"), ts.MustMember(t, "bob")
+	ts.MustFriends(t, alice, bob)
+	conv := ts.MustDirect(t, alice, bob)
+	host := strings.TrimPrefix(ts.URL, "http://")
+	head := func(framing string) string {
+		return fmt.Sprintf("POST /api/v1/conversations/%d/messages HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"+
+			"Content-Type: application/json\r\n%s\r\n\r\n", conv.ID, host, alice.Token, framing)
+	}
+	for _, tc := range []struct {
+		name, req, mentions string
+	}{
+		{"shorter than its Content-Length", head("Content-Length: 100") + `{"text": "hi"}`, "ended before"},
+		{"empty, with a Content-Length", head("Content-Length: 14"), "ended before"},
+		{"chunked, cut in a chunk", head("Transfer-Encoding: chunked") + "e\r\n{\"text\": ", "ended before"},
+		{"chunked, without the last chunk", head("Transfer-Encoding: chunked") + "e\r\n{\"text\": \"hi\"}\r\n", "ended before"},
+		{"chunked, size not hexadecimal", head("Transfer-Encoding: chunked") + "zz\r\n{\"text\": \"hi\"}\r\n0\r\n\r\n", "chunked"},
+		{"chunked, data longer than its size", head("Transfer-Encoding: chunked") + "2\r\n{\"text\": \"hi\"}\r\n0\r\n\r\n", "chunked"},
+		{"chunked, size too large", head("Transfer-Encoding: chunked") + "ffffffffffffffffff\r\n{}\r\n0\r\n\r\n", "chunked"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts.MustWriteNothing(t, func() {
+				var e struct{ Message string }
+				ts.rawRequest(t, tc.req).MustError(t, http.StatusBadRequest, glasshouse.EINVALID).Decode(t, &e)
+				if !strings.Contains(e.Message, tc.mentions) {
+					t.Fatalf("error message %q does not mention %q", e.Message, tc.mentions)
+				}
+			})
+		})
+	}
+	// A well-formed chunked body is fine, and nothing above was logged as
+	// an internal error.
+	ts.rawRequest(t, head("Transfer-Encoding: chunked")+"e\r\n{\"text\": \"hi\"}\r\n0\r\n\r\n").MustStatus(t, http.StatusCreated)
+	if strings.Contains(ts.Logs.String(), "internal error") {
+		t.Errorf("a broken body was logged as an internal error:\n%s", ts.Logs)
+	}
 }
