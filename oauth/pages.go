@@ -153,6 +153,10 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if slices.Contains(f.req.Prompt, string(oidc.PromptNone)) {
+		s.promptNone(w, r, f)
+		return
+	}
 	if _, err := s.session(r, f.req); err == nil {
 		http.Redirect(w, r, f.url(consentPath), http.StatusSeeOther)
 		return
@@ -418,7 +422,15 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	granted := append(slices.DeleteFunc(slices.Clone(f.req.RequestedScopes), func(s string) bool { return !isProtocolScope(s) }), ticked...)
+	s.complete(w, r, f, sess, ticked)
+}
+
+// complete finishes the flow for the signed-in member with the data scopes
+// granted and the protocol scopes asked for, and redirects to the partner
+// with the code.
+func (s *Server) complete(w http.ResponseWriter, r *http.Request, f *flow, sess *glasshouse.Session, data []string) {
+	ctx := r.Context()
+	granted := append(slices.DeleteFunc(slices.Clone(f.req.RequestedScopes), func(s string) bool { return !isProtocolScope(s) }), data...)
 	err := s.store.CompleteAuthRequest(ctx, f.req.ID, sess.MemberID, sess.CreatedAt, granted)
 	if code := glasshouse.ErrorCode(err); code == glasshouse.ECONFLICT || code == glasshouse.ENOTFOUND {
 		s.fail(w, r, http.StatusConflict, "This request is already finished. Go back to the app.")
@@ -433,6 +445,35 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	op.AuthResponse(s.opRequest(req), s.provider, w, r)
+}
+
+// promptNone answers a request with prompt=none, which must not show a
+// page (OpenID Connect Core §3.1.2.1): a member signed in (recently enough
+// for max_age) whose live grant already holds every data scope asked for
+// gets a code at once; otherwise the partner gets login_required or
+// consent_required.
+func (s *Server) promptNone(w http.ResponseWriter, r *http.Request, f *flow) {
+	r = r.WithContext(op.ContextWithIssuer(r.Context(), s.issuer))
+	sess, err := s.session(r, f.req)
+	if glasshouse.ErrorCode(err) == glasshouse.EUNAUTHORIZED || glasshouse.ErrorCode(err) == glasshouse.ENOTFOUND {
+		op.AuthRequestError(w, r, s.opRequest(f.req), oidc.ErrLoginRequired().WithDescription("The member is not signed in."), s.provider)
+		return
+	} else if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	sd, err := s.standing(r.Context(), f.req.ClientID, sess.MemberID, s.now())
+	var ae *AccessError
+	if err != nil && !errors.As(err, &ae) {
+		s.internal(w, r, err)
+		return
+	}
+	asked := dataScopes(f.req.RequestedScopes)
+	if err != nil || slices.ContainsFunc(asked, func(scope string) bool { return !slices.Contains(sd.scopes, scope) }) {
+		op.AuthRequestError(w, r, s.opRequest(f.req), (&oidc.Error{ErrorType: "consent_required", Description: "The member has not consented to every scope asked for."}), s.provider)
+		return
+	}
+	s.complete(w, r, f, sess, asked)
 }
 
 // saveGrant records memberID's consent to c's partner under its current

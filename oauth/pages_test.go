@@ -60,10 +60,48 @@ func TestLoginWithSession(t *testing.T) {
 		})
 	}
 
-	t.Run("prompt=none", func(t *testing.T) {
+	// prompt=none never shows a page (OIDC Core §3.1.2.1): a code for a
+	// signed-in member whose grant covers the request, else an error.
+	none := func(extra ...oauth2.AuthCodeOption) *auth {
 		a := newAuth()
-		a.params = append(a.params, oauth2.SetAuthURLParam("prompt", "none"))
-		wantRedirectError(t, b.get(a.url(p, "openid")), a, "login_required")
+		a.params = append(append(a.params, oauth2.SetAuthURLParam("prompt", "none")), extra...)
+		return a
+	}
+	t.Run("prompt=none/signed out", func(t *testing.T) {
+		a := none()
+		wantRedirectError(t, newBrowser(t).get(a.url(p, "openid", "profile")), a, "login_required")
+	})
+	t.Run("prompt=none/no grant yet", func(t *testing.T) {
+		a := none()
+		wantRedirectError(t, b.get(a.url(p, "openid", "profile")), a, "consent_required")
+	})
+	t.Run("prompt=none/with a standing grant", func(t *testing.T) {
+		first := newAuth()
+		b.authorize(first.url(p, "openid", "profile"), alice, consent{tick: []string{"profile"}})
+		a := none()
+		r := b.get(a.url(p, "openid", "profile"))
+		if r.location == nil || r.location.Query().Get("code") == "" || r.location.Query().Get("state") != a.state {
+			t.Fatalf("want a redirect with a code, got %d %v", r.status, r.location)
+		}
+		tok, err := p.exchange(t, a, r.location.Query().Get("code"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if scope, _ := tok.Extra("scope").(string); scope != "openid profile" {
+			t.Errorf("scope %q, want openid profile", scope)
+		}
+		// A scope beyond the grant needs the consent screen.
+		a = none()
+		wantRedirectError(t, b.get(a.url(p, "openid", "profile", "email")), a, "consent_required")
+		// A session older than max_age needs the login page.
+		e.clock.Advance(2 * time.Minute)
+		a = none(oauth2.SetAuthURLParam("max_age", "60"))
+		wantRedirectError(t, b.get(a.url(p, "openid", "profile")), a, "login_required")
+	})
+	t.Run("prompt=none with login", func(t *testing.T) {
+		a := newAuth()
+		a.params = append(a.params, oauth2.SetAuthURLParam("prompt", "none login"))
+		wantRedirectError(t, b.get(a.url(p, "openid")), a, "invalid_request")
 	})
 
 	t.Run("signing in here signs in to glasshouse", func(t *testing.T) {

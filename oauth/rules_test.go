@@ -415,8 +415,8 @@ func TestSuspendedPartner(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusForbidden {
-			t.Errorf("userinfo: %d, want 403", resp.StatusCode)
+		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+			t.Errorf("userinfo: %d %q, want 401 with an invalid_token challenge", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 		}
 	})
 	t.Run("graph API check", func(t *testing.T) {
@@ -481,15 +481,9 @@ func TestOnlyCodeFlow(t *testing.T) {
 		t.Run("response_type="+rt, func(t *testing.T) {
 			a := newAuth()
 			a.params = append(a.params, oauth2.SetAuthURLParam("response_type", rt), oauth2.SetAuthURLParam("response_mode", "query"))
-			r := newBrowser(t).get(a.url(p, "openid"))
-			// Refused: with 400 (the op will not redirect an implicit
-			// response to an http URI) or an error redirect; never a
-			// login page, never a token.
-			refused := r.status == http.StatusBadRequest && r.location == nil ||
-				r.location != nil && r.location.Query().Get("error") != "" && !strings.Contains(r.location.String(), "token=")
-			if !refused || r.isLogin() {
-				t.Errorf("%d %v: want refused", r.status, r.location)
-			}
+			// Refused with an error redirect to the registered URI (RFC
+			// 6749 §4.1.2.1); never a login page, never a token.
+			wantRedirectError(t, newBrowser(t).get(a.url(p, "openid")), a, "unsupported_response_type")
 		})
 	}
 	t.Run("response_mode=fragment", func(t *testing.T) {

@@ -175,8 +175,9 @@ func New(c Config) (*Server, error) {
 		CodeMethodS256:        true,
 		GrantTypeRefreshToken: true,
 		SupportedScopes:       append([]string{glasshouse.ScopeOpenID, glasshouse.ScopeOffline}, glasshouse.DataScopes...),
-		SupportedClaims: []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "azp", "at_hash", "c_hash",
-			"name", "picture", "email", "phone_number"},
+		// The claims of the ID token and userinfo: the pairwise sub and
+		// the protocol's own. Profile, email and phone are Graph API data.
+		SupportedClaims: []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "azp", "at_hash"},
 	}, &storage{s}, op.StaticIssuer(c.Issuer), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("oauth: provider: %w", err)
@@ -203,8 +204,6 @@ func (s *Server) limitByIP(l *ratelimit.Limiter, next http.Handler) http.Handler
 	})
 }
 
-// providerPaths are the op's routes that Register mounts.
-var providerPaths = []string{"/oauth/token", "/oauth/introspect", "/userinfo", "/revoke", "/keys"}
 
 // Register mounts the authorization server on mux: the op's protocol
 // endpoints at their own paths (not "/", which stays the caller's), our
@@ -212,13 +211,16 @@ var providerPaths = []string{"/oauth/token", "/oauth/introspect", "/userinfo", "
 // that this server does not offer (its login callback, end_session,
 // device_authorization) answer 404.
 func (s *Server) Register(mux *http.ServeMux) {
-	for _, p := range providerPaths {
-		mux.Handle(p, s.provider)
-	}
+	mux.Handle("/oauth/token", clientEndpoint(s.provider))
+	mux.Handle("/revoke", clientEndpoint(s.provider))
+	mux.HandleFunc("/oauth/introspect", s.introspect)
+	mux.HandleFunc("/userinfo", s.userinfo)
+	mux.Handle("/keys", s.provider)
 	// /authorize needs no credentials and stores a request per call: bound
 	// what one address can make it store.
-	mux.Handle("/authorize", s.limitByIP(s.authorizeLimit, s.provider))
+	mux.Handle("/authorize", s.limitByIP(s.authorizeLimit, s.authorizeChecks(s.provider)))
 	mux.HandleFunc("GET /.well-known/openid-configuration", s.discovery)
+	mux.HandleFunc("GET /.well-known/oauth-authorization-server", s.discovery) // RFC 8414
 	mux.HandleFunc("GET "+loginPath, s.loginPage)
 	mux.HandleFunc("POST "+loginPath, s.login)
 	mux.HandleFunc("GET "+consentPath, s.consentPage)

@@ -30,7 +30,7 @@ const (
 
 // CreateAuthRequest stores a request that passed the op's checks (client,
 // exact redirect URI, response type) after the checks the op does not make:
-// PKCE with S256, query response mode, no prompt=none, and the scopes cut
+// PKCE with S256, query response mode, prompt=none alone, and the scopes cut
 // down to those the partner may be granted.
 func (st *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
 	s := st.s
@@ -44,8 +44,8 @@ func (st *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest,
 		return nil, oidc.ErrInvalidRequest().WithDescription("PKCE is required: send a code_challenge with code_challenge_method=S256.")
 	case len(req.State) > maxStateLen || len(req.Nonce) > maxNonceLen:
 		return nil, oidc.ErrInvalidRequest().WithDescription("state and nonce must be at most 512 bytes each.")
-	case slices.Contains(req.Prompt, oidc.PromptNone):
-		return nil, oidc.ErrLoginRequired().WithDescription("The member must sign in and consent; prompt=none is not supported.")
+	case slices.Contains(req.Prompt, oidc.PromptNone) && len(req.Prompt) > 1:
+		return nil, oidc.ErrInvalidRequest().WithDescription("prompt=none cannot be combined with another prompt value.")
 	}
 	c, err := s.client(ctx, req.ClientID, now)
 	if err != nil {

@@ -8,7 +8,8 @@ import (
 // sub alone. Profile, email and phone reach partners only through the Graph
 // API's GET /graph/v1/me, where the policy decides and every access is
 // recorded in the transparency log: the userinfo endpoint would otherwise be
-// a second, unrecorded path to the same data (DESIGN.md: one public API).
+// a second, unrecorded path to the same data: partners reach member data
+// through one public API.
 func Claims(a *Access) oidc.UserInfo {
 	return oidc.UserInfo{Subject: a.Token.Subject}
 }
