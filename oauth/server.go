@@ -204,7 +204,6 @@ func (s *Server) limitByIP(l *ratelimit.Limiter, next http.Handler) http.Handler
 	})
 }
 
-
 // Register mounts the authorization server on mux: the op's protocol
 // endpoints at their own paths (not "/", which stays the caller's), our
 // discovery document, and the login and consent pages. The op's routes
