@@ -1,6 +1,7 @@
 package accesslog
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -83,7 +84,68 @@ func (h *Handler) tile(w http.ResponseWriter, r *http.Request) {
 	if partial {
 		cache = cachePartial
 	}
+	// Entry bundles are text-like and shrink several times with gzip, which
+	// tlog-tiles asks servers to offer; hash tiles do not shrink.
+	if strings.HasPrefix(rel, "tile/entries/") {
+		w.Header().Add("Vary", "Accept-Encoding")
+		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+			w = &gzipWriter{ResponseWriter: w}
+			defer w.(*gzipWriter).Close()
+		}
+	}
 	h.serveFile(w, r, rel, "application/octet-stream", cache)
+}
+
+// acceptsGzip reports whether an Accept-Encoding header accepts gzip: it
+// names gzip (or *) without q=0.
+func acceptsGzip(header string) bool {
+	for _, part := range strings.Split(header, ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		coding = strings.ToLower(strings.TrimSpace(coding))
+		if coding != "gzip" && coding != "*" {
+			continue
+		}
+		q := strings.ReplaceAll(strings.ToLower(params), " ", "")
+		return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+	}
+	return false
+}
+
+// gzipWriter compresses a successful response body with gzip; an error
+// response goes out as it is.
+type gzipWriter struct {
+	http.ResponseWriter
+	gz          *gzip.Writer
+	wroteHeader bool
+}
+
+func (g *gzipWriter) WriteHeader(status int) {
+	if g.wroteHeader {
+		return
+	}
+	g.wroteHeader = true
+	if status == http.StatusOK {
+		g.Header().Set("Content-Encoding", "gzip")
+		g.Header().Del("Content-Length")
+		g.gz = gzip.NewWriter(g.ResponseWriter)
+	}
+	g.ResponseWriter.WriteHeader(status)
+}
+
+func (g *gzipWriter) Write(b []byte) (int, error) {
+	g.WriteHeader(http.StatusOK)
+	if g.gz == nil {
+		return g.ResponseWriter.Write(b)
+	}
+	return g.gz.Write(b)
+}
+
+// Close ends the gzip stream, if one was started.
+func (g *gzipWriter) Close() error {
+	if g.gz == nil {
+		return nil
+	}
+	return g.gz.Close()
 }
 
 // tilePath returns the canonical file path of a tile or entry bundle path

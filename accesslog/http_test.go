@@ -1,6 +1,8 @@
 package accesslog_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"io"
@@ -74,6 +76,55 @@ func TestHandlerRoutes(t *testing.T) {
 	var st accesslog.ReceiptStatus
 	if err := json.Unmarshal([]byte(body), &st); err != nil || st.Index == nil || *st.Index != 3 || st.EventID != testEntry(t, 3).EventID {
 		t.Errorf("receipt status %s: %+v %v", body, st, err)
+	}
+}
+
+// TestEntryBundlesGzip: entry bundles are gzipped for a client that accepts
+// it (tlog-tiles SHOULD), and identical once decompressed; hash tiles and
+// other clients get the bytes as they are.
+func TestEntryBundlesGzip(t *testing.T) {
+	_, _, srv := MustLog(t, 300)
+	fetch := func(path, acceptEncoding string) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		if acceptEncoding != "" {
+			req.Header.Set("Accept-Encoding", acceptEncoding) // set by hand: the client does not decompress
+		}
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	for _, path := range []string{"/log/tile/entries/000", "/log/tile/entries/001.p/44"} {
+		_, plain := fetch(path, "identity")
+		resp, zipped := fetch(path, "br;q=1, gzip;q=0.8")
+		if resp.Header.Get("Content-Encoding") != "gzip" || !strings.Contains(resp.Header.Get("Vary"), "Accept-Encoding") {
+			t.Fatalf("%s: Content-Encoding %q, Vary %q", path, resp.Header.Get("Content-Encoding"), resp.Header.Get("Vary"))
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(zipped))
+		if err != nil {
+			t.Fatal(err)
+		}
+		unzipped, err := io.ReadAll(zr)
+		if err != nil || !bytes.Equal(unzipped, plain) {
+			t.Fatalf("%s: decompressed bundle differs (%v)", path, err)
+		}
+		if len(zipped) >= len(plain) {
+			t.Errorf("%s: gzip gave %d bytes for %d", path, len(zipped), len(plain))
+		}
+	}
+	for _, tc := range []struct{ path, accept string }{
+		{"/log/tile/entries/000", "gzip;q=0"},
+		{"/log/tile/entries/000", ""},
+		{"/log/tile/0/000", "gzip"},
+		{"/log/tile/entries/999", "gzip"}, // a 404 stays plain JSON
+	} {
+		if resp, _ := fetch(tc.path, tc.accept); resp.Header.Get("Content-Encoding") != "" {
+			t.Errorf("%s with Accept-Encoding %q: Content-Encoding %q", tc.path, tc.accept, resp.Header.Get("Content-Encoding"))
+		}
 	}
 }
 

@@ -61,7 +61,9 @@ func TestOtherTokensRecorded(t *testing.T) {
 	for name, bearer := range map[string]string{"refresh token": tok.RefreshToken, "ID token": idToken} {
 		t.Run(name, func(t *testing.T) {
 			before := len(w.env.Records(t, w.alice))
-			w.get(t, "/graph/v1/me/friends", bearer).Error(401, "invalid_token")
+			if r := w.get(t, "/graph/v1/me/friends", bearer).Error(401, "invalid_token"); r.Header.Get("Glasshouse-Receipt") == "" {
+				t.Error("a recorded refusal without its receipt")
+			}
 			recs := w.env.Records(t, w.alice)
 			if len(recs) != before+1 {
 				t.Fatalf("%d new records for a %s sent as a bearer, want 1", len(recs)-before, name)
@@ -76,8 +78,10 @@ func TestOtherTokensRecorded(t *testing.T) {
 	before := len(w.env.Records(t, w.alice))
 	parts := strings.Split(idToken, ".")
 	forged := parts[0] + "." + parts[1] + "." + strings.Repeat("A", len(parts[2]))
-	for _, bearer := range []string{"garbage", forged} {
-		w.get(t, "/graph/v1/me/friends", bearer).Error(401, "invalid_token")
+	for _, bearer := range []string{"garbage", forged, ""} {
+		if r := w.get(t, "/graph/v1/me/friends", bearer).Error(401, "invalid_token"); r.Header.Get("Glasshouse-Receipt") != "" {
+			t.Error("an unrecorded refusal carries a receipt")
+		}
 	}
 	if n := len(w.env.Records(t, w.alice)); n != before {
 		t.Errorf("a garbage or forged bearer was recorded for alice")
