@@ -189,38 +189,49 @@ func (c *console) report(t testing.TB) {
 	}
 }
 
-var shots struct {
-	once sync.Once
-	dir  string
-	err  error
+// kept is the folder named by $GLASSHOUSE_SCREENSHOTS that this run has
+// already announced, so that it is printed once.
+var kept struct {
+	mu  sync.Mutex
+	dir string
 }
 
-// screenshotDir returns this run's screenshot folder, creating it and
-// printing it the first time.
+// testDirs holds each running test's screenshot folder, one t.TempDir().
+var testDirs sync.Map // testing.TB -> string
+
+// screenshotDir returns the folder for t's screenshots: $GLASSHOUSE_SCREENSHOTS
+// when set (created if need be, printed the first time, kept after the run),
+// else a temporary folder of the test's own, removed with it.
 func screenshotDir(t testing.TB) string {
 	t.Helper()
-	shots.once.Do(func() {
-		if dir := os.Getenv("GLASSHOUSE_SCREENSHOTS"); dir != "" {
-			shots.dir, shots.err = dir, os.MkdirAll(dir, 0o755)
-		} else {
-			shots.dir, shots.err = os.MkdirTemp("", "glasshouse-screenshots-")
+	if dir := os.Getenv("GLASSHOUSE_SCREENSHOTS"); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatalf("browsertest: screenshot folder: %v", err)
 		}
-		if shots.err == nil {
-			fmt.Printf("browsertest: screenshots in %s\n", shots.dir)
-			t.Logf("browsertest: screenshots in %s", shots.dir)
+		kept.mu.Lock()
+		defer kept.mu.Unlock()
+		if kept.dir != dir {
+			kept.dir = dir
+			fmt.Printf("browsertest: screenshots in %s\n", dir)
+			t.Logf("browsertest: screenshots in %s", dir)
 		}
-	})
-	if shots.err != nil {
-		t.Fatalf("browsertest: screenshot folder: %v", shots.err)
+		return dir
 	}
-	return shots.dir
+	if dir, ok := testDirs.Load(t); ok {
+		return dir.(string)
+	}
+	dir := t.TempDir()
+	testDirs.Store(t, dir)
+	t.Cleanup(func() { testDirs.Delete(t) })
+	return dir
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 
 // Screenshot saves a full-page PNG of the context's tab as
-// <test name>-<name>.png in the run's screenshot folder, and returns its
-// path.
+// <test name>-<name>.png and returns its path. The file is in the folder
+// named by $GLASSHOUSE_SCREENSHOTS, which is kept; without it, in a
+// temporary folder of the test's own, removed when the test ends.
 func Screenshot(t testing.TB, ctx context.Context, name string) string {
 	t.Helper()
 	// A page still loading (just after a click that navigates) may never

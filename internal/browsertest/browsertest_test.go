@@ -132,3 +132,42 @@ func TestFindPrefersTheEnvironment(t *testing.T) {
 		t.Errorf("Find() = %q; want $GLASSHOUSE_CHROMIUM", got)
 	}
 }
+
+// TestScreenshotFolder: without $GLASSHOUSE_SCREENSHOTS a screenshot is in
+// the test's own temporary folder and is gone once the test ends; with it,
+// the screenshot is in that folder and stays.
+func TestScreenshotFolder(t *testing.T) {
+	site := MustSite(t)
+	b := browsertest.New(t)
+	keep := t.TempDir()
+	for _, tc := range []struct {
+		name, env string
+		kept      bool
+	}{
+		{"unset", "", false},
+		{"set", keep, true},
+	} {
+		var path string
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("GLASSHOUSE_SCREENSHOTS", tc.env)
+			ctx := b.NewContext(t)
+			browsertest.Do(t, ctx, chromedp.Navigate(site.URL+"/clean"))
+			path = browsertest.Screenshot(t, ctx, "clean page")
+			want := keep + string(os.PathSeparator)
+			if !tc.kept {
+				// t.TempDir() returns a new folder in the test's own
+				// temporary folder: the screenshot must be in the latter.
+				own := t.TempDir()
+				want = own[:strings.LastIndex(own, string(os.PathSeparator))+1]
+			}
+			if !strings.HasPrefix(path, want) {
+				t.Errorf("screenshot at %s; want it in %s", path, want)
+			}
+		})
+		if _, err := os.Stat(path); tc.kept && err != nil {
+			t.Errorf("%s: screenshot gone after its test: %v", tc.name, err)
+		} else if !tc.kept && !os.IsNotExist(err) {
+			t.Errorf("%s: screenshot %s left behind after its test (stat: %v)", tc.name, path, err)
+		}
+	}
+}

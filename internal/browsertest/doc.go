@@ -15,9 +15,11 @@
 // violation fails the test when the tab closes; other console errors are
 // logged.
 //
-// Screenshot writes a full-page PNG into one folder per run
-// ($GLASSHOUSE_SCREENSHOTS, or a new temporary folder), which it prints once,
-// so that a person can look at the pages.
+// Screenshot writes a full-page PNG. To look at the pages, set
+// $GLASSHOUSE_SCREENSHOTS to a folder: the screenshots are kept there, and
+// the folder is printed once. Without it they go to the test's own temporary
+// folder (t.TempDir) and are removed with the test, so that runs leave
+// nothing behind.
 //
 //	b := browsertest.New(t)
 //	alice := b.NewContext(t)
