@@ -12,6 +12,7 @@ import (
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/accesslog"
 	"github.com/glasshouse/glasshouse/clientip"
+	"github.com/glasshouse/glasshouse/jsonapi"
 	"github.com/glasshouse/glasshouse/ratelimit"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -46,6 +47,10 @@ type Config struct {
 	// StreamPing is the interval of keep-alive pings on idle streams; zero
 	// means 30 seconds.
 	StreamPing time.Duration
+	// MaxMemberStreams bounds the streams one member may hold open on this
+	// node at once (each holds a subscription and a connection); zero means
+	// DefaultMaxMemberStreams, negative no limit.
+	MaxMemberStreams int
 	// AccessLog is the transparency log that GET /api/v1/me/access proves
 	// the member's access events against (the feeder's Log); nil leaves
 	// that route out.
@@ -83,6 +88,7 @@ type Server struct {
 	secureCookies bool
 	sessionTTL    time.Duration
 	streamPing    time.Duration
+	maxStreams    int
 	byAccount     *ratelimit.Limiter
 	byIP          *ratelimit.Limiter
 	signups       *ratelimit.Limiter
@@ -121,6 +127,9 @@ func New(c Config) *Server {
 	if c.StreamPing <= 0 {
 		c.StreamPing = 30 * time.Second
 	}
+	if c.MaxMemberStreams == 0 {
+		c.MaxMemberStreams = DefaultMaxMemberStreams
+	}
 	defAccount, defIP := NewLoginLimiters(c.Now)
 	if c.LoginPerAccount == nil {
 		c.LoginPerAccount = defAccount
@@ -139,6 +148,7 @@ func New(c Config) *Server {
 		secureCookies: c.SecureCookies,
 		sessionTTL:    c.SessionTTL,
 		streamPing:    c.StreamPing,
+		maxStreams:    c.MaxMemberStreams,
 		byAccount:     c.LoginPerAccount,
 		byIP:          c.LoginPerIP,
 		signups:       c.SignupsPerIP,
@@ -182,15 +192,34 @@ func (s *Server) CloseStreams() {
 }
 
 // startStream registers a stream; false once CloseStreams was called.
-func (s *Server) startStream(l *liveStream) bool {
+// DefaultMaxMemberStreams is how many streams one member may hold open on
+// a node unless configured: a browser tab each, with room to spare.
+const DefaultMaxMemberStreams = 32
+
+// startStream registers a stream, or refuses it: EUNAVAILABLE once
+// CloseStreams was called, ERATELIMITED when its member already holds the
+// most streams allowed.
+func (s *Server) startStream(l *liveStream) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopped {
-		return false
+		return glasshouse.Errorf(glasshouse.EUNAVAILABLE, "The server is shutting down.")
+	}
+	if s.maxStreams > 0 {
+		n := 0
+		for o := range s.live {
+			if o.memberID == l.memberID {
+				n++
+			}
+		}
+		if n >= s.maxStreams {
+			return &jsonapi.RetryError{After: 30 * time.Second,
+				Err: glasshouse.Errorf(glasshouse.ERATELIMITED, "You have %d streams open already; close one first.", n)}
+		}
 	}
 	s.streams.Add(1)
 	s.live[l] = struct{}{}
-	return true
+	return nil
 }
 
 // stopStream unregisters a stream that startStream registered.

@@ -96,8 +96,8 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c caller) error 
 		return glasshouse.Errorf(glasshouse.EINVALID, "Open the stream as a WebSocket, or with Accept: text/event-stream.")
 	}
 	live := &liveStream{memberID: c.memberID, tokenHash: c.tokenHash, ended: make(chan struct{})}
-	if !s.startStream(live) {
-		return glasshouse.Errorf(glasshouse.EUNAVAILABLE, "The server is shutting down.")
+	if err := s.startStream(live); err != nil {
+		return err
 	}
 	// A WebSocket stream outlives this handler, so its subscription must
 	// not end with the request's context. Whoever ends the stream calls end.

@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/realtime"
+	"github.com/glasshouse/glasshouse/web"
 )
 
 // streamFrame is one frame of a stream, as a client reads it.
@@ -368,4 +369,36 @@ func TestSignOutEndsStreams(t *testing.T) {
 	ts.Do(t, a, "DELETE", "/api/v1/sessions", nil).MustStatus(t, http.StatusNoContent)
 	wantSignedOut(wa)
 	wantSignedOut(wb)
+}
+
+// TestStreamsPerMember: a member holds at most MaxMemberStreams streams at
+// once; one more is refused 429 with Retry-After, others are not affected,
+// and a closed stream frees its place.
+func TestStreamsPerMember(t *testing.T) {
+	ts := MustServer(t, func(c *web.Config) { c.MaxMemberStreams = 2 })
+	alice, bob := ts.MustMember(t, "alice"), ts.MustMember(t, "bob")
+	first := ts.MustDialWS(t, bob.Token, "")
+	ts.MustDialWS(t, bob.Token, "")
+	refused := ts.Raw(t, bob.Token, "GET", "/api/v1/stream", "", nil, "Accept", "text/event-stream")
+	refused.MustError(t, http.StatusTooManyRequests, glasshouse.ERATELIMITED)
+	if refused.Header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	ts.MustDialWS(t, alice.Token, "") // another member is not limited by bob's streams
+
+	first.Close(websocket.StatusNormalClosure, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	url := "ws" + strings.TrimPrefix(ts.URL, "http") + "/api/v1/stream"
+	for {
+		c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + bob.Token}}})
+		if err == nil {
+			c.CloseNow()
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("a closed stream never freed its place: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -54,8 +54,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var server *benchServer
 	if *url == "" {
+		var extra []string
+		if *streams > 0 {
+			// One member holds every idle stream: lift the per-member limit.
+			extra = []string{"--max-streams-per-member", "-1"}
+		}
 		var err error
-		if server, err = startBenchServer(ctx, *db); err != nil {
+		if server, err = startBenchServer(ctx, *db, extra...); err != nil {
 			return err
 		}
 		defer server.stop()
@@ -96,7 +101,7 @@ type benchServer struct {
 	data string
 }
 
-func startBenchServer(ctx context.Context, db string) (*benchServer, error) {
+func startBenchServer(ctx context.Context, db string, extra ...string) (*benchServer, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -109,7 +114,7 @@ func startBenchServer(ctx context.Context, db string) (*benchServer, error) {
 	if db != "" {
 		args = append(args, "--db", db)
 	}
-	cmd := exec.CommandContext(ctx, self, args...)
+	cmd := exec.CommandContext(ctx, self, append(args, extra...)...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

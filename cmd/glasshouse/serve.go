@@ -56,6 +56,7 @@ type Config struct {
 	TrustedProxies string
 	Ceiling        string // comma-separated data scopes any partner may use at all
 	PublicURL      string // the origin partners and browsers reach us at; default from the listener
+	MaxStreams     int    // open streams one member may hold on a node; 0 or less: no limit
 	Demo           bool   // seed the demo world
 }
 
@@ -89,7 +90,7 @@ type Main struct {
 func NewMain() *Main {
 	return &Main{
 		Config: Config{Addr: "127.0.0.1:8080", Data: "./glasshouse-data", LogFormat: "text", LogLevel: "info",
-			Ceiling: strings.Join(glasshouse.DataScopes, ",")},
+			Ceiling: strings.Join(glasshouse.DataScopes, ","), MaxStreams: web.DefaultMaxMemberStreams},
 		Stdout: os.Stdout,
 	}
 }
@@ -108,6 +109,7 @@ func (m *Main) ParseFlags(cmd string, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "the origin partners and browsers reach this server at, e.g. https://glasshouse.example (default http://ADDR); it is the OpenID issuer")
 	fs.StringVar(&c.Ceiling, "ceiling", c.Ceiling, "platform ceiling: the comma-separated data scopes any partner agreement may use")
 	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "serve Go profiles (net/http/pprof) on this address; keep it on loopback (default off)")
+	fs.IntVar(&c.MaxStreams, "max-streams-per-member", c.MaxStreams, "open real-time streams one member may hold on this node (0 or less: no limit)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For names the client (default none)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: glasshouse %s [flags]\n\n", cmd)
@@ -184,17 +186,18 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}
 	m.Web = web.New(web.Config{
-		Store:           m.Store,
-		Hub:             m.Hub,
-		Logger:          logger,
-		DBStats:         m.Store.DBStats,
-		SecureCookies:   m.Config.Secure,
-		Mount:           mounts,
-		LoginPerAccount: perAccount,
-		LoginPerIP:      perIP,
-		AccessLog:       m.Log,
-		MemberKey:       m.Recorder.MemberKey,
-		TrustedProxies:  proxies,
+		Store:            m.Store,
+		Hub:              m.Hub,
+		Logger:           logger,
+		DBStats:          m.Store.DBStats,
+		SecureCookies:    m.Config.Secure,
+		Mount:            mounts,
+		LoginPerAccount:  perAccount,
+		LoginPerIP:       perIP,
+		AccessLog:        m.Log,
+		MemberKey:        m.Recorder.MemberKey,
+		TrustedProxies:   proxies,
+		MaxMemberStreams: streamLimit(m.Config.MaxStreams),
 	})
 	m.pages(kit, uiKey, perAccount, logger)
 	m.HTTP = &http.Server{
@@ -619,6 +622,15 @@ func newLogger(format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
+}
+
+// streamLimit turns --max-streams-per-member into web's setting, where
+// zero means the default and negative no limit.
+func streamLimit(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 // dbKind names the database without its credentials, for the log.
