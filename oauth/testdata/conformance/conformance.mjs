@@ -57,8 +57,6 @@ const check = (ok, msg) => {
   if (!ok) throw new CheckError(msg);
 };
 
-const bodies = new WeakMap(); // Response -> text read by the recording fetch
-
 // describe renders an error with everything openid-client attaches to it:
 // its class, code, OAuth error fields, HTTP status and cause.
 async function describe(err) {
@@ -78,13 +76,11 @@ async function describe(err) {
 
 async function describeResponse(res) {
   const h = (n) => res.headers.get(n);
-  let body = bodies.get(res);
-  if (body === undefined) {
-    try {
-      body = await res.clone().text();
-    } catch {
-      body = '(body already read)';
-    }
+  let body;
+  try {
+    body = await res.clone().text();
+  } catch {
+    body = '(body already read)';
   }
   return `response: HTTP ${res.status}, Content-Type ${h('content-type') ?? '(none)'}, ` +
     `WWW-Authenticate ${h('www-authenticate') ?? '(none)'}, Cache-Control ${h('cache-control') ?? '(none)'}, ` +
