@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/glasshouse/glasshouse"
 )
@@ -17,12 +18,13 @@ func errNoConversation() error {
 // conversationColumns are what scanConversation reads, from
 // conversation_members cm (the viewer's row) joined with conversations c.
 // The unread count leaves out the viewer's own messages and those the
-// viewer deleted.
+// viewer does not see (deleted for them, or sent by someone they blocked).
 const conversationColumns = `c.id, c.kind, c.title, c.creator_id, c.last_seq, c.created_at, cm.read_seq,
 	(SELECT COUNT(*) FROM messages m
 		WHERE m.conversation_id = c.id AND m.seq > cm.read_seq AND m.sender_id <> cm.member_id
 		AND NOT EXISTS(SELECT 1 FROM hidden_messages h
-			WHERE h.member_id = cm.member_id AND h.conversation_id = m.conversation_id AND h.seq = m.seq))`
+			WHERE h.member_id = cm.member_id AND h.conversation_id = m.conversation_id AND h.seq = m.seq)
+		AND NOT EXISTS(SELECT 1 FROM blocks b WHERE b.member_id = cm.member_id AND b.blocked_id = m.sender_id))`
 
 func scanConversation(row scanner) (*glasshouse.Conversation, error) {
 	var c glasshouse.Conversation
@@ -345,10 +347,13 @@ func (s *Store) Conversations(ctx context.Context, memberID int64) ([]*glasshous
 const messageColumns = `m.id, m.conversation_id, m.seq, m.sender_id, s.handle, m.text, m.client_txn_id, m.via_partner, m.created_at,
 	m.body, s.deleted_at <> 0`
 
-// notHidden is a condition on messages m: not deleted for the member given
-// as its one argument.
-const notHidden = `NOT EXISTS(SELECT 1 FROM hidden_messages h
-	WHERE h.member_id = ? AND h.conversation_id = m.conversation_id AND h.seq = m.seq)`
+// visible is a condition on messages m: seen by the member given as both
+// its arguments, that is neither deleted for them nor sent by a member they
+// blocked (in a group, a block hides the blocked member's messages from
+// the blocker, in history as live).
+const visible = `NOT EXISTS(SELECT 1 FROM hidden_messages h
+	WHERE h.member_id = ? AND h.conversation_id = m.conversation_id AND h.seq = m.seq)
+	AND NOT EXISTS(SELECT 1 FROM blocks b WHERE b.member_id = ? AND b.blocked_id = m.sender_id)`
 
 // scanMessage reads messageColumns: the message with its text still
 // sealed in body (see unseal).
@@ -454,6 +459,10 @@ func (t *tx) sendMessage(nm glasshouse.NewMessage) (*glasshouse.Message, bool, e
 		return nil, false, errNoConversation()
 	}
 	recipients := rs.ids
+	if blockers := rs.blockers[nm.SenderID]; len(blockers) > 0 {
+		// Members who blocked the sender do not get the message live.
+		recipients = slices.DeleteFunc(slices.Clone(recipients), func(id int64) bool { return slices.Contains(blockers, id) })
+	}
 	friends := true // with the other member of a direct conversation
 	if kind == glasshouse.Direct {
 		friends = false // the other member may have deleted their account
@@ -568,7 +577,7 @@ func (t *tx) messagePage(q glasshouse.MessageQuery) (*glasshouse.MessagePage, er
 		return nil, errNoConversation()
 	}
 	query := `SELECT ` + messageColumns + ` FROM messages m JOIN members s ON s.id = m.sender_id
-		WHERE m.conversation_id = ? AND ` + notHidden
+		WHERE m.conversation_id = ? AND ` + visible
 	var cursor int64
 	if q.Forward {
 		query += ` AND m.seq > ? ORDER BY m.seq LIMIT ?`
@@ -581,7 +590,7 @@ func (t *tx) messagePage(q glasshouse.MessageQuery) (*glasshouse.MessagePage, er
 		}
 	}
 	// One more than asked tells whether there is a next page.
-	msgs, err := t.messages(query, q.ConversationID, q.MemberID, cursor, limit+1)
+	msgs, err := t.messages(query, q.ConversationID, q.MemberID, q.MemberID, cursor, limit+1)
 	if err != nil {
 		return nil, err
 	}
@@ -648,16 +657,15 @@ func (s *Store) DeleteForMe(ctx context.Context, memberID, conversationID, seq i
 	return nil
 }
 
-// LatestMessages returns the newest message not deleted for memberID of
-// each of memberID's conversations, by conversation id.
+// LatestMessages returns the newest message memberID sees (see visible)
+// of each of memberID's conversations, by conversation id.
 func (s *Store) LatestMessages(ctx context.Context, memberID int64) (map[int64]*glasshouse.Message, error) {
 	msgs, err := s.read(ctx).messages(`SELECT `+messageColumns+`
 		FROM conversation_members cm
 		JOIN messages m ON m.conversation_id = cm.conversation_id
 		JOIN members s ON s.id = m.sender_id
-		WHERE cm.member_id = ? AND m.seq = (SELECT MAX(l.seq) FROM messages l
-			WHERE l.conversation_id = cm.conversation_id AND NOT EXISTS(SELECT 1 FROM hidden_messages h
-				WHERE h.member_id = ? AND h.conversation_id = l.conversation_id AND h.seq = l.seq))`, memberID, memberID)
+		WHERE cm.member_id = ? AND m.seq = (SELECT MAX(m.seq) FROM messages m
+			WHERE m.conversation_id = cm.conversation_id AND `+visible+`)`, memberID, memberID, memberID)
 	if err != nil {
 		return nil, fmt.Errorf("latest messages: %w", err)
 	}
@@ -679,7 +687,7 @@ func (s *Store) MessagesAfter(ctx context.Context, memberID, after int64, limit 
 		FROM messages m
 		JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.member_id = ?
 		JOIN members s ON s.id = m.sender_id
-		WHERE m.id > ? AND `+notHidden+` ORDER BY m.id LIMIT ?`, memberID, after, memberID, limit)
+		WHERE m.id > ? AND `+visible+` ORDER BY m.id LIMIT ?`, memberID, after, memberID, memberID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("messages after: %w", err)
 	}

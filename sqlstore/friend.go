@@ -275,9 +275,11 @@ func (s *Store) Block(ctx context.Context, memberID int64, handle string) error 
 			memberID, other.ID, other.ID, memberID); err != nil {
 			return err
 		}
-		_, err = t.exec(`DELETE FROM friend_requests WHERE (from_id = ? AND to_id = ?) OR (from_id = ? AND to_id = ?)`,
-			memberID, other.ID, other.ID, memberID)
-		return err
+		if _, err = t.exec(`DELETE FROM friend_requests WHERE (from_id = ? AND to_id = ?) OR (from_id = ? AND to_id = ?)`,
+			memberID, other.ID, other.ID, memberID); err != nil {
+			return err
+		}
+		return t.bumpSharedConversations(memberID, other.ID)
 	})
 	if err != nil {
 		return fmt.Errorf("block: %w", err)
@@ -294,8 +296,10 @@ func (s *Store) Unblock(ctx context.Context, memberID int64, handle string) erro
 		} else if !blocked {
 			return glasshouse.Errorf(glasshouse.ENOTFOUND, "You have not blocked @%s.", handle)
 		}
-		_, err = t.exec(`DELETE FROM blocks WHERE member_id = ? AND blocked_id = ?`, memberID, other.ID)
-		return err
+		if _, err = t.exec(`DELETE FROM blocks WHERE member_id = ? AND blocked_id = ?`, memberID, other.ID); err != nil {
+			return err
+		}
+		return t.bumpSharedConversations(memberID, other.ID)
 	})
 	if err != nil {
 		return fmt.Errorf("unblock: %w", err)

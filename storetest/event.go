@@ -28,6 +28,7 @@ func RunPublisher(t *testing.T, open func(t *testing.T, p glasshouse.Publisher) 
 		{"NoneForRefusedSend", testPublishNoneForRefused},
 		{"NoneForRepeat", testPublishNoneForRepeat},
 		{"CommitOrder", testPublishCommitOrder},
+		{"NotToBlockers", testPublishNotToBlockers},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -121,6 +122,22 @@ func testPublishOnePerSend(t *testing.T, s glasshouse.Store, r *recorder) {
 	m3 := mustSend(t, s, direct, b, "three")
 	wantEvents(t, r.upTo(t, m3.ID), []*glasshouse.Message{m1, m2, m3},
 		[][]*glasshouse.Member{{a, b}, {a, b, c}, {a, b}})
+}
+
+// testPublishNotToBlockers: a member who blocked the sender gets no event
+// of their messages in a group; unblocking brings the next ones back.
+func testPublishNotToBlockers(t *testing.T, s glasshouse.Store, r *recorder) {
+	ctx := t.Context()
+	a, b, c := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol")
+	g := mustGroup(t, s, a, b, c)
+	m1 := mustSend(t, s, g, b, "before") // also fills the writer's recipient cache
+	must(t, s.Block(ctx, a.ID, b.Handle))
+	m2 := mustSend(t, s, g, b, "blocked")
+	m3 := mustSend(t, s, g, a, "alice still reaches bob")
+	must(t, s.Unblock(ctx, a.ID, b.Handle))
+	m4 := mustSend(t, s, g, b, "after")
+	wantEvents(t, r.upTo(t, m4.ID), []*glasshouse.Message{m1, m2, m3, m4},
+		[][]*glasshouse.Member{{a, b, c}, {b, c}, {a, b, c}, {a, b, c}})
 }
 
 func testPublishCurrentMembers(t *testing.T, s glasshouse.Store, r *recorder) {

@@ -15,6 +15,7 @@ var messageTests = []test{
 	{"IdempotentSend", testIdempotentSend},
 	{"DirectAfterUnfriend", testDirectAfterUnfriend},
 	{"DirectAfterBlock", testDirectAfterBlock},
+	{"BlockInGroup", testBlockInGroup},
 	{"History", testHistory},
 	{"HistoryWalk", testHistoryWalk},
 	{"HistoryLimit", testHistoryLimit},
@@ -204,6 +205,54 @@ func testDirectAfterBlock(t *testing.T, s glasshouse.Store) {
 	must(t, s.Unblock(t.Context(), a.ID, "bob"))
 	// Unblocking does not restore the friendship.
 	wantSendCode(t, s, direct, b, glasshouse.EFORBIDDEN)
+}
+
+// testBlockInGroup: in a group, the blocker sees none of the blocked
+// member's messages (history, the stream's backlog, the latest message, the
+// unread count), the others see all; unblocking shows them again.
+func testBlockInGroup(t *testing.T, s glasshouse.Store) {
+	ctx := t.Context()
+	a, b, c := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol")
+	g := mustGroup(t, s, a, b, c)
+	hi := mustSend(t, s, g, c, "hi all")
+	mustSend(t, s, g, b, "one")
+	must(t, s.Block(ctx, a.ID, b.Handle))
+	last := mustSend(t, s, g, b, "two")
+	texts := func(msgs []*glasshouse.Message) []string {
+		var out []string
+		for _, m := range msgs {
+			out = append(out, m.Text)
+		}
+		return out
+	}
+	if got := texts(history(t, s, a, g.ID)); !slices.Equal(got, []string{"hi all"}) {
+		t.Errorf("alice's history after blocking bob: %q, want carol's message alone", got)
+	}
+	if got := texts(history(t, s, c, g.ID)); !slices.Equal(got, []string{"two", "one", "hi all"}) {
+		t.Errorf("carol's history: %q, want all three", got)
+	}
+	after, err := s.MessagesAfter(ctx, a.ID, 0, 10)
+	must(t, err)
+	if got := texts(after); !slices.Equal(got, []string{"hi all"}) {
+		t.Errorf("alice's MessagesAfter: %q, want carol's message alone", got)
+	}
+	latest, err := s.LatestMessages(ctx, a.ID)
+	must(t, err)
+	if m := latest[g.ID]; m == nil || m.ID != hi.ID {
+		t.Errorf("alice's latest message in the group: %+v, want carol's", m)
+	}
+	conv, err := s.Conversation(ctx, a.ID, g.ID)
+	must(t, err)
+	if conv.Unread != 1 {
+		t.Errorf("alice's unread count: %d, want 1 (bob's two do not count)", conv.Unread)
+	}
+	must(t, s.Unblock(ctx, a.ID, b.Handle))
+	if got := texts(history(t, s, a, g.ID)); !slices.Equal(got, []string{"two", "one", "hi all"}) {
+		t.Errorf("alice's history after unblocking: %q, want all three", got)
+	}
+	if latest, _ := s.LatestMessages(ctx, a.ID); latest[g.ID] == nil || latest[g.ID].ID != last.ID {
+		t.Errorf("alice's latest message after unblocking: %+v, want bob's last", latest[g.ID])
+	}
 }
 
 func testHistory(t *testing.T, s glasshouse.Store) {
