@@ -43,10 +43,15 @@ type NewGroup struct {
 	Members []string `json:"members"` // handles of the creator's friends
 }
 
-// Validate checks a new group's title and size (the creator counts).
+// Validate checks a new group's title (1 to MaxTitleLen characters of
+// UTF-8, not only spaces, none of the characters checkLine refuses) and
+// size (the creator counts).
 func (g *NewGroup) Validate() error {
 	if !utf8.ValidString(g.Title) || strings.TrimSpace(g.Title) == "" || utf8.RuneCountInString(g.Title) > MaxTitleLen {
 		return Errorf(EINVALID, "Title must be 1 to %d characters of UTF-8.", MaxTitleLen)
+	}
+	if err := checkLine("Title", g.Title); err != nil {
+		return err
 	}
 	if len(g.Members)+1 > MaxGroupMembers {
 		return Errorf(ETOOLARGE, "A group holds at most %d members.", MaxGroupMembers)

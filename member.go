@@ -178,11 +178,14 @@ func (u *ProfileUpdate) Validate() error {
 	return nil
 }
 
+// validateName checks a display name: at most MaxNameLen characters of
+// UTF-8, without leading or trailing spaces, and none of the control and
+// invisible formatting characters that checkLine refuses.
 func validateName(s string) error {
 	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > MaxNameLen || strings.TrimSpace(s) != s {
 		return Errorf(EINVALID, "Display name must be valid UTF-8, at most %d characters, without leading or trailing spaces.", MaxNameLen)
 	}
-	return nil
+	return checkLine("Display name", s)
 }
 
 func validateEmail(s string) error {

@@ -105,6 +105,11 @@ func (p *NewPartner) Validate(now time.Time) error {
 	if n := utf8.RuneCountInString(p.Name); !utf8.ValidString(p.Name) || n < 2 || n > 60 || strings.TrimSpace(p.Name) != p.Name {
 		return Errorf(EINVALID, "Partner name must be 2 to 60 characters without leading or trailing spaces.")
 	}
+	// Members see the name on the consent screen and on every message
+	// the partner sends for them.
+	if err := checkLine("Partner name", p.Name); err != nil {
+		return err
+	}
 	if len(p.RedirectURIs) == 0 {
 		return Errorf(EINVALID, "At least one redirect URI is required.")
 	}

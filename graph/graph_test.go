@@ -394,6 +394,9 @@ func TestMalformed(t *testing.T) {
 		{"text over 8 KiB", "application/json", `{` + to + `, "text": "` + strings.Repeat("a", glasshouse.MaxMessageBytes+1) + `"}`, 413, glasshouse.ETOOLARGE},
 		{"body over 64 KiB", "application/json", `{` + to + `, "text": "` + strings.Repeat("a", graph.MaxBodyBytes) + `"}`, 413, glasshouse.ETOOLARGE},
 		{"bad client_txn_id", "application/json", `{` + to + `, "text": "hi", "client_txn_id": "a b"}`, 400, glasshouse.EINVALID},
+		{"null", "application/json", `null`, 400, glasshouse.EINVALID},
+		{"duplicate field", "application/json", `{` + to + `, "text": "hi", "text": "bye"}`, 400, glasshouse.EINVALID},
+		{"duplicate recipient", "application/json", `{` + to + `, "text": "hi", "TO": "AAAAAAAAAAAAAAAAAAAAAA"}`, 400, glasshouse.EINVALID},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req, _ := http.NewRequest(http.MethodPost, w.http.URL+"/graph/v1/me/messages", strings.NewReader(tc.body))
@@ -409,7 +412,7 @@ func TestMalformed(t *testing.T) {
 			r.Error(tc.status, tc.code)
 		})
 	}
-	for _, q := range []string{"limit=0", "limit=201", "limit=ten", "cursor=abc", "cursor=AAAAAAAAAAAAAAAAAAAAAA"} {
+	for _, q := range []string{"limit=0", "limit=201", "limit=ten", "limit=%2B5", "limit=05", "limit=-0", "limit=5%20", "cursor=abc", "cursor=AAAAAAAAAAAAAAAAAAAAAA"} {
 		t.Run("friends?"+q, func(t *testing.T) {
 			w.get(t, "/graph/v1/me/friends?"+q, token).Error(400, glasshouse.EINVALID)
 		})

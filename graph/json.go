@@ -104,16 +104,17 @@ func writeBody(w http.ResponseWriter, status int, b []byte) {
 	w.Write(append(b, '\n'))
 }
 
-// queryInt parses the query parameter name as an integer in [min, max],
-// fallback when absent.
+// queryInt parses the query parameter name as an integer in [min, max]
+// (min >= 0), in canonical decimal (jsonapi.ParseInt); fallback when
+// absent or empty.
 func queryInt(r *http.Request, name string, min, max, fallback int) (int, error) {
 	v := r.URL.Query().Get(name)
 	if v == "" {
 		return fallback, nil
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < min || n > max {
-		return 0, glasshouse.Errorf(glasshouse.EINVALID, "%s must be an integer from %d to %d.", name, min, max)
+	n, ok := jsonapi.ParseInt(v, int64(min), int64(max))
+	if !ok {
+		return 0, glasshouse.Errorf(glasshouse.EINVALID, "%s must be an integer from %d to %d, in decimal without sign or leading zeros.", name, min, max)
 	}
-	return n, nil
+	return int(n), nil
 }

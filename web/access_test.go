@@ -312,6 +312,10 @@ func TestMyAccessRefused(t *testing.T) {
 		{"after not a number", alice.Token, "?after=one", http.StatusBadRequest, glasshouse.EINVALID},
 		{"limit zero", alice.Token, "?limit=0", http.StatusBadRequest, glasshouse.EINVALID},
 		{"limit too large", alice.Token, "?limit=" + strconv.Itoa(glasshouse.MaxPageSize+1), http.StatusBadRequest, glasshouse.EINVALID},
+		{"after with a sign", alice.Token, "?after=%2B0", http.StatusBadRequest, glasshouse.EINVALID},
+		{"after with a leading zero", alice.Token, "?after=01", http.StatusBadRequest, glasshouse.EINVALID},
+		{"limit with a leading zero", alice.Token, "?limit=010", http.StatusBadRequest, glasshouse.EINVALID},
+		{"empty limit", alice.Token, "?limit=", http.StatusBadRequest, glasshouse.EINVALID},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			as.Do(t, tc.token, "GET", "/api/v1/me/access"+tc.query, nil).MustError(t, tc.status, tc.code)

@@ -4,7 +4,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"strconv"
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/jsonapi"
@@ -198,14 +197,15 @@ func (s *Server) deleteForMe(w http.ResponseWriter, r *http.Request, c caller) e
 	return noContent(w)
 }
 
-// queryInt reads an optional integer query parameter in [min, max].
+// queryInt reads an optional integer query parameter in [min, max], in
+// canonical decimal (jsonapi.ParseInt).
 func queryInt(query url.Values, name string, min, max, def int64) (int64, error) {
 	if !query.Has(name) {
 		return def, nil
 	}
-	v, err := strconv.ParseInt(query.Get(name), 10, 64)
-	if err != nil || v < min || v > max {
-		return 0, glasshouse.Errorf(glasshouse.EINVALID, "Query parameter %s must be an integer from %d to %d.", name, min, max)
+	v, ok := jsonapi.ParseInt(query.Get(name), min, max)
+	if !ok {
+		return 0, glasshouse.Errorf(glasshouse.EINVALID, "Query parameter %s must be an integer from %d to %d, in decimal without sign or leading zeros.", name, min, max)
 	}
 	return v, nil
 }

@@ -38,6 +38,12 @@ func TestBadBodies(t *testing.T) {
 		{"array instead of object", "application/json", `["hi"]`, 400, glasshouse.EINVALID, "must be an object"},
 		{"trailing data", "application/json", `{"text": "hi"} {"text": "again"}`, 400, glasshouse.EINVALID, "nothing after it"},
 		{"trailing garbage", "application/json", `{"text": "hi"}x`, 400, glasshouse.EINVALID, "nothing after it"},
+		{"null", "application/json", `null`, 400, glasshouse.EINVALID, "must be a JSON object, not null"},
+		{"null with spaces", "application/json", " \n null \t", 400, glasshouse.EINVALID, "must be a JSON object, not null"},
+		{"string instead of object", "application/json", `"hi"`, 400, glasshouse.EINVALID, "must be an object"},
+		{"duplicate field", "application/json", `{"text": "hi", "text": "bye"}`, 400, glasshouse.EINVALID, `"text" is given more than once`},
+		{"duplicate field, other case", "application/json", `{"text": "hi", "Text": "bye"}`, 400, glasshouse.EINVALID, `"text" and "Text" are the same field`},
+		{"duplicate field, same value", "application/json", `{"text": "hi", "client_txn_id": "a", "client_txn_id": "a"}`, 400, glasshouse.EINVALID, "more than once"},
 		{"invalid UTF-8", "application/json", "{\"text\": \"caf\xe9\"}", 400, glasshouse.EINVALID, "UTF-8"},
 		{"oversized body", "application/json", `{"text": "` + strings.Repeat("a", 70<<10) + `"}`, 413, glasshouse.ETOOLARGE, "at most"},
 		{"missing content type", "", `{"text": "hi"}`, 415, glasshouse.EUNSUPPORTED, "application/json"},
@@ -100,6 +106,19 @@ func TestBadPathAndQuery(t *testing.T) {
 		"/api/v1/conversations/1/messages?before=x",
 		"/api/v1/conversations/1/messages?after=-1",
 		"/api/v1/conversations/1/messages?before=2&after=1",
+		// Ids and numbers in canonical decimal only: one spelling per number.
+		"/api/v1/conversations/+1",
+		"/api/v1/conversations/01",
+		"/api/v1/conversations/%201",
+		"/api/v1/conversations/1%20",
+		"/api/v1/conversations/1_0",
+		"/api/v1/conversations/0x1",
+		"/api/v1/conversations/-0",
+		"/api/v1/conversations/9223372036854775808",
+		"/api/v1/conversations/1/messages?limit=+5",
+		"/api/v1/conversations/1/messages?limit=05",
+		"/api/v1/conversations/1/messages?after=00",
+		"/api/v1/conversations/1/messages?before=%2B2",
 	} {
 		ts.Do(t, alice.Token, "GET", path, nil).MustError(t, http.StatusBadRequest, glasshouse.EINVALID)
 	}
@@ -182,5 +201,49 @@ func TestBrokenBodies(t *testing.T) {
 	ts.rawRequest(t, head("Transfer-Encoding: chunked")+"e\r\n{\"text\": \"hi\"}\r\n0\r\n\r\n").MustStatus(t, http.StatusCreated)
 	if strings.Contains(ts.Logs.String(), "internal error") {
 		t.Errorf("a broken body was logged as an internal error:\n%s", ts.Logs)
+	}
+}
+
+// TestSpoofingTextRefused: a display name or group title with a control
+// character or an invisible formatting character (a right-to-left
+// override could make the text around it read backwards) is refused with a
+// message naming it, on sign-up, profile update and group creation, and a
+// field given twice is refused in a nested object too; nothing is
+// written.
+func TestSpoofingTextRefused(t *testing.T) {
+	ts := MustServer(t)
+	alice, bob := ts.MustMember(t, "alice"), ts.MustMember(t, "bob")
+	ts.MustFriends(t, alice, bob)
+	for _, tc := range []struct {
+		name, token, method, path, body, mentions string
+	}{
+		{"sign-up, right-to-left override", "", "POST", "/api/v1/members",
+			`{"handle": "mallory", "email": "m@example.org", "password": "` + testPassword + `", "display_name": "Bob\u202e:ecilA"}`, "U+202E"},
+		{"sign-up, escape", "", "POST", "/api/v1/members",
+			`{"handle": "mallory", "email": "m@example.org", "password": "` + testPassword + `", "display_name": "\u001b[2JBob"}`, "control character"},
+		{"profile, right-to-left isolate", alice.Token, "PATCH", "/api/v1/me", `{"display_name": "Alice\u2067"}`, "U+2067"},
+		{"profile, zero width space", alice.Token, "PATCH", "/api/v1/me", `{"display_name": "Al\u200bice"}`, "U+200B"},
+		{"profile, Hangul filler", alice.Token, "PATCH", "/api/v1/me", `{"display_name": "\u3164"}`, "U+3164"},
+		{"profile, newline", alice.Token, "PATCH", "/api/v1/me", `{"display_name": "Alice\nAdmin"}`, "line break"},
+		{"profile, field twice in visibility", alice.Token, "PATCH", "/api/v1/me",
+			`{"visibility": {"display_name": "me", "email": "me", "phone": "me", "picture_url": "me", "email": "friends"}}`, `"email" is given more than once`},
+		{"group title, left-to-right override", alice.Token, "POST", "/api/v1/conversations",
+			`{"kind": "group", "title": "Trip\u202d", "members": ["bob"]}`, "U+202D"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts.MustWriteNothing(t, func() {
+				var e struct{ Message string }
+				ts.Raw(t, tc.token, tc.method, tc.path, "application/json", []byte(tc.body)).MustError(t, http.StatusBadRequest, glasshouse.EINVALID).Decode(t, &e)
+				if !strings.Contains(e.Message, tc.mentions) {
+					t.Fatalf("error message %q does not mention %q", e.Message, tc.mentions)
+				}
+			})
+		})
+	}
+	// A name in a right-to-left script, with a joiner, is fine.
+	var me glasshouse.Member
+	ts.Do(t, alice.Token, "PATCH", "/api/v1/me", map[string]string{"display_name": "میرزا\u200cعلی"}).MustStatus(t, http.StatusOK).Decode(t, &me)
+	if me.DisplayName != "میرزا\u200cعلی" {
+		t.Errorf("display name %q", me.DisplayName)
 	}
 }

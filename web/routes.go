@@ -2,8 +2,8 @@ package web
 
 import (
 	"context"
+	"math"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/glasshouse/glasshouse"
@@ -106,11 +106,12 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 	return reply(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// pathID reads a positive integer path value.
+// pathID reads a positive integer path value, in canonical decimal
+// (jsonapi.ParseInt): "1", never "01" or "+1".
 func pathID(r *http.Request, name string) (int64, error) {
-	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, glasshouse.Errorf(glasshouse.EINVALID, "The %s in the path must be a positive integer.", name)
+	id, ok := jsonapi.ParseInt(r.PathValue(name), 1, math.MaxInt64)
+	if !ok {
+		return 0, glasshouse.Errorf(glasshouse.EINVALID, "The %s in the path must be a positive integer, in decimal without sign or leading zeros.", name)
 	}
 	return id, nil
 }
