@@ -4,14 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/jsonapi"
 )
 
 const (
@@ -150,9 +151,9 @@ func streamCursor(r *http.Request) (cursor, error) {
 		}
 		name, raw = "after", r.URL.Query().Get("after")
 	}
-	after, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || after < 0 {
-		return cursor{}, glasshouse.Errorf(glasshouse.EINVALID, "%s must be a message id (an integer from 0).", name)
+	after, ok := jsonapi.ParseInt(raw, 0, math.MaxInt64)
+	if !ok {
+		return cursor{}, glasshouse.Errorf(glasshouse.EINVALID, "%s must be a message id (an integer from 0, in decimal without sign or leading zeros).", name)
 	}
 	return cursor{after: after, backfill: true}, nil
 }

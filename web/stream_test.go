@@ -328,6 +328,9 @@ func TestStreamRejected(t *testing.T) {
 		{"negative cursor", "?after=-1", []string{"Accept", "text/event-stream"}},
 		{"cursor not a number", "?after=abc", []string{"Accept", "text/event-stream"}},
 		{"bad Last-Event-ID", "", []string{"Accept", "text/event-stream", "Last-Event-ID", "x"}},
+		{"cursor with a sign", "?after=%2B1", []string{"Accept", "text/event-stream"}},
+		{"cursor with a leading zero", "?after=01", []string{"Accept", "text/event-stream"}},
+		{"Last-Event-ID with a leading zero", "", []string{"Accept", "text/event-stream", "Last-Event-ID", "007"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ts.Raw(t, bob.Token, "GET", "/api/v1/stream"+tt.query, "", nil, tt.header...).MustError(t, http.StatusBadRequest, glasshouse.EINVALID)
