@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -586,23 +588,49 @@ func TestRefusalCarriesAccess(t *testing.T) {
 }
 
 // TestAuthorizeRateLimit: /authorize, which anyone can call, stores a
-// request per call; one address is held to a burst, then 429.
+// request per call; one address is held to a burst, then 429 with
+// Retry-After, after which it is served again. The server's clock stands
+// still unless the test moves it, so that a slow machine refills no bucket.
 func TestAuthorizeRateLimit(t *testing.T) {
 	t.Parallel()
-	e := MustEnv(t, nil)
+	var mu sync.Mutex
+	now := time.Now()
+	e := MustEnv(t, nil, func(c *oauth.Config) {
+		c.Now = func() time.Time {
+			mu.Lock()
+			defer mu.Unlock()
+			return now
+		}
+	})
 	p := MustPartner(t, e, "Shopzon", []string{"profile"}, time.Time{})
 	statuses := map[int]int{}
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	for range 70 {
+	get := func() *http.Response {
+		t.Helper()
 		resp, err := client.Get(newAuth().url(p, "openid", "profile"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		statuses[resp.StatusCode]++
+		return resp
 	}
-	if statuses[http.StatusTooManyRequests] < 9 || statuses[http.StatusTooManyRequests] > 10 {
+	var last *http.Response
+	for range 70 {
+		last = get()
+		statuses[last.StatusCode]++
+	}
+	if statuses[http.StatusFound] != 60 || statuses[http.StatusTooManyRequests] != 10 {
 		t.Fatalf("statuses %v; want 60 served and the last 10 refused with 429", statuses)
+	}
+	wait, err := strconv.Atoi(last.Header.Get("Retry-After"))
+	if err != nil || wait < 1 {
+		t.Fatalf("429 with Retry-After %q; want a number of seconds", last.Header.Get("Retry-After"))
+	}
+	mu.Lock()
+	now = now.Add(time.Duration(wait) * time.Second)
+	mu.Unlock()
+	if resp := get(); resp.StatusCode != http.StatusFound {
+		t.Errorf("after waiting Retry-After (%ds): status %d; want served", wait, resp.StatusCode)
 	}
 }
 
