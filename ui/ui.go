@@ -29,7 +29,13 @@ var embedded embed.FS
 // API and the pages share one session).
 const SessionCookie = "glasshouse_session"
 
-const csrfCookie = "glasshouse_csrf"
+// The CSRF cookie's names: with secure cookies it takes the __Host-
+// prefix, which browsers accept only from this very host, over HTTPS, for
+// the whole site, so that no sibling subdomain can plant one.
+const (
+	csrfCookie       = "glasshouse_csrf"
+	secureCSRFCookie = "__Host-glasshouse_csrf"
+)
 
 // maxFormBytes bounds a submitted form.
 const maxFormBytes = 64 << 10
@@ -200,28 +206,52 @@ func (k *Kit) funcs() template.FuncMap {
 }
 
 // CSRFToken returns the token for the request's forms: a MAC of the
-// browser's CSRF cookie, which it sets when missing. Another site can
-// neither read the cookie nor forge the MAC.
+// browser's CSRF cookie (which it sets when missing) and of the member
+// session the request carries, if any. Another site can neither read the
+// cookie nor forge the MAC; and a token is good only with the session it
+// was made for, so that a cookie planted before sign-in yields nothing
+// after it, and signing out ends every form.
 func (k *Kit) CSRFToken(w http.ResponseWriter, r *http.Request) string {
+	name := k.csrfCookieName(r)
 	v := ""
-	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) == 43 {
+	if c, err := r.Cookie(name); err == nil && len(c.Value) == 43 {
 		v = c.Value
 	} else {
 		b := make([]byte, 32)
 		rand.Read(b)
 		v = base64.RawURLEncoding.EncodeToString(b)
-		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: v, Path: "/", HttpOnly: true,
-			Secure: k.c.SecureCookies || r.TLS != nil, SameSite: http.SameSiteLaxMode})
+		http.SetCookie(w, &http.Cookie{Name: name, Value: v, Path: "/", HttpOnly: true,
+			Secure: k.secure(r), SameSite: http.SameSiteLaxMode})
 		// The request goes on with the new cookie, so that a token made
 		// twice in one response matches.
-		r.AddCookie(&http.Cookie{Name: csrfCookie, Value: v})
+		r.AddCookie(&http.Cookie{Name: name, Value: v})
 	}
-	return k.csrfMAC(v)
+	return k.csrfMAC(v, sessionOf(r))
 }
 
-func (k *Kit) csrfMAC(cookie string) string {
+// secure reports whether the response's cookies are Secure.
+func (k *Kit) secure(r *http.Request) bool { return k.c.SecureCookies || r.TLS != nil }
+
+func (k *Kit) csrfCookieName(r *http.Request) string {
+	if k.secure(r) {
+		return secureCSRFCookie
+	}
+	return csrfCookie
+}
+
+// sessionOf returns the request's member session cookie, or "".
+func sessionOf(r *http.Request) string {
+	if c, err := r.Cookie(SessionCookie); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+func (k *Kit) csrfMAC(cookie, session string) string {
+	h := sha256.Sum256([]byte(session))
 	m := hmac.New(sha256.New, k.c.Key)
-	m.Write([]byte("glasshouse/ui/csrf\x00" + cookie))
+	m.Write([]byte("glasshouse/ui/csrf/v2\x00" + cookie + "\x00"))
+	m.Write(h[:])
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
@@ -235,8 +265,8 @@ func (k *Kit) ParseForm(w http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
 		return glasshouse.Errorf(glasshouse.EINVALID, "The form could not be read.")
 	}
-	c, err := r.Cookie(csrfCookie)
-	if err != nil || !hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(k.csrfMAC(c.Value))) {
+	c, err := r.Cookie(k.csrfCookieName(r))
+	if err != nil || !hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(k.csrfMAC(c.Value, sessionOf(r)))) {
 		return ErrCSRF
 	}
 	return nil

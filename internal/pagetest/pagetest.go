@@ -107,8 +107,25 @@ func (c *Client) Do(method, path string, form url.Values) *Page {
 	p := &Page{tb: c.tb, Status: resp.StatusCode, Header: resp.Header, Body: string(b)}
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
 		p.mustBeSafe(method + " " + path)
+		// Like a browser, the client posts with the token of the latest
+		// page it was shown: tokens are bound to the session, and change
+		// when the member signs in or out.
+		if m := csrfRE.FindStringSubmatch(p.Body); m != nil {
+			c.CSRF = html.UnescapeString(m[1])
+		}
 	}
 	return p
+}
+
+// Follow loads the page a redirect sends to, as a browser would (and so
+// takes up the tokens of its forms).
+func (c *Client) Follow(p *Page) *Page {
+	c.tb.Helper()
+	loc := p.Header.Get("Location")
+	if p.Status/100 != 3 || loc == "" {
+		c.tb.Fatalf("Follow: %d is not a redirect", p.Status)
+	}
+	return c.Get(strings.TrimPrefix(loc, c.URL))
 }
 
 // Cookie returns the client's cookie name as the site would get it on
@@ -233,6 +250,9 @@ func (p *Page) MustFormError(msg string) *Page {
 	}
 	return p
 }
+
+// csrfRE finds a form's CSRF token.
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // CSRF returns the page's CSRF token.
 func (p *Page) CSRF() string {

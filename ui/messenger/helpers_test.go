@@ -86,8 +86,8 @@ func (c *client) T(tb testing.TB) *client {
 func (s *site) MustMember(tb testing.TB, handle, displayName string) *client {
 	tb.Helper()
 	c := s.NewClient(tb)
-	c.Post("/signup", url.Values{"handle": {handle}, "display_name": {displayName}, "email": {handle + "@example.org"}, "new_password": {testPassword}}).
-		MustRedirect("/friends?done=welcome")
+	c.Follow(c.Post("/signup", url.Values{"handle": {handle}, "display_name": {displayName}, "email": {handle + "@example.org"}, "new_password": {testPassword}}).
+		MustRedirect("/friends?done=welcome"))
 	m, err := s.Store.MemberByHandle(context.Background(), handle)
 	if err != nil {
 		tb.Fatal(err)

@@ -147,6 +147,7 @@ func (s *site) MustMember(tb testing.TB, handle string, operator bool) *client {
 	}
 	c := s.NewClient(tb)
 	c.SetCookie(&http.Cookie{Name: ui.SessionCookie, Value: token, Path: "/"})
+	c.Get("/developers").MustStatus(http.StatusOK) // a page of the session: its forms' tokens
 	c.me = m
 	return c
 }
