@@ -119,8 +119,8 @@ type Page struct {
 	// the header offers the partner's dashboard and sign-out, not the
 	// member's sign-in.
 	Partner string
-	CSRF     string             // the token every POST form carries as "csrf"
-	Flash    string             // a one-line confirmation
+	CSRF    string // the token every POST form carries as "csrf"
+	Flash   string // a one-line confirmation
 	// Errors maps a form field's name to its message; "" is for the
 	// whole form.
 	Errors map[string]string
