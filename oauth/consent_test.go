@@ -228,7 +228,7 @@ func TestConsentInBrowser(t *testing.T) {
 			return
 		}
 		back.Store(r.URL.String())
-		fmt.Fprint(w, `<!doctype html><title>partner</title><p id="done">Back at the partner.</p>`)
+		fmt.Fprint(w, `<!doctype html><html lang="en"><title>partner</title><main><h1>Partner</h1><p id="done">Back at the partner.</p></main></html>`)
 	}))
 	t.Cleanup(partnerSite.Close)
 	p := MustPartnerAt(t, e, "Elsewhere", partnerSite.URL+"/callback", []string{"profile", "friends"})

@@ -136,6 +136,7 @@ func TestBrowserProduct(t *testing.T) {
 	// Ann disconnects Streamflix; its next call is refused, and recorded.
 	browsertest.Do(t, ann,
 		chromedp.Navigate(base+"/privacy"),
+		chromedp.Click(css(`#app-`+strconv.FormatInt(streamflix, 10)+` .confirm-disconnect summary`)), // it asks first
 		chromedp.Click(css(`form[action="/privacy/apps/`+strconv.FormatInt(streamflix, 10)+`/revoke"] button`)),
 		chromedp.WaitVisible(css("#past-h")),
 	)

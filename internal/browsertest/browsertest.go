@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -52,6 +53,7 @@ func New(t testing.TB) *Browser {
 	if path == "" {
 		t.Skip("browsertest: no chromium found: install it with apt-get install -y chromium (or set GLASSHOUSE_CHROMIUM to a Chromium binary)")
 	}
+	requireAxe(t)
 	timeout := Timeout
 	if d, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
 		if end, ok := d.Deadline(); ok {
@@ -85,7 +87,8 @@ func New(t testing.TB) *Browser {
 // NewContext opens a tab in a new browser context, with its own cookies and
 // storage: one signed-in member per context. The tab closes when the test
 // ends, and then a JavaScript exception or a Content-Security-Policy
-// violation seen in it fails the test.
+// violation seen in it fails the test, and so does each accessibility
+// violation that axe-core finds on its pages (see checkA11y).
 func (b *Browser) NewContext(t testing.TB) context.Context {
 	t.Helper()
 	c := &console{}
@@ -97,16 +100,20 @@ func (b *Browser) NewContext(t testing.TB) context.Context {
 	if err := chromedp.Do(ctx); err != nil { // opens the tab
 		t.Fatalf("browsertest: open a tab: %v", err)
 	}
-	return ctx
+	return context.WithValue(ctx, consoleKey{}, c)
 }
 
+// consoleKey holds a tab's console in its context.
+type consoleKey struct{}
+
 // Do runs the actions in the context's tab and fails the test at the first
-// error.
+// error. Then it checks the page the tab shows for accessibility.
 func Do(t testing.TB, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	if err := chromedp.Do(ctx, steps...); err != nil {
 		t.Fatalf("browsertest: %v", err)
 	}
+	checkA11y(t, ctx, false)
 }
 
 // Run runs one action that returns a value and fails the test on error.
@@ -116,6 +123,7 @@ func Run[T any](t testing.TB, ctx context.Context, a chromedp.Action[T]) T {
 	if err != nil {
 		t.Fatalf("browsertest: %v", err)
 	}
+	checkA11y(t, ctx, false)
 	return v
 }
 
@@ -161,12 +169,21 @@ func (c *console) listen(ev any) {
 	if problem == "" && logged == "" {
 		return
 	}
+	if problem != "" {
+		c.add(problem)
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if problem != "" {
+	c.errors = append(c.errors, logged)
+}
+
+// add records a problem once.
+func (c *console) add(problem string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !slices.Contains(c.problems, problem) {
 		c.problems = append(c.problems, problem)
-	} else {
-		c.errors = append(c.errors, logged)
 	}
 }
 
@@ -242,5 +259,6 @@ func Screenshot(t testing.TB, ctx context.Context, name string) string {
 	if err := os.WriteFile(file, png, 0o644); err != nil {
 		t.Fatalf("browsertest: %v", err)
 	}
+	checkA11y(t, ctx, true) // the state the test stopped to look at
 	return file
 }

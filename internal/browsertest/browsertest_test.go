@@ -21,12 +21,13 @@ func MustSite(tb testing.TB) *httptest.Server {
 	page := func(body string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'self'")
-			fmt.Fprintf(w, "<!doctype html><title>test</title><body><p id=p>page</p>%s</body>", body)
+			fmt.Fprintf(w, `<!doctype html><html lang="en"><title>test</title><main><h1>Test</h1><p id=p>page</p>%s</main></html>`, body)
 		}
 	}
 	mux.HandleFunc("/clean", page(`<script src="/ok.js"></script>`))
 	mux.HandleFunc("/inline", page(`<script>document.title = "inline ran"</script>`))
 	mux.HandleFunc("/throws", page(`<script src="/throw.js"></script>`))
+	mux.HandleFunc("/unlabelled", page(`<input type="text" name="q">`))
 	mux.HandleFunc("/ok.js", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/javascript")
 		fmt.Fprint(w, `document.getElementById("p").textContent = "script ran";`)
@@ -37,14 +38,14 @@ func MustSite(tb testing.TB) *httptest.Server {
 	})
 	mux.HandleFunc("/set", func(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, &http.Cookie{Name: "who", Value: "alice", Path: "/"})
-		fmt.Fprint(w, "<!doctype html><title>set</title><p id=p>set</p>")
+		fmt.Fprint(w, `<!doctype html><html lang="en"><title>set</title><main><h1>Set</h1><p id=p>set</p></main></html>`)
 	})
 	mux.HandleFunc("/who", func(w http.ResponseWriter, r *http.Request) {
 		who := "nobody"
 		if c, err := r.Cookie("who"); err == nil {
 			who = c.Value
 		}
-		fmt.Fprintf(w, "<!doctype html><title>who</title><p id=p>%s</p>", who)
+		fmt.Fprintf(w, `<!doctype html><html lang="en"><title>who</title><main><h1>Who</h1><p id=p>%s</p></main></html>`, who)
 	})
 	srv := httptest.NewServer(mux)
 	tb.Cleanup(srv.Close)
@@ -75,6 +76,7 @@ func TestConsoleVerdicts(t *testing.T) {
 		{"clean page", "/clean", ""},
 		{"inline script", "/inline", "CSP violation"},
 		{"uncaught exception", "/throws", "boom from the page"},
+		{"inaccessible", "/unlabelled", "accessibility (axe-core label, critical)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &recorder{}

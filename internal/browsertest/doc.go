@@ -15,6 +15,13 @@
 // violation fails the test when the tab closes; other console errors are
 // logged.
 //
+// Every tab also checks its pages for accessibility with axe-core (the npm
+// package, installed by `npm ci` at the repository root): each page once,
+// when a Do or Run ends on it, and each state a test takes a Screenshot of.
+// Each violation fails the test when the tab closes. Without axe-core the
+// test fails in CI ($CI set) and is skipped elsewhere, with a line that says
+// how to install it.
+//
 // Screenshot writes a full-page PNG. To look at the pages, set
 // $GLASSHOUSE_SCREENSHOTS to a folder: the screenshots are kept there, and
 // the folder is printed once. Without it they go to the test's own temporary

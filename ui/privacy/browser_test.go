@@ -291,6 +291,35 @@ func TestBrowserVerifies(t *testing.T) {
 		}
 	})
 
+	t.Run("keyboard alone", func(t *testing.T) {
+		browsertest.Do(t, tab, chromedp.Navigate(s.URL+"/privacy"), chromedp.WaitVisible(chromedp.ID("apps-h")))
+		// The first Tab reaches the skip link, which shows with its focus
+		// ring; Enter skips to the content.
+		browsertest.Do(t, tab, chromedp.KeyEvent("\t"))
+		type focus struct {
+			Text, Outline string
+			Top           float64
+		}
+		f := browsertest.Run(t, tab, chromedp.Evaluate[focus](`(() => { const e = document.activeElement;
+			return {Text: e.textContent, Outline: getComputedStyle(e).outlineStyle, Top: e.getBoundingClientRect().top}; })()`))
+		if f.Text != "Skip to content" || f.Outline == "none" || f.Top < 0 {
+			t.Errorf("the first Tab focuses %+v; want the skip link, visible, with a focus ring", f)
+		}
+		browsertest.Do(t, tab, chromedp.KeyEvent("\r"), chromedp.Poll[chromedp.Void](`location.hash === "#main"`))
+		// Disconnect with the keyboard: Enter opens the question, Tab
+		// reaches the answer, Enter confirms.
+		app := fmt.Sprintf("#app-%d", s.Streamflix.ID)
+		browsertest.Do(t, tab, chromedp.Focus(chromedp.CSS(app+" .confirm-disconnect summary")), chromedp.KeyEvent("\r"),
+			chromedp.WaitVisible(chromedp.CSS(app+` form[action$="/revoke"] button`)), chromedp.KeyEvent("\t"))
+		if got := browsertest.Run(t, tab, chromedp.Evaluate[string](`document.activeElement.textContent`)); got != "Yes, disconnect Streamflix" {
+			t.Fatalf("Tab after opening the question focuses %q; want the confirming button", got)
+		}
+		browsertest.Do(t, tab, chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.CSS("p.flash")))
+		if _, err := s.Store.Grant(context.Background(), alice.ID, s.Streamflix.ID); glasshouse.ErrorCode(err) != glasshouse.ENOTFOUND {
+			t.Errorf("Streamflix's grant after disconnecting with the keyboard: %v; want it gone", err)
+		}
+	})
+
 	t.Run("disconnect asks first", func(t *testing.T) {
 		browsertest.Do(t, tab, chromedp.Navigate(s.URL+"/privacy"), chromedp.WaitVisible(chromedp.ID("apps-h")))
 		app := fmt.Sprintf("#app-%d", s.Shopzon.ID)
