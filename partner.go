@@ -162,6 +162,12 @@ type PartnerStore interface {
 	PartnerByClientID(ctx context.Context, clientID string) (*Partner, error)
 	// PartnerSecretHash returns the stored client-secret hash. ENOTFOUND.
 	PartnerSecretHash(ctx context.Context, clientID string) ([]byte, error)
+	// PortalEpoch returns the partner's portal session epoch: a session
+	// signed under an earlier one is over. ENOTFOUND.
+	PortalEpoch(ctx context.Context, clientID string) (int64, error)
+	// EndPortalSessions moves the partner's portal epoch on, ending every
+	// portal session signed before. ENOTFOUND.
+	EndPortalSessions(ctx context.Context, clientID string) error
 	// CurrentAgreement returns the newest approved version, ENOTFOUND if none.
 	CurrentAgreement(ctx context.Context, partnerID int64) (*Agreement, error)
 	// LatestAgreement returns the newest version, approved or not.

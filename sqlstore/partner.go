@@ -145,6 +145,34 @@ func (s *Store) PartnerSecretHash(ctx context.Context, clientID string) ([]byte,
 	return hash, nil
 }
 
+// PortalEpoch returns a partner's portal session epoch; ENOTFOUND.
+func (s *Store) PortalEpoch(ctx context.Context, clientID string) (int64, error) {
+	var epoch int64
+	err := s.read(ctx).queryRow(`SELECT portal_epoch FROM partners WHERE client_id = ?`, clientID).Scan(&epoch)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("portal epoch: %w", errNoPartner())
+	} else if err != nil {
+		return 0, fmt.Errorf("portal epoch: %w", err)
+	}
+	return epoch, nil
+}
+
+// EndPortalSessions moves a partner's portal epoch on; ENOTFOUND.
+func (s *Store) EndPortalSessions(ctx context.Context, clientID string) error {
+	err := s.write(ctx, func(t *tx) error {
+		if n, err := t.affected(`UPDATE partners SET portal_epoch = portal_epoch + 1 WHERE client_id = ?`, clientID); err != nil {
+			return err
+		} else if n == 0 {
+			return errNoPartner()
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("end portal sessions: %w", err)
+	}
+	return nil
+}
+
 // agreementColumns are the columns agreementRow scans, from agreements a:
 // the agreement, then its scopes as one space-separated text.
 const agreementColumns = `a.partner_id, a.version, a.purpose, a.retention_days, a.expires_at,

@@ -18,6 +18,7 @@ var partnerTests = []test{
 	{"Versioning", testAgreementVersioning},
 	{"ProposeInvalid", testProposeAgreementInvalid},
 	{"Approve", testApproveAgreement},
+	{"PortalEpoch", testPortalEpoch},
 	{"ApproveTwice", testApproveTwice},
 	{"ApproveAssessment", testApproveAssessment},
 	{"SuspendResume", testSuspendResume},
@@ -404,4 +405,27 @@ func testUnknownPartnerStatus(t *testing.T, s glasshouse.Store) {
 		})
 	}
 	wantStatus(t, s, p.ClientID, glasshouse.PartnerApproved)
+}
+
+// testPortalEpoch: a partner's portal epoch starts at 0 and each
+// EndPortalSessions moves it on; unknown partners are ENOTFOUND.
+func testPortalEpoch(t *testing.T, s glasshouse.Store) {
+	ctx := t.Context()
+	p := mustPartner(t, s, newPartner("streamflix", glasshouse.ScopeProfile))
+	other := mustPartner(t, s, newPartner("shopzon", glasshouse.ScopeProfile))
+	epoch, err := s.PortalEpoch(ctx, p.ClientID)
+	if err != nil || epoch != 0 {
+		t.Fatalf("PortalEpoch of a new partner = %d, %v; want 0", epoch, err)
+	}
+	must(t, s.EndPortalSessions(ctx, p.ClientID))
+	must(t, s.EndPortalSessions(ctx, p.ClientID))
+	if epoch, err := s.PortalEpoch(ctx, p.ClientID); err != nil || epoch != 2 {
+		t.Errorf("PortalEpoch after two sign-outs = %d, %v; want 2", epoch, err)
+	}
+	if epoch, err := s.PortalEpoch(ctx, other.ClientID); err != nil || epoch != 0 {
+		t.Errorf("another partner's PortalEpoch = %d, %v; want 0", epoch, err)
+	}
+	_, err = s.PortalEpoch(ctx, "nobody")
+	wantCode(t, err, glasshouse.ENOTFOUND, "PortalEpoch of an unknown partner")
+	wantCode(t, s.EndPortalSessions(ctx, "nobody"), glasshouse.ENOTFOUND, "EndPortalSessions of an unknown partner")
 }

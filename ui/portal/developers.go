@@ -103,12 +103,24 @@ func (p *Portal) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	failed = false
 	p.log.InfoContext(r.Context(), "partner signed in", "client_id", clientID, "ip", clientip.Of(r))
-	p.setSession(w, r, clientID, stored)
+	if err := p.setSession(w, r, clientID, stored); err != nil {
+		p.kit.Fail(w, r, err)
+		return
+	}
 	ui.Redirect(w, r, "/developers/dashboard")
 }
 
-// signOut ends the partner session.
+// signOut ends the partner's portal sessions, this one and every other
+// (on the server, not only the cookie), and clears the cookie.
 func (p *Portal) signOut(w http.ResponseWriter, r *http.Request) {
+	partner, err := p.partner(r)
+	if err == nil {
+		err = p.store.EndPortalSessions(r.Context(), partner.ClientID)
+	}
+	if err != nil && !errors.Is(err, errNoSession) {
+		p.kit.Fail(w, r, err)
+		return
+	}
 	p.setCookie(w, r, "", -1)
 	ui.Redirect(w, r, "/developers?done=signedout")
 }

@@ -193,11 +193,23 @@ func TestPartnerSession(t *testing.T) {
 	})
 
 	t.Run("sign out", func(t *testing.T) {
-		c := s.NewClient(t)
+		c, elsewhere := s.NewClient(t), s.NewClient(t)
 		c.SignIn(sf)
+		elsewhere.SignIn(sf)
+		copied := c.Cookie("/developers", "glasshouse_partner")
 		c.Post("/developers/signout", nil).MustRedirect("/developers?done=signedout")
 		c.Get("/developers?done=signedout").MustContain("Signed out.", "Partner sign-in")
 		c.Get("/developers/dashboard").MustRedirect("/developers#signin")
+		// The session is over on the server, not only in this browser: a
+		// copy of its cookie, and the app's other sessions, no longer work.
+		thief := s.NewClient(t)
+		u, _ := url.Parse(s.URL + "/developers")
+		thief.Jar.SetCookies(u, []*http.Cookie{copied})
+		thief.Get("/developers/dashboard").MustRedirect("/developers#signin")
+		elsewhere.Get("/developers/dashboard").MustRedirect("/developers#signin")
+		// Signing in again works.
+		c.SignIn(sf)
+		c.Get("/developers/dashboard").MustStatus(http.StatusOK)
 	})
 }
 

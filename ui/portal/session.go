@@ -14,9 +14,10 @@ import (
 )
 
 // partnerCookie holds a partner's portal session: the client id, when the
-// session ends, and a MAC over both and the partner's current secret hash,
-// so that a new secret ends every session made with the old one. Nothing
-// of it is stored on the server.
+// session ends, and a MAC over both, the partner's current secret hash and
+// its portal epoch, so that a new secret ends every session made with the
+// old one, and signing out (a new epoch) ends every session made before.
+// The server keeps only the epoch.
 const partnerCookie = "glasshouse_partner"
 
 // cookiePath scopes the partner session to the portal.
@@ -26,24 +27,31 @@ const cookiePath = "/developers"
 var errNoSession = errors.New("no partner session")
 
 // sessionMAC is the MAC of a partner session.
-func (p *Portal) sessionMAC(clientID string, expires int64, secretHash []byte) []byte {
+func (p *Portal) sessionMAC(clientID string, expires int64, secretHash []byte, epoch int64) []byte {
 	m := hmac.New(sha256.New, p.key)
-	m.Write([]byte("glasshouse/portal/partner-session\x00"))
+	m.Write([]byte("glasshouse/portal/partner-session/v2\x00"))
 	m.Write([]byte(clientID))
 	m.Write([]byte{0})
 	m.Write(strconv.AppendInt(nil, expires, 10))
+	m.Write([]byte{0})
+	m.Write(strconv.AppendInt(nil, epoch, 10))
 	m.Write([]byte{0})
 	m.Write(secretHash)
 	return m.Sum(nil)
 }
 
 // setSession signs clientID in for the portal's session lifetime.
-func (p *Portal) setSession(w http.ResponseWriter, r *http.Request, clientID string, secretHash []byte) {
+func (p *Portal) setSession(w http.ResponseWriter, r *http.Request, clientID string, secretHash []byte) error {
+	epoch, err := p.store.PortalEpoch(r.Context(), clientID)
+	if err != nil {
+		return err
+	}
 	expires := p.now().Add(p.lifetime).Unix()
 	enc := base64.RawURLEncoding
 	value := enc.EncodeToString([]byte(clientID)) + "." + strconv.FormatInt(expires, 10) + "." +
-		enc.EncodeToString(p.sessionMAC(clientID, expires, secretHash))
+		enc.EncodeToString(p.sessionMAC(clientID, expires, secretHash, epoch))
 	p.setCookie(w, r, value, int(p.lifetime.Seconds()))
+	return nil
 }
 
 // setCookie sets the partner session cookie, or clears it for maxAge < 0.
@@ -72,12 +80,16 @@ func (p *Portal) partner(r *http.Request) (*glasshouse.Partner, error) {
 	}
 	clientID := string(id)
 	secretHash, err := p.store.PartnerSecretHash(r.Context(), clientID)
+	var epoch int64
+	if err == nil {
+		epoch, err = p.store.PortalEpoch(r.Context(), clientID)
+	}
 	if glasshouse.ErrorCode(err) == glasshouse.ENOTFOUND {
 		return nil, errNoSession
 	} else if err != nil {
 		return nil, err
 	}
-	if !hmac.Equal(mac, p.sessionMAC(clientID, expires, secretHash)) {
+	if !hmac.Equal(mac, p.sessionMAC(clientID, expires, secretHash, epoch)) {
 		return nil, errNoSession
 	}
 	return p.store.PartnerByClientID(r.Context(), clientID)
