@@ -173,7 +173,9 @@ func TestPartnerSession(t *testing.T) {
 		// dashboard and sign-out, not a member's sign-in.
 		c := s.NewClient(t)
 		c.SignIn(sf)
-		header := func(p *pagetest.Page) string { return p.Body[strings.Index(p.Body, "<header"):strings.Index(p.Body, "</header>")] }
+		header := func(p *pagetest.Page) string {
+			return p.Body[strings.Index(p.Body, "<header"):strings.Index(p.Body, "</header>")]
+		}
 		for _, path := range []string{"/developers", "/developers/dashboard"} {
 			h := header(c.Get(path).MustStatus(http.StatusOK))
 			for _, want := range []string{`href="/developers/dashboard"`, `<form method="post" action="/developers/signout" class="inline">`,
