@@ -152,7 +152,7 @@ func TestConversationPreviews(t *testing.T) {
 	carol.Post(group, url.Values{"text": {"<b>tent</b> & stove"}}).MustStatus(http.StatusSeeOther)
 	page := alice.Get("/messages").MustStatus(http.StatusOK)
 	page.MustContain(
-		`<span class="conv-preview">`+strings.Repeat("é", 100)+`…</span>`, // cut at 100 characters
+		`<span class="conv-preview">`+strings.Repeat("é", 100)+`…</span>`,               // cut at 100 characters
 		`<span class="conv-preview">@carol: &lt;b&gt;tent&lt;/b&gt; &amp; stove</span>`, // a group's says who
 		`<span class="conv-preview">No messages yet</span>`,
 	)
