@@ -92,7 +92,9 @@ func (x *ids) cursor(clientID string, memberID int64, listing string, position i
 // position opens a cursor made by cursor with the same clientID, memberID
 // and listing. EINVALID for any other string.
 func (x *ids) position(clientID string, memberID int64, listing, cursor string) (int64, error) {
-	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	// Strict: the last character's unused bits must be zero, or 16
+	// spellings would open as one cursor.
+	b, err := base64.RawURLEncoding.Strict().DecodeString(cursor)
 	if err != nil || len(b) != aes.BlockSize {
 		return 0, errBadCursor
 	}
