@@ -25,13 +25,20 @@ func Of(r *http.Request) string {
 // trusted proxy saw; anything left of it the client may have written). A
 // request from any other peer keeps its RemoteAddr, whatever headers it
 // sends. With no proxies, Behind returns next.
+//
+// Addresses are compared and passed on without their IPv6 zone (the
+// "%eth0" of a link-local address) and IPv4-mapped form: a zone names an
+// interface of the host that wrote it, not a different client, so
+// "fe80::1%a" and "fe80::1%b" are one client (the limits per address
+// would otherwise count them apart), and a trusted link-local proxy is
+// trusted whatever interface it is seen on.
 func Behind(proxies []netip.Prefix, next http.Handler) http.Handler {
 	if len(proxies) == 0 {
 		return next
 	}
 	trusted := func(a netip.Addr) bool {
 		for _, p := range proxies {
-			if p.Contains(a.Unmap()) {
+			if p.Contains(canonical(a)) {
 				return true
 			}
 		}
@@ -55,10 +62,14 @@ func Behind(proxies []netip.Prefix, next http.Handler) http.Handler {
 			}
 		}
 		r2 := r.Clone(r.Context())
-		r2.RemoteAddr = netip.AddrPortFrom(peer.Unmap(), 0).String()
+		r2.RemoteAddr = netip.AddrPortFrom(canonical(peer), 0).String()
 		next.ServeHTTP(w, r2)
 	})
 }
+
+// canonical is a without its zone, and unmapped if it is an IPv4-mapped
+// IPv6 address.
+func canonical(a netip.Addr) netip.Addr { return a.WithZone("").Unmap() }
 
 // ParsePrefixes parses a comma-separated list of CIDR prefixes and plain
 // addresses, such as "10.0.0.0/8, 192.0.2.7"; "" is none.

@@ -66,3 +66,35 @@ func TestParsePrefixes(t *testing.T) {
 		}
 	}
 }
+
+// TestBehindZones: an IPv6 zone names an interface of the host that
+// wrote it, not another client: a trusted link-local proxy is trusted
+// whatever interface it is seen on, and a client's address is passed on
+// without its zone, so that zones cannot split one client into many.
+// (Found by FuzzBehind.)
+func TestBehindZones(t *testing.T) {
+	proxies, err := clientip.ParsePrefixes("10.0.0.0/8, fe80::/10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, peer, xff, want string
+	}{
+		{"link-local proxy seen with a zone", "[fe80::1%eth0]:443", "203.0.113.9", "203.0.113.9"},
+		{"client with a zone", "10.1.2.3:5000", "2001:db8::7%x", "2001:db8::7"},
+		{"the same client, another zone", "10.1.2.3:5000", "2001:db8::7%y", "2001:db8::7"},
+		{"a trusted proxy with a zone in the header", "10.1.2.3:5000", "203.0.113.9, fe80::2%eth1", "203.0.113.9"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got string
+			h := clientip.Behind(proxies, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = clientip.Of(r) }))
+			r := httptest.NewRequest("GET", "/", nil)
+			r.RemoteAddr = tc.peer
+			r.Header.Set("X-Forwarded-For", tc.xff)
+			h.ServeHTTP(httptest.NewRecorder(), r)
+			if got != tc.want {
+				t.Errorf("client %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
