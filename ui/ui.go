@@ -183,6 +183,10 @@ func (k *Kit) funcs() template.FuncMap {
 		// (see Date and DateTime).
 		"date":     Date,
 		"datetime": DateTime,
+		// day writes a UTC calendar day, such as a chart's, as text in
+		// the same style: it is a day, not an instant to show in the
+		// reader's zone.
+		"day": func(t time.Time) string { return t.UTC().Format(DateLayout) },
 		// field builds a Field from the page: its value from Form (never
 		// for passwords) and its error from Errors.
 		"field": func(p *Page, name, label, typ string) Field {

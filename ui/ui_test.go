@@ -243,3 +243,17 @@ func TestTimes(t *testing.T) {
 		t.Errorf("DateTime(zero) = %s; want never", got)
 	}
 }
+
+func TestDayFunc(t *testing.T) {
+	k := newKit(t)
+	pages, err := k.Pages(fstest.MapFS{"pages/day.html": {Data: []byte(`{{define "title"}}Day{{end}}{{define "main"}}<p id="d">{{day .Data}}</p>{{end}}`)}}, nil, "pages/*.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	day := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC) // a UTC day of a chart: not an instant for time.js
+	k.Render(w, httptest.NewRequest("GET", "/", nil), pages["day"], http.StatusOK, &ui.Page{Data: day})
+	if !strings.Contains(w.Body.String(), `<p id="d">3 Dec 2026</p>`) {
+		t.Errorf("day renders as:\n%s", w.Body)
+	}
+}

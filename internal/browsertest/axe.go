@@ -17,7 +17,7 @@ import (
 // `npm ci` at the repository root from its package-lock.json) runs over
 // every page a test's tab shows, once per page when a Do or Run finishes
 // on it, and again for each Screenshot (the states a test stops to look
-// at). Each violation is a problem of the tab: it fails the test when the
+// at) if the page changed since. Each violation is a problem of the tab: it fails the test when the
 // tab closes, like a JavaScript exception.
 
 // axeSource returns axe-core's script: $GLASSHOUSE_AXE when set, else
@@ -88,18 +88,25 @@ type axeResult struct {
 	}
 }
 
-// checkJS runs axe on the page once (again when force), and marks the
-// page checked. It returns null when there is nothing to check.
+// checkJS runs axe on the page once, and again when forced if the page
+// changed since; it returns null when there is nothing to check.
 const checkJS = `(async (force) => {
-	if (!/^https?:/.test(location.protocol) || (window.__browsertestAxe && !force)) return null;
-	window.__browsertestAxe = true;
+	const w = window;
+	if (!/^https?:/.test(location.protocol) || (w.__browsertestAxe && !(force && w.__browsertestAxeChanged))) return null;
+	if (!w.__browsertestAxe) {
+		new MutationObserver(() => { w.__browsertestAxeChanged = true; })
+			.observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+	}
+	w.__browsertestAxe = true;
 	const r = await axe.run(document, {resultTypes: ["violations"]});
+	w.__browsertestAxeChanged = false;
 	return {URL: location.href, Violations: r.violations.map(v => ({ID: v.id, Impact: v.impact || "", Help: v.help,
 		Nodes: v.nodes.map(n => ({Target: n.target, FailureSummary: n.failureSummary || ""}))}))};
 })`
 
-// checkA11y runs axe-core over the tab's page unless it did already (or
-// always, with force), and adds each violation to the tab's problems.
+// checkA11y runs axe-core over the tab's page unless it did already (with
+// force: unless the page has not changed since), and adds each violation to
+// the tab's problems.
 // Pages that a test left before they finished loading are not checked.
 func checkA11y(t testing.TB, ctx context.Context, force bool) {
 	t.Helper()

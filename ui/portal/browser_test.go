@@ -79,6 +79,8 @@ func TestBrowserPortal(t *testing.T) {
 		browsertest.Screenshot(t, tab, "dashboard")
 		browsertest.Do(t, tab, chromedp.EmulateViewport(390, 844), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(".portal-head h1")))
 		browsertest.Screenshot(t, tab, "dashboard-phone")
+		browsertest.Do(t, tab, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(s.URL+"/developers"), chromedp.WaitVisible(chromedp.ID("signin-h")))
+		browsertest.Screenshot(t, tab, "developers-signed-in")
 	})
 
 	t.Run("operator", func(t *testing.T) {
@@ -126,9 +128,10 @@ func TestBrowserPortal(t *testing.T) {
 
 		// The operator's and partners' pages are as wide as the rest.
 		widths := map[string]float64{}
-		for _, path := range []string{"/admin", "/developers", "/docs/partners.md", "/no-such-page"} {
+		for _, path := range []string{"/admin", "/developers", "/docs/partners.md", "/docs/", "/no-such-page"} {
 			browsertest.Do(t, tab, chromedp.Navigate(s.URL+path), chromedp.WaitVisible(chromedp.CSS("main h1")))
 			widths[path] = browsertest.Run(t, tab, chromedp.Evaluate[float64](`document.querySelector("main").getBoundingClientRect().width`))
+			browsertest.Screenshot(t, tab, path)
 		}
 		for path, w := range widths {
 			if w != widths["/no-such-page"] {
