@@ -154,6 +154,7 @@ func TestConsentPageLook(t *testing.T) {
 		`<link rel="stylesheet" href="/assets/style.css?v=0123456789abcdef">`,
 		`<header class="top">`, "Signed in as <strong>Name of alice</strong>",
 		"Testing Streamflix with care.", "30 days", "Your consent lasts until",
+		`<a href="/log">public transparency log</a>`, // the log's page, not its raw checkpoint
 		`<legend>Tick what you agree to share (nothing is ticked for you)</legend>`,
 		"Your profile", glasshouse.ScopeDescriptions["friends"], "Which conversations it may read",
 	} {

@@ -47,6 +47,10 @@ func TestRender(t *testing.T) {
 	if !strings.Contains(body, `href="/assets/style.css?v=`) || !strings.Contains(body, `name="csrf" value="`) {
 		t.Errorf("page lacks the versioned stylesheet or the CSRF field:\n%s", body)
 	}
+	// The footer leads to the log's page; time.js is on every page.
+	if !strings.Contains(body, `<a href="/log">public transparency log</a>`) || !strings.Contains(body, `<script src="/assets/js/time.js?v=`) {
+		t.Errorf("page lacks the footer's link to /log or time.js:\n%s", body)
+	}
 }
 
 func TestCSRF(t *testing.T) {

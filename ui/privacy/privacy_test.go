@@ -71,6 +71,7 @@ func TestOverview(t *testing.T) {
 			"None yet.", // Shopzon has not called for alice
 			"Consent until",
 			`action="/privacy/export"`, `href="/privacy/delete"`,
+			`<a href="/log">public transparency log</a>`, // the log's page, not its raw checkpoint
 		)
 		// Disconnecting asks first: the form is inside a closed <details>
 		// whose summary only opens it.

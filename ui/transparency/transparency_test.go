@@ -53,10 +53,10 @@ func TestLogPage(t *testing.T) {
 	}
 	for i, want := range [][]string{
 		{`<td class="num">2</td>`, `<time datetime="2026-12-03T14:07:00Z" data-format="datetime">3 Dec 2026, 14:07 UTC</time>`,
-			"Streamflix<br><code>streamflix</code>", "<code>GET /graph/v1/me/conversations/{id}/messages</code>",
+			"Streamflix<br><code>streamflix</code>", `<code class="endpoint">GET /graph/v1/me/conversations/{id}/messages</code>`,
 			"<code>messages.read</code>", `<span class="badge bad">denied</span>`, "scope_not_granted", `<td class="num">0</td>`},
 		{`<td class="num">1</td>`, "3 Dec 2026, 14:06 UTC", "<code>evil</code>", "<code>profile</code>", `<span class="badge ok">granted</span>`},
-		{`<td class="num">0</td>`, "3 Dec 2026, 14:05 UTC", "<code>GET /graph/v1/me/friends</code>", "<code>friends</code>", "granted"},
+		{`<td class="num">0</td>`, "3 Dec 2026, 14:05 UTC", `<code class="endpoint">GET /graph/v1/me/friends</code>`, "<code>friends</code>", "granted"},
 	} {
 		for _, w := range want {
 			if !strings.Contains(rows[i], w) {
