@@ -176,19 +176,17 @@ type fetched struct {
 	err          error
 }
 
-// verifyTree recomputes the tree of cp from the served entries, comparing
-// it with the served tiles, the previous state's root at its size, and
-// cp's root; it returns the entry counts.
-func verifyTree(ctx context.Context, r *Remote, cp *Checkpoint, prev *State, cfg VerifyConfig) ([]Count, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	size := cp.Size
+// prefetch fetches the entry bundles of a tree of size entries, with their
+// level-0 tiles, at most 2*workers ahead of the reader, and returns the
+// function that hands them out in order: next(i) for i = 0, 1, … It stops
+// when ctx ends.
+func prefetch(ctx context.Context, r *Remote, size uint64, workers int) (next func(bundle uint64) (fetched, error)) {
 	nb := (size + layout.EntryBundleWidth - 1) / layout.EntryBundleWidth
 	slots := make([]chan fetched, nb)
 	for i := range slots {
 		slots[i] = make(chan fetched, 1)
 	}
-	window := make(chan struct{}, 2*cfg.Workers)
+	window := make(chan struct{}, 2*workers)
 	go func() {
 		for i := range nb {
 			select {
@@ -206,91 +204,137 @@ func verifyTree(ctx context.Context, r *Remote, cp *Checkpoint, prev *State, cfg
 			}()
 		}
 	}()
-
-	rf := compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
-	rng := rf.NewEmptyRange(0)
-	upper := map[compact.NodeID][]byte{} // perfect nodes at tree levels 8, 16, …: the higher tiles' hashes
-	visit := func(id compact.NodeID, h []byte) {
-		if id.Level > 0 && id.Level%layout.TileHeight == 0 {
-			upper[id] = h
+	return func(i uint64) (fetched, error) {
+		select {
+		case f := <-slots[i]:
+			<-window
+			return f, nil
+		case <-ctx.Done():
+			return fetched{}, ctx.Err()
 		}
 	}
-	counts := map[Count]uint64{}
-	var e Entry
-	for bi := range nb {
-		var f fetched
-		select {
-		case f = <-slots[bi]:
-		case <-ctx.Done():
-			return nil, ctx.Err()
+}
+
+// treeCheck recomputes a tree entry by entry, comparing each entry's hash
+// with its served tile, and the root at the previous state's size with the
+// root seen then; it counts the entries as it goes.
+type treeCheck struct {
+	rng    *compact.Range
+	upper  map[compact.NodeID][]byte // perfect nodes at tree levels 8, 16, …: the higher tiles' hashes
+	prev   *State
+	counts map[Count]uint64
+	entry  Entry
+}
+
+func newTreeCheck(prev *State) *treeCheck {
+	rf := compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+	return &treeCheck{rng: rf.NewEmptyRange(0), upper: map[compact.NodeID][]byte{}, prev: prev, counts: map[Count]uint64{}}
+}
+
+// bundle checks bundle number bi of a tree of size entries against its
+// level-0 tile, entry by entry, calling each with the decoded entry.
+func (c *treeCheck) bundle(bi, size uint64, f fetched, each func(index uint64, e *Entry)) error {
+	want := uint64(layout.EntryBundleWidth)
+	if p := layout.PartialTileSize(0, bi, size); p > 0 {
+		want = uint64(p)
+	}
+	var b api.EntryBundle
+	if err := b.UnmarshalText(f.bundle); err != nil {
+		return tampered("entry bundle %d: %v", bi, err)
+	}
+	if uint64(len(b.Entries)) < want {
+		return tampered("log truncated: entry bundle %d has %d entries, the checkpoint of size %d needs %d", bi, len(b.Entries), size, want)
+	}
+	if uint64(len(f.tile)) != 32*want {
+		return tampered("tile 0/%d has %d bytes, want %d hashes", bi, len(f.tile), want)
+	}
+	visit := func(id compact.NodeID, h []byte) {
+		if id.Level > 0 && id.Level%layout.TileHeight == 0 {
+			c.upper[id] = h
 		}
-		<-window
-		if f.err != nil {
-			if errors.Is(f.err, fs.ErrNotExist) {
-				return nil, tampered("log truncated: the checkpoint has %d entries, but %v", size, f.err)
+	}
+	for k := range want {
+		index := bi*layout.EntryBundleWidth + k
+		raw := b.Entries[k]
+		if err := c.entry.UnmarshalBinary(raw); err != nil {
+			return tampered("entry %d: %v", index, err)
+		}
+		h := LeafHash(raw)
+		if served := f.tile[32*k : 32*k+32]; !bytes.Equal(served, h[:]) {
+			return tampered("tile 0/%d: hash %d (entry %d) is %x, but the entry hashes to %x", bi, k, index, served, h)
+		}
+		if err := c.rng.Append(h[:], visit); err != nil {
+			return fmt.Errorf("verify: %w", err)
+		}
+		if p := c.prev; p != nil && c.rng.End() == p.Size {
+			if root, _ := c.rng.GetRootHash(nil); !bytes.Equal(root, p.Hash) {
+				return tampered("fork: the first %d entries hash to root %x, but the checkpoint seen on %s at that size had root %x", p.Size, root, p.VerifiedAt.Format(time.RFC3339), p.Hash)
 			}
+		}
+		count(c.counts, &c.entry)
+		if each != nil {
+			each(index, &c.entry)
+		}
+	}
+	return nil
+}
+
+// root returns the recomputed tree's root.
+func (c *treeCheck) root() []byte {
+	if c.rng.End() == 0 {
+		return rfc6962.DefaultHasher.EmptyRoot()
+	}
+	root, _ := c.rng.GetRootHash(nil)
+	return root
+}
+
+// sortedCounts returns the counts sorted by partner, scope, decision and
+// reason.
+func (c *treeCheck) sortedCounts() []Count {
+	out := make([]Count, 0, len(c.counts))
+	for k, n := range c.counts {
+		k.N = n
+		out = append(out, k)
+	}
+	slices.SortFunc(out, func(a, b Count) int {
+		return cmp.Or(cmp.Compare(a.Partner, b.Partner), cmp.Compare(a.Scope, b.Scope), cmp.Compare(a.Decision, b.Decision), cmp.Compare(a.Reason, b.Reason))
+	})
+	return out
+}
+
+// verifyTree recomputes the tree of cp from the served entries, comparing
+// it with the served tiles, the previous state's root at its size, and
+// cp's root; it returns the entry counts.
+func verifyTree(ctx context.Context, r *Remote, cp *Checkpoint, prev *State, cfg VerifyConfig) ([]Count, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	size := cp.Size
+	next := prefetch(ctx, r, size, cfg.Workers)
+	check := newTreeCheck(prev)
+	for bi := range (size + layout.EntryBundleWidth - 1) / layout.EntryBundleWidth {
+		f, err := next(bi)
+		if err != nil {
+			return nil, err
+		}
+		if errors.Is(f.err, fs.ErrNotExist) {
+			return nil, tampered("log truncated: the checkpoint has %d entries, but %v", size, f.err)
+		} else if f.err != nil {
 			return nil, fmt.Errorf("verify: %w", f.err)
 		}
-		want := uint64(layout.EntryBundleWidth)
-		if p := layout.PartialTileSize(0, bi, size); p > 0 {
-			want = uint64(p)
-		}
-		var b api.EntryBundle
-		if err := b.UnmarshalText(f.bundle); err != nil {
-			return nil, tampered("entry bundle %d: %v", bi, err)
-		}
-		if uint64(len(b.Entries)) < want {
-			return nil, tampered("log truncated: entry bundle %d has %d entries, the checkpoint of size %d needs %d", bi, len(b.Entries), size, want)
-		}
-		if uint64(len(f.tile)) != 32*want {
-			return nil, tampered("tile 0/%d has %d bytes, want %d hashes", bi, len(f.tile), want)
-		}
-		for k := range want {
-			index := bi*layout.EntryBundleWidth + k
-			entry := b.Entries[k]
-			if err := e.UnmarshalBinary(entry); err != nil {
-				return nil, tampered("entry %d: %v", index, err)
-			}
-			h := LeafHash(entry)
-			if served := f.tile[32*k : 32*k+32]; !bytes.Equal(served, h[:]) {
-				return nil, tampered("tile 0/%d: hash %d (entry %d) is %x, but the entry hashes to %x", bi, k, index, served, h)
-			}
-			if err := rng.Append(h[:], visit); err != nil {
-				return nil, fmt.Errorf("verify: %w", err)
-			}
-			if prev != nil && rng.End() == prev.Size {
-				if root, _ := rng.GetRootHash(nil); !bytes.Equal(root, prev.Hash) {
-					return nil, tampered("fork: the first %d entries hash to root %x, but the checkpoint seen on %s at that size had root %x", prev.Size, root, prev.VerifiedAt.Format(time.RFC3339), prev.Hash)
-				}
-			}
-			count(counts, &e)
-			if cfg.Entry != nil {
-				cfg.Entry(index, &e)
-			}
+		if err := check.bundle(bi, size, f, cfg.Entry); err != nil {
+			return nil, err
 		}
 		if cfg.Progress != nil {
 			cfg.Progress(min((bi+1)*layout.EntryBundleWidth, size), size)
 		}
 	}
-	root := rfc6962.DefaultHasher.EmptyRoot()
-	if size > 0 {
-		root, _ = rng.GetRootHash(nil)
-	}
-	if !bytes.Equal(root, cp.Hash[:]) {
+	if root := check.root(); !bytes.Equal(root, cp.Hash[:]) {
 		return nil, tampered("root: the checkpoint of size %d says %x, but the entries hash to %x", size, cp.Hash, root)
 	}
-	if err := verifyUpperTiles(ctx, r, size, upper); err != nil {
+	if err := verifyUpperTiles(ctx, r, size, check.upper); err != nil {
 		return nil, err
 	}
-	out := make([]Count, 0, len(counts))
-	for c, n := range counts {
-		c.N = n
-		out = append(out, c)
-	}
-	slices.SortFunc(out, func(a, b Count) int {
-		return cmp.Or(cmp.Compare(a.Partner, b.Partner), cmp.Compare(a.Scope, b.Scope), cmp.Compare(a.Decision, b.Decision), cmp.Compare(a.Reason, b.Reason))
-	})
-	return out, nil
+	return check.sortedCounts(), nil
 }
 
 // verifyUpperTiles compares every tile above level 0 with the perfect
