@@ -49,6 +49,9 @@ type Browser struct {
 // is installed.
 func New(t testing.TB) *Browser {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("browsertest: skipped in -short mode (the quick tier); .ci/run runs it")
+	}
 	path := Find()
 	if path == "" {
 		t.Skip("browsertest: no chromium found: install it with apt-get install -y chromium (or set GLASSHOUSE_CHROMIUM to a Chromium binary)")

@@ -33,6 +33,9 @@ var admin struct {
 // Require skips tb unless EnvVar names a server, and returns its URL.
 func Require(tb testing.TB) string {
 	tb.Helper()
+	if testing.Short() {
+		tb.Skip("skipping PostgreSQL tests in -short mode (the quick tier); .ci/run runs them")
+	}
 	server := os.Getenv(EnvVar)
 	if server == "" {
 		tb.Skipf("%s is not set: skipping PostgreSQL tests (set it to a URL such as postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable)", EnvVar)
