@@ -10,7 +10,7 @@ import (
 )
 
 // Scopes a partner may ask for. openid and offline_access are protocol
-// scopes; the others reach member data, each narrowly (DESIGN.md, capability 5).
+// scopes; the others reach member data, each narrowly.
 const (
 	ScopeOpenID       = "openid"
 	ScopeOffline      = "offline_access"

@@ -5,6 +5,7 @@
 // each subscription has a bounded buffer, and Publish never blocks. A
 // subscriber whose buffer is full is closed rather than waited for; its
 // stream ends and the client resumes from the last message id it saw, so a
-// slow client never holds up the store's writer or other members. A NATS
-// implementation of the same interface serves clusters.
+// slow client never holds up the store's writer or other members. It
+// serves one node: a message committed through another node does not reach
+// its streams.
 package realtime

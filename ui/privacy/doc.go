@@ -1,5 +1,5 @@
 // Package privacy is the privacy center, the member's pages about partner
-// apps and their own data (DESIGN.md capabilities 7 and 8):
+// apps and their own data:
 //
 //	GET  /privacy                              connected apps: scopes, purpose, consent expiry, relay, last access
 //	GET  /privacy/apps/{partner}               one app's access history: a chart and a table of events
