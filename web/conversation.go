@@ -135,27 +135,38 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, c caller) erro
 	if err != nil {
 		return err
 	}
-	query := r.URL.Query()
-	if query.Has("before") && query.Has("after") {
-		return glasshouse.Errorf(glasshouse.EINVALID, "Use before or after, not both.")
-	}
-	q := glasshouse.MessageQuery{ConversationID: id, MemberID: c.memberID}
-	var limit int64
-	if q.Before, err = queryInt(query, "before", 1, math.MaxInt64, 0); err != nil {
-		return err
-	} else if q.After, err = queryInt(query, "after", 0, math.MaxInt64, 0); err != nil {
-		return err
-	} else if limit, err = queryInt(query, "limit", 1, glasshouse.MaxPageSize, glasshouse.DefaultPageSize); err != nil {
+	q, err := messageQuery(r.URL.Query())
+	if err != nil {
 		return err
 	}
-	q.Limit = int(limit)
-	q.Forward = query.Has("after")
+	q.ConversationID, q.MemberID = id, c.memberID
 	page, err := s.store.Messages(r.Context(), q)
 	if err != nil {
 		return err
 	}
 	page.Messages = nonNil(page.Messages)
 	return reply(w, http.StatusOK, page)
+}
+
+// messageQuery reads a history page's query: before or after (not both),
+// and limit.
+func messageQuery(query url.Values) (glasshouse.MessageQuery, error) {
+	if query.Has("before") && query.Has("after") {
+		return glasshouse.MessageQuery{}, glasshouse.Errorf(glasshouse.EINVALID, "Use before or after, not both.")
+	}
+	var q glasshouse.MessageQuery
+	var limit int64
+	var err error
+	if q.Before, err = queryInt(query, "before", 1, math.MaxInt64, 0); err != nil {
+		return glasshouse.MessageQuery{}, err
+	} else if q.After, err = queryInt(query, "after", 0, math.MaxInt64, 0); err != nil {
+		return glasshouse.MessageQuery{}, err
+	} else if limit, err = queryInt(query, "limit", 1, glasshouse.MaxPageSize, glasshouse.DefaultPageSize); err != nil {
+		return glasshouse.MessageQuery{}, err
+	}
+	q.Limit = int(limit)
+	q.Forward = query.Has("after")
+	return q, nil
 }
 
 type readMarker struct {
