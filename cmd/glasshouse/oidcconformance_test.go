@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -117,4 +118,21 @@ func TestOpenIDClientConformance(t *testing.T) {
 		t.Fatalf("openid-client conformance: run %s: %v\n%s", node, err, output.String())
 	}
 	t.Logf("openid-client conformance:\n%s", output.String())
+
+	// After the replays, revocations and wrong secrets, the log still
+	// verifies, and holds an entry for every recorded Graph call.
+	p, err := m.Store.PartnerByClientID(context.Background(), creds.ClientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorded, err := m.Store.PartnerAccessTotals(context.Background(), p.ID)
+	if err != nil || recorded.Granted == 0 || recorded.Denied == 0 {
+		t.Fatalf("the run recorded %+v (%v), want granted and denied calls", recorded, err)
+	}
+	waitForLog(t, m, uint64(recorded.All()))
+	if out, err := runCLI(t, "audit", "report", m.URL(), "--partner", creds.ClientID, "--state", filepath.Join(t.TempDir(), "state.json")); err != nil {
+		t.Fatalf("audit report after the conformance run: %v\n%s", err, out)
+	} else if !strings.Contains(out, "granted") || !strings.Contains(out, "denied") {
+		t.Errorf("audit report after the conformance run:\n%s", out)
+	}
 }
