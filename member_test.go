@@ -18,11 +18,11 @@ func TestDisplayNameCharacters(t *testing.T) {
 		"",
 		"Alice Liddell",
 		"Zoë O'Brien-Łukasz",
-		"محمد رضا",                 // Arabic script: right to left by itself, no control needed
-		"میرزا\u200cعلی",           // Persian with a zero width non-joiner
-		"क्\u200dष",                // Devanagari with a zero width joiner
+		"محمد رضا",               // Arabic script: right to left by itself, no control needed
+		"میرزا\u200cعلی",         // Persian with a zero width non-joiner
+		"क्\u200dष",              // Devanagari with a zero width joiner
 		"👨\u200d👩\u200d👧 family", // an emoji sequence
-		"❤\ufe0f and ☺\ufe0e",      // variation selectors
+		"❤\ufe0f and ☺\ufe0e",    // variation selectors
 		"山田 太郎",
 	}
 	bad := map[string]string{
