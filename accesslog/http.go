@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/httpio"
 	"github.com/transparency-dev/tessera/api/layout"
 )
 
@@ -225,16 +226,5 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		h.Fail(w, r, err)
 		return
 	}
-	status := map[string]int{
-		glasshouse.EINVALID:     http.StatusBadRequest,
-		glasshouse.ENOTFOUND:    http.StatusNotFound,
-		glasshouse.EUNAVAILABLE: http.StatusServiceUnavailable,
-	}[glasshouse.ErrorCode(err)]
-	if status == 0 {
-		status = http.StatusInternalServerError
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]string{"error": glasshouse.ErrorCode(err), "message": glasshouse.ErrorMessage(err)})
+	httpio.Problem{Status: httpio.Status(glasshouse.ErrorCode(err)), Code: glasshouse.ErrorCode(err), Message: glasshouse.ErrorMessage(err)}.Write(w)
 }

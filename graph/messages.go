@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/glasshouse/glasshouse"
-	"github.com/glasshouse/glasshouse/jsonapi"
+	"github.com/glasshouse/glasshouse/httpio"
 	"github.com/glasshouse/glasshouse/policy"
 )
 
@@ -29,7 +29,7 @@ type sent struct {
 // stored.
 func (a *API) send(ctx context.Context, c *call) (read, error) {
 	var in newMessage
-	if err := jsonapi.Decode(c.w, c.r, &in); err != nil {
+	if err := httpio.Decode(c.w, c.r, &in); err != nil {
 		return nil, err
 	}
 	if in.To == "" {

@@ -2,14 +2,13 @@ package graph
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/glasshouse/glasshouse"
-	"github.com/glasshouse/glasshouse/jsonapi"
+	"github.com/glasshouse/glasshouse/httpio"
 	"github.com/glasshouse/glasshouse/oauth"
 	"github.com/glasshouse/glasshouse/policy"
 )
@@ -90,7 +89,7 @@ const recordTimeout = 30 * time.Second
 // run.
 func (a *API) decide(ctx context.Context, w http.ResponseWriter, r *http.Request, access *oauth.Access, kind policy.Kind, ep endpoint, rec *glasshouse.AccessRecord) (read, error) {
 	if ok, after := a.limiter.Allow(access.Partner.ClientID); !ok {
-		return nil, &jsonapi.RetryError{Err: glasshouse.Errorf(glasshouse.ERATELIMITED, "This app is over its rate limit; retry later."), After: after}
+		return nil, &httpio.RetryError{Err: glasshouse.Errorf(glasshouse.ERATELIMITED, "This app is over its rate limit; retry later."), After: after}
 	}
 	c := &call{
 		w:        w,
@@ -147,7 +146,7 @@ func (a *API) finish(ctx context.Context, w http.ResponseWriter, r *http.Request
 		}
 	}
 	p := a.problem(r, err)
-	rec.Reason, rec.Items = p.code, 0
+	rec.Reason, rec.Items = p.Code, 0
 	receipt, rerr := a.recorder.Record(ctx, rec)
 	if rerr != nil {
 		a.unrecorded(w, r, rec, rerr)
@@ -161,12 +160,9 @@ func (a *API) finish(ctx context.Context, w http.ResponseWriter, r *http.Request
 // after the commit, outside the write transaction.
 func (a *API) respond(w http.ResponseWriter, r *http.Request, receipt string, res *reply) {
 	setReceipt(w, receipt)
-	body, err := json.Marshal(res.body)
-	if err != nil {
+	if err := httpio.WriteJSON(w, res.status, res.body); err != nil {
 		a.fail(w, r, fmt.Errorf("encode response: %w", err))
-		return
 	}
-	writeBody(w, res.status, body)
 }
 
 // unrecorded answers a request whose access could not be recorded: 503,

@@ -2,7 +2,6 @@ package oauth
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/httpio"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 )
 
@@ -83,17 +83,7 @@ func writeError(w http.ResponseWriter, status int, code, description, challenge 
 	if challenge != "" {
 		w.Header().Set("WWW-Authenticate", challenge)
 	}
-	writeJSON(w, status, map[string]string{"error": code, "error_description": description})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"error":"server_error"}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	httpio.WriteJSON(w, status, map[string]string{"error": code, "error_description": description}) // always marshals
 }
 
 // errClientAuth is the one answer to a failed client authentication, the
@@ -139,7 +129,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "server_error", "Try again later.", "")
 		return
 	}
-	writeJSON(w, http.StatusOK, resp)
+	httpio.WriteJSON(w, http.StatusOK, resp) // always marshals
 }
 
 // introspection describes token as its own client, clientID, may see it;
@@ -221,7 +211,7 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf(`Bearer %s, error="insufficient_scope", scope="openid", error_description=%q`, realm, msg))
 		return
 	}
-	writeJSON(w, http.StatusOK, Claims(a))
+	httpio.WriteJSON(w, http.StatusOK, Claims(a)) // always marshals
 }
 
 // bearerToken returns the request's bearer token: in the Authorization

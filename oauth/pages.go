@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"math"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/clientip"
+	"github.com/glasshouse/glasshouse/httpio"
 	"github.com/glasshouse/glasshouse/password"
 	"github.com/glasshouse/glasshouse/ratelimit"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -103,20 +103,20 @@ func (s *Server) loadFlow(w http.ResponseWriter, r *http.Request) (*flow, bool) 
 	ctx, now := r.Context(), s.now()
 	req, err := s.store.AuthRequest(ctx, r.URL.Query().Get("id"), now)
 	if glasshouse.ErrorCode(err) == glasshouse.ENOTFOUND {
-		s.fail(w, r, http.StatusNotFound, "This sign-in request has expired or is not valid. Go back to the app and start again.")
+		s.fail(w, r, glasshouse.Errorf(glasshouse.ENOTFOUND, "This sign-in request has expired or is not valid. Go back to the app and start again."))
 		return nil, false
 	} else if err != nil {
 		s.internal(w, r, err)
 		return nil, false
 	}
 	if req.Done {
-		s.fail(w, r, http.StatusConflict, "This request is already finished. Go back to the app.")
+		s.fail(w, r, errFinished)
 		return nil, false
 	}
 	c, err := s.client(ctx, req.ClientID, now)
 	var ae *AccessError
 	if errors.As(err, &ae) {
-		s.fail(w, r, http.StatusForbidden, ae.Err.Message+" The app cannot ask for your data now.")
+		s.fail(w, r, glasshouse.Errorf(glasshouse.EFORBIDDEN, "%s The app cannot ask for your data now.", ae.Err.Message))
 		return nil, false
 	} else if err != nil {
 		s.internal(w, r, err)
@@ -125,7 +125,10 @@ func (s *Server) loadFlow(w http.ResponseWriter, r *http.Request) (*flow, bool) 
 	return &flow{req: req, client: c}, true
 }
 
-var errSignIn = glasshouse.Errorf(glasshouse.EUNAUTHORIZED, "Sign in first.")
+var (
+	errSignIn   = glasshouse.Errorf(glasshouse.EUNAUTHORIZED, "Sign in first.")
+	errFinished = glasshouse.Errorf(glasshouse.ECONFLICT, "This request is already finished. Go back to the app.")
+)
 
 // session returns the member's glasshouse session if the request carries
 // one that is recent enough for the request's max_age (0, as with
@@ -203,7 +206,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		done, ok, after := l.limiter.Attempt(l.key)
 		if !ok {
 			failed = false // refused before trying: nothing to count
-			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(after.Seconds()))))
+			httpio.SetRetryAfter(w.Header(), after)
 			s.renderLogin(w, r, f, http.StatusTooManyRequests, handle, "Too many failed attempts. Wait a little and try again.")
 			return
 		}
@@ -433,7 +436,7 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, f *flow, sess 
 	granted := append(slices.DeleteFunc(slices.Clone(f.req.RequestedScopes), func(s string) bool { return !isProtocolScope(s) }), data...)
 	err := s.store.CompleteAuthRequest(ctx, f.req.ID, sess.MemberID, sess.CreatedAt, granted)
 	if code := glasshouse.ErrorCode(err); code == glasshouse.ECONFLICT || code == glasshouse.ENOTFOUND {
-		s.fail(w, r, http.StatusConflict, "This request is already finished. Go back to the app.")
+		s.fail(w, r, errFinished)
 		return
 	} else if err != nil {
 		s.internal(w, r, err)
@@ -522,12 +525,12 @@ func (s *Server) SeedGrant(ctx context.Context, memberID int64, clientID string,
 func (s *Server) checkForm(w http.ResponseWriter, r *http.Request, purpose string, f *flow, memberID int64) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		s.fail(w, r, http.StatusBadRequest, "The form could not be read.")
+		s.fail(w, r, glasshouse.Errorf(glasshouse.EINVALID, "The form could not be read."))
 		return false
 	}
 	c, err := r.Cookie(csrfCookie)
 	if err != nil || !hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(s.csrfMAC(c.Value, purpose, f.req.ID, memberID))) {
-		s.fail(w, r, http.StatusForbidden, "This form has expired or did not come from this site. Go back, reload the page and try again.")
+		s.fail(w, r, glasshouse.Errorf(glasshouse.EFORBIDDEN, "This form has expired or did not come from this site. Go back, reload the page and try again."))
 		return false
 	}
 	return true
@@ -596,12 +599,20 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	w.Write(buf.Bytes())
 }
 
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	s.render(w, r, status, "error", &page{Title: "Cannot continue", Message: msg})
+// fail answers with the error page for err (httpio.NewProblem): the
+// status and message of its code, or for an internal error (logged) a
+// generic text.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	p := httpio.NewProblem(s.log, r, err)
+	p.SetHeader(w.Header())
+	if p.Code == glasshouse.EINTERNAL {
+		p.Message = "Something went wrong on our side. Try again in a moment."
+	}
+	s.render(w, r, p.Status, "error", &page{Title: "Cannot continue", Message: p.Message})
 }
 
-// internal logs err and answers a generic error page.
+// internal answers an error the page did not expect as the server's own,
+// whatever its code: logged, and the generic error page.
 func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
-	s.log.ErrorContext(r.Context(), "oauth page", "path", r.URL.Path, "err", err)
-	s.fail(w, r, http.StatusInternalServerError, "Something went wrong on our side. Try again in a moment.")
+	s.fail(w, r, fmt.Errorf("oauth page: %v", err)) // %v: no code survives
 }

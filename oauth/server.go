@@ -5,15 +5,14 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/clientip"
+	"github.com/glasshouse/glasshouse/httpio"
 	"github.com/glasshouse/glasshouse/pairwise"
 	"github.com/glasshouse/glasshouse/password"
 	"github.com/glasshouse/glasshouse/ratelimit"
@@ -196,7 +195,7 @@ const (
 func (s *Server) limitByIP(l *ratelimit.Limiter, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if ok, after := l.Allow(clientip.Of(r)); !ok {
-			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(after.Seconds()))))
+			httpio.SetRetryAfter(w.Header(), after)
 			http.Error(w, "Too many authorization requests from this address; try again later.", http.StatusTooManyRequests)
 			return
 		}

@@ -1,11 +1,11 @@
 package ui
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/httpio"
 )
 
 // apiPrefixes are the paths that programs call: a path under one of them
@@ -19,12 +19,7 @@ var apiPrefixes = []string{"/api/", "/graph/", "/oauth/", "/log/", "/.well-known
 func (k *Kit) NotFound(w http.ResponseWriter, r *http.Request) {
 	for _, p := range apiPrefixes {
 		if strings.HasPrefix(r.URL.Path, p) {
-			h := w.Header()
-			h.Set("Content-Type", "application/json")
-			h.Set("Cache-Control", "no-store")
-			h.Set("X-Content-Type-Options", "nosniff")
-			w.WriteHeader(http.StatusNotFound)
-			json.NewEncoder(w).Encode(map[string]string{"error": glasshouse.ENOTFOUND, "message": "No such endpoint or method."})
+			httpio.Problem{Status: http.StatusNotFound, Code: glasshouse.ENOTFOUND, Message: "No such endpoint or method."}.Write(w)
 			return
 		}
 	}

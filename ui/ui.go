@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/glasshouse/glasshouse"
-	"github.com/glasshouse/glasshouse/jsonapi"
+	"github.com/glasshouse/glasshouse/httpio"
 )
 
 //go:embed templates static pages
@@ -349,17 +349,11 @@ func SafeNext(next, fallback string) string {
 	return next
 }
 
-// Fail answers with a plain error page for err: its message when it is a
-// *glasshouse.Error, a generic one (and a log line) otherwise.
+// Fail answers with a plain error page for err, through httpio.NewProblem:
+// its status and message when it is a *glasshouse.Error, a generic one
+// (and a log line) otherwise.
 func (k *Kit) Fail(w http.ResponseWriter, r *http.Request, err error) {
-	code := glasshouse.ErrorCode(err)
-	msg := glasshouse.ErrorMessage(err)
-	if code == glasshouse.EINTERNAL {
-		k.c.Logger.ErrorContext(r.Context(), "page", "route", r.Pattern, "err", err)
-	}
-	status, ok := jsonapi.StatusOf[code]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
-	k.Render(w, r, k.errorPage, status, &Page{Member: k.Member(r), Data: msg})
+	p := httpio.NewProblem(k.c.Logger, r, err)
+	p.SetHeader(w.Header())
+	k.Render(w, r, k.errorPage, p.Status, &Page{Member: k.Member(r), Data: p.Message})
 }

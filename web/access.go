@@ -10,6 +10,7 @@ import (
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/accesslog"
+	"github.com/glasshouse/glasshouse/httpio"
 )
 
 // The member's side of accountability: every partner access that spoke for
@@ -106,5 +107,5 @@ func (s *Server) myAccess(w http.ResponseWriter, r *http.Request, c caller) erro
 		}
 		page.Events = append(page.Events, ev)
 	}
-	return reply(w, http.StatusOK, page)
+	return httpio.WriteJSON(w, http.StatusOK, page)
 }

@@ -5,7 +5,7 @@ import (
 	"slices"
 
 	"github.com/glasshouse/glasshouse"
-	"github.com/glasshouse/glasshouse/jsonapi"
+	"github.com/glasshouse/glasshouse/httpio"
 )
 
 // The member's side of consent: the apps they connected, and withdrawing,
@@ -29,7 +29,7 @@ func (s *Server) apps(w http.ResponseWriter, r *http.Request, c caller) error {
 	for _, g := range grants {
 		views = append(views, appView{Grant: g, Live: g.Live(now)})
 	}
-	return reply(w, http.StatusOK, views)
+	return httpio.WriteJSON(w, http.StatusOK, views)
 }
 
 func (s *Server) revokeApp(w http.ResponseWriter, r *http.Request, c caller) error {
@@ -66,7 +66,7 @@ func (s *Server) setAppRelay(w http.ResponseWriter, r *http.Request, c caller) e
 	var in struct {
 		Enabled *bool `json:"enabled"`
 	}
-	if err := jsonapi.Decode(w, r, &in); err != nil {
+	if err := httpio.Decode(w, r, &in); err != nil {
 		return err
 	} else if in.Enabled == nil {
 		return glasshouse.Errorf(glasshouse.EINVALID, "enabled (true or false) is required.")
@@ -103,5 +103,5 @@ func (s *Server) reconfirmApp(w http.ResponseWriter, r *http.Request, c caller) 
 	if err != nil {
 		return err
 	}
-	return reply(w, http.StatusOK, appView{Grant: saved, Live: saved.Live(now)})
+	return httpio.WriteJSON(w, http.StatusOK, appView{Grant: saved, Live: saved.Live(now)})
 }

@@ -13,7 +13,7 @@ import (
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/clientip"
-	"github.com/glasshouse/glasshouse/jsonapi"
+	"github.com/glasshouse/glasshouse/httpio"
 	"github.com/glasshouse/glasshouse/password"
 	"github.com/glasshouse/glasshouse/ratelimit"
 )
@@ -82,14 +82,14 @@ func hashToken(token string) []byte {
 // signup creates a member. The client signs in next with POST /sessions.
 func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
 	var in glasshouse.Signup
-	if err := jsonapi.Decode(w, r, &in); err != nil {
+	if err := httpio.Decode(w, r, &in); err != nil {
 		return err
 	}
 	m, err := s.Signup(r.Context(), in, clientip.Of(r))
 	if err != nil {
 		return err
 	}
-	return reply(w, http.StatusCreated, m)
+	return httpio.WriteJSON(w, http.StatusCreated, m)
 }
 
 // Signup validates a sign-up and creates the member, within the limit of
@@ -100,7 +100,7 @@ func (s *Server) Signup(ctx context.Context, in glasshouse.Signup, ip string) (*
 	}
 	// Each sign-up costs an argon2id hash: limit them per address.
 	if ok, after := s.signups.Allow(ip); !ok {
-		return nil, &jsonapi.RetryError{Err: glasshouse.Errorf(glasshouse.ERATELIMITED, "Too many sign-ups from this address; try again later."), After: after}
+		return nil, &httpio.RetryError{Err: glasshouse.Errorf(glasshouse.ERATELIMITED, "Too many sign-ups from this address; try again later."), After: after}
 	}
 	m := &glasshouse.Member{Handle: in.Handle, Email: in.Email, DisplayName: in.DisplayName, Visibility: glasshouse.DefaultVisibility}
 	if err := s.store.CreateMember(ctx, m, password.Hash(in.Password)); err != nil {
@@ -123,7 +123,7 @@ type loginResponse struct {
 // login checks a handle and password and opens a session.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	var in loginRequest
-	if err := jsonapi.Decode(w, r, &in); err != nil {
+	if err := httpio.Decode(w, r, &in); err != nil {
 		return err
 	}
 	token, sess, err := s.Login(r.Context(), in.Handle, in.Password, clientip.Of(r))
@@ -135,7 +135,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.SetSessionCookie(w, r, token, sess)
-	return reply(w, http.StatusCreated, loginResponse{Token: token, ExpiresAt: sess.ExpiresAt, Member: m})
+	return httpio.WriteJSON(w, http.StatusCreated, loginResponse{Token: token, ExpiresAt: sess.ExpiresAt, Member: m})
 }
 
 // Login checks a handle and password and opens a session, returning its
@@ -228,7 +228,7 @@ func (s *Server) attempt(ip, handle string) (done func(failed bool), err error) 
 		d, ok, after := lim.l.Attempt(lim.key)
 		if !ok {
 			all(false)
-			return nil, &jsonapi.RetryError{Err: glasshouse.Errorf(glasshouse.ERATELIMITED, "%s", lim.msg), After: after}
+			return nil, &httpio.RetryError{Err: glasshouse.Errorf(glasshouse.ERATELIMITED, "%s", lim.msg), After: after}
 		}
 		dones = append(dones, d)
 	}
@@ -276,7 +276,7 @@ type passwordChange struct {
 // ends every other session of the member.
 func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, c caller) error {
 	var in passwordChange
-	if err := jsonapi.Decode(w, r, &in); err != nil {
+	if err := httpio.Decode(w, r, &in); err != nil {
 		return err
 	}
 	if err := glasshouse.ValidatePassword(in.New); err != nil {

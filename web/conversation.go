@@ -6,7 +6,7 @@ import (
 	"net/url"
 
 	"github.com/glasshouse/glasshouse"
-	"github.com/glasshouse/glasshouse/jsonapi"
+	"github.com/glasshouse/glasshouse/httpio"
 )
 
 // newConversation is the body of POST /conversations: kind "direct" with
@@ -22,7 +22,7 @@ type newConversation struct {
 // when it existed) or creates a group (201).
 func (s *Server) createConversation(w http.ResponseWriter, r *http.Request, c caller) error {
 	var in newConversation
-	if err := jsonapi.Decode(w, r, &in); err != nil {
+	if err := httpio.Decode(w, r, &in); err != nil {
 		return err
 	}
 	switch in.Kind {
@@ -37,9 +37,9 @@ func (s *Server) createConversation(w http.ResponseWriter, r *http.Request, c ca
 		if err != nil {
 			return err
 		} else if created {
-			return reply(w, http.StatusCreated, conv)
+			return httpio.WriteJSON(w, http.StatusCreated, conv)
 		}
-		return reply(w, http.StatusOK, conv)
+		return httpio.WriteJSON(w, http.StatusOK, conv)
 	case glasshouse.Group:
 		if in.With != "" {
 			return glasshouse.Errorf(glasshouse.EINVALID, "A group takes \"title\" and \"members\", not \"with\".")
@@ -52,7 +52,7 @@ func (s *Server) createConversation(w http.ResponseWriter, r *http.Request, c ca
 		if err != nil {
 			return err
 		}
-		return reply(w, http.StatusCreated, conv)
+		return httpio.WriteJSON(w, http.StatusCreated, conv)
 	}
 	return glasshouse.Errorf(glasshouse.EINVALID, "Kind must be %q or %q.", glasshouse.Direct, glasshouse.Group)
 }
@@ -62,7 +62,7 @@ func (s *Server) conversations(w http.ResponseWriter, r *http.Request, c caller)
 	if err != nil {
 		return err
 	}
-	return reply(w, http.StatusOK, nonNil(convs))
+	return httpio.WriteJSON(w, http.StatusOK, nonNil(convs))
 }
 
 func (s *Server) conversation(w http.ResponseWriter, r *http.Request, c caller) error {
@@ -74,7 +74,7 @@ func (s *Server) conversation(w http.ResponseWriter, r *http.Request, c caller) 
 	if err != nil {
 		return err
 	}
-	return reply(w, http.StatusOK, conv)
+	return httpio.WriteJSON(w, http.StatusOK, conv)
 }
 
 func (s *Server) addMember(w http.ResponseWriter, r *http.Request, c caller) error {
@@ -111,7 +111,7 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, c caller) e
 		return err
 	}
 	var in glasshouse.NewMessage
-	if err := jsonapi.Decode(w, r, &in); err != nil {
+	if err := httpio.Decode(w, r, &in); err != nil {
 		return err
 	}
 	in.ConversationID, in.SenderID = id, c.memberID
@@ -122,10 +122,10 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, c caller) e
 	if err != nil {
 		return err
 	} else if !created {
-		return reply(w, http.StatusOK, msg)
+		return httpio.WriteJSON(w, http.StatusOK, msg)
 	}
 	s.metrics.messagesSent.Inc()
-	return reply(w, http.StatusCreated, msg)
+	return httpio.WriteJSON(w, http.StatusCreated, msg)
 }
 
 // messages returns one page of history: ?before=SEQ (older, newest first),
@@ -145,7 +145,7 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, c caller) erro
 		return err
 	}
 	page.Messages = nonNil(page.Messages)
-	return reply(w, http.StatusOK, page)
+	return httpio.WriteJSON(w, http.StatusOK, page)
 }
 
 // messageQuery reads a history page's query: before or after (not both),
@@ -180,7 +180,7 @@ func (s *Server) markRead(w http.ResponseWriter, r *http.Request, c caller) erro
 		return err
 	}
 	var in readMarker
-	if err := jsonapi.Decode(w, r, &in); err != nil {
+	if err := httpio.Decode(w, r, &in); err != nil {
 		return err
 	}
 	if in.Seq < 1 {
@@ -209,12 +209,12 @@ func (s *Server) deleteForMe(w http.ResponseWriter, r *http.Request, c caller) e
 }
 
 // queryInt reads an optional integer query parameter in [min, max], in
-// canonical decimal (jsonapi.ParseInt).
+// canonical decimal (httpio.ParseInt).
 func queryInt(query url.Values, name string, min, max, def int64) (int64, error) {
 	if !query.Has(name) {
 		return def, nil
 	}
-	v, ok := jsonapi.ParseInt(query.Get(name), min, max)
+	v, ok := httpio.ParseInt(query.Get(name), min, max)
 	if !ok {
 		return 0, glasshouse.Errorf(glasshouse.EINVALID, "Query parameter %s must be an integer from %d to %d, in decimal without sign or leading zeros.", name, min, max)
 	}

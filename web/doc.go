@@ -5,8 +5,9 @@
 // One route table (routes.go) names every endpoint with a Go 1.22 pattern.
 // Handlers are thin: decode, validate, one store call, respond. They return
 // errors, and fail turns every error into a status and a JSON body
-// {"error": code, "message": text} in exactly one place; internal details
-// are logged, never sent. Sessions are random tokens of which the store
+// {"error": code, "message": text} through package httpio, the one layer
+// that answers errors for every surface; internal details are logged,
+// never sent. Sessions are random tokens of which the store
 // keeps only the SHA-256; passwords and tokens never reach a log line.
 //
 // The stream subscribes to the hub before it reads the backlog from the

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/httpio"
 )
 
 // friendRequestResponse answers a friend request: "requested" with the
@@ -23,9 +24,9 @@ func (s *Server) requestFriend(w http.ResponseWriter, r *http.Request, c caller)
 	if err != nil {
 		return err
 	} else if req == nil {
-		return reply(w, http.StatusOK, friendRequestResponse{Status: "friends"})
+		return httpio.WriteJSON(w, http.StatusOK, friendRequestResponse{Status: "friends"})
 	}
-	return reply(w, http.StatusCreated, friendRequestResponse{Status: "requested", Request: req})
+	return httpio.WriteJSON(w, http.StatusCreated, friendRequestResponse{Status: "requested", Request: req})
 }
 
 func (s *Server) friendRequests(w http.ResponseWriter, r *http.Request, c caller) error {
@@ -34,7 +35,7 @@ func (s *Server) friendRequests(w http.ResponseWriter, r *http.Request, c caller
 		return err
 	}
 	reqs.Incoming, reqs.Outgoing = nonNil(reqs.Incoming), nonNil(reqs.Outgoing)
-	return reply(w, http.StatusOK, reqs)
+	return httpio.WriteJSON(w, http.StatusOK, reqs)
 }
 
 func (s *Server) acceptFriendRequest(w http.ResponseWriter, r *http.Request, c caller) error {
@@ -66,7 +67,7 @@ func (s *Server) friends(w http.ResponseWriter, r *http.Request, c caller) error
 	if err != nil {
 		return err
 	}
-	return reply(w, http.StatusOK, nonNil(friends))
+	return httpio.WriteJSON(w, http.StatusOK, nonNil(friends))
 }
 
 func (s *Server) removeFriend(w http.ResponseWriter, r *http.Request, c caller) error {
@@ -81,7 +82,7 @@ func (s *Server) blocks(w http.ResponseWriter, r *http.Request, c caller) error 
 	if err != nil {
 		return err
 	}
-	return reply(w, http.StatusOK, nonNil(blocked))
+	return httpio.WriteJSON(w, http.StatusOK, nonNil(blocked))
 }
 
 func (s *Server) block(w http.ResponseWriter, r *http.Request, c caller) error {

@@ -16,7 +16,7 @@ import (
 //	go test -run='^$' -fuzz='^FuzzStreamCursor$' -fuzztime=5m ./web
 
 // canonicalIn reports whether s is the canonical decimal spelling of a
-// number in [min, max] (the oracle: strconv, not jsonapi.ParseInt).
+// number in [min, max] (the oracle: strconv, not httpio.ParseInt).
 func canonicalIn(s string, min, max int64) (int64, bool) {
 	n, err := strconv.ParseInt(s, 10, 64)
 	return n, err == nil && strconv.FormatInt(n, 10) == s && n >= min && n <= max

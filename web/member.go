@@ -6,7 +6,7 @@ import (
 	"slices"
 
 	"github.com/glasshouse/glasshouse"
-	"github.com/glasshouse/glasshouse/jsonapi"
+	"github.com/glasshouse/glasshouse/httpio"
 )
 
 // me returns the caller's own profile, every field included.
@@ -15,13 +15,13 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, c caller) error {
 	if err != nil {
 		return err
 	}
-	return reply(w, http.StatusOK, m)
+	return httpio.WriteJSON(w, http.StatusOK, m)
 }
 
 // updateMe changes the fields the body names.
 func (s *Server) updateMe(w http.ResponseWriter, r *http.Request, c caller) error {
 	var in glasshouse.ProfileUpdate
-	if err := jsonapi.Decode(w, r, &in); err != nil {
+	if err := httpio.Decode(w, r, &in); err != nil {
 		return err
 	}
 	if err := in.Validate(); err != nil {
@@ -31,7 +31,7 @@ func (s *Server) updateMe(w http.ResponseWriter, r *http.Request, c caller) erro
 	if err != nil {
 		return err
 	}
-	return reply(w, http.StatusOK, m)
+	return httpio.WriteJSON(w, http.StatusOK, m)
 }
 
 // memberByHandle returns a profile as the caller may see it.
@@ -40,7 +40,7 @@ func (s *Server) memberByHandle(w http.ResponseWriter, r *http.Request, c caller
 	if err != nil {
 		return err
 	}
-	return reply(w, http.StatusOK, m)
+	return httpio.WriteJSON(w, http.StatusOK, m)
 }
 
 // visibleMember returns the member with handle as viewer sees it:

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/httpio"
 )
 
 // recorder remembers the status a handler wrote. Unwrap lets
@@ -70,7 +71,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 			s.log.ErrorContext(r.Context(), "panic", "method", r.Method, "route", r.Pattern,
 				"err", fmt.Sprint(v), "stack", string(debug.Stack()))
 			if rec, ok := w.(*recorder); !ok || rec.status == 0 {
-				writeJSON(w, http.StatusInternalServerError, errorResponse{glasshouse.EINTERNAL, internalMessage})
+				httpio.Problem{Status: http.StatusInternalServerError, Code: glasshouse.EINTERNAL, Message: httpio.InternalMessage}.Write(w)
 			}
 		}()
 		next.ServeHTTP(w, r)

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/glasshouse/glasshouse"
-	"github.com/glasshouse/glasshouse/jsonapi"
+	"github.com/glasshouse/glasshouse/httpio"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -103,13 +103,13 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 		s.log.ErrorContext(r.Context(), "health check", "err", err)
 		return glasshouse.Errorf(glasshouse.EUNAVAILABLE, "The database does not answer.")
 	}
-	return reply(w, http.StatusOK, map[string]string{"status": "ok"})
+	return httpio.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 // pathID reads a positive integer path value, in canonical decimal
-// (jsonapi.ParseInt): "1", never "01" or "+1".
+// (httpio.ParseInt): "1", never "01" or "+1".
 func pathID(r *http.Request, name string) (int64, error) {
-	id, ok := jsonapi.ParseInt(r.PathValue(name), 1, math.MaxInt64)
+	id, ok := httpio.ParseInt(r.PathValue(name), 1, math.MaxInt64)
 	if !ok {
 		return 0, glasshouse.Errorf(glasshouse.EINVALID, "The %s in the path must be a positive integer, in decimal without sign or leading zeros.", name)
 	}
@@ -124,7 +124,7 @@ type handleBody struct {
 // decodeHandle reads a handleBody and checks its handle.
 func decodeHandle(w http.ResponseWriter, r *http.Request) (string, error) {
 	var in handleBody
-	if err := jsonapi.Decode(w, r, &in); err != nil {
+	if err := httpio.Decode(w, r, &in); err != nil {
 		return "", err
 	}
 	return in.Handle, glasshouse.ValidateHandle(in.Handle)

@@ -12,7 +12,7 @@ import (
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/accesslog"
 	"github.com/glasshouse/glasshouse/clientip"
-	"github.com/glasshouse/glasshouse/jsonapi"
+	"github.com/glasshouse/glasshouse/httpio"
 	"github.com/glasshouse/glasshouse/ratelimit"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -213,7 +213,7 @@ func (s *Server) startStream(l *liveStream) error {
 			}
 		}
 		if n >= s.maxStreams {
-			return &jsonapi.RetryError{After: 30 * time.Second,
+			return &httpio.RetryError{After: 30 * time.Second,
 				Err: glasshouse.Errorf(glasshouse.ERATELIMITED, "You have %d streams open already; close one first.", n)}
 		}
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/glasshouse/glasshouse"
-	"github.com/glasshouse/glasshouse/jsonapi"
+	"github.com/glasshouse/glasshouse/httpio"
 )
 
 const (
@@ -151,7 +151,7 @@ func streamCursor(r *http.Request) (cursor, error) {
 		}
 		name, raw = "after", r.URL.Query().Get("after")
 	}
-	after, ok := jsonapi.ParseInt(raw, 0, math.MaxInt64)
+	after, ok := httpio.ParseInt(raw, 0, math.MaxInt64)
 	if !ok {
 		return cursor{}, glasshouse.Errorf(glasshouse.EINVALID, "%s must be a message id (an integer from 0, in decimal without sign or leading zeros).", name)
 	}

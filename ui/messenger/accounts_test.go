@@ -77,6 +77,23 @@ func TestSignup(t *testing.T) {
 	})
 }
 
+// TestRetryAfterRoundsUp: a wait of 0.4 s is "Retry-After: 1" on the
+// pages as in the APIs, never "0", which would send the browser back too
+// soon.
+func TestRetryAfterRoundsUp(t *testing.T) {
+	still := time.Now()
+	s := MustSite(t, func(c *web.Config) {
+		c.SignupsPerIP = ratelimit.New(ratelimit.Config{Every: 400 * time.Millisecond, Burst: 1, Now: func() time.Time { return still }})
+	})
+	s.MustMember(t, "first", "")
+	p := s.NewClient(t).Post("/signup", url.Values{"handle": {"second"}, "email": {"second@example.org"}, "new_password": {testPassword}}).
+		MustStatus(http.StatusTooManyRequests)
+	p.MustFormError("Too many sign-ups from this address; try again later.")
+	if ra := p.Header.Get("Retry-After"); ra != "1" {
+		t.Errorf("Retry-After %q for a wait of 0.4 s, want 1", ra)
+	}
+}
+
 func TestSignin(t *testing.T) {
 	perAccount := ratelimit.New(ratelimit.Config{Every: time.Hour, Burst: 3})
 	s := MustSite(t, func(c *web.Config) { c.LoginPerAccount = perAccount })

@@ -3,7 +3,6 @@ package messenger
 import (
 	"context"
 	"embed"
-	"errors"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -12,7 +11,7 @@ import (
 	"time"
 
 	"github.com/glasshouse/glasshouse"
-	"github.com/glasshouse/glasshouse/jsonapi"
+	"github.com/glasshouse/glasshouse/httpio"
 	"github.com/glasshouse/glasshouse/ui"
 )
 
@@ -137,19 +136,18 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, name string, stat
 
 // refuse answers a form that the store or the rules turned down: show
 // renders the form's page again with err's message next to field ("" for
-// the whole form) and the status of err's code. Errors a user must not see
-// (internal, unavailable) get the error page instead.
+// the whole form), the status of err's code and its Retry-After
+// (httpio.NewProblem). Errors a user must not see (internal, unavailable)
+// get the error page instead.
 func (p *Pages) refuse(w http.ResponseWriter, r *http.Request, err error, field string, show func(status int, pg *ui.Page)) {
 	code := glasshouse.ErrorCode(err)
 	if code == glasshouse.EINTERNAL || code == glasshouse.EUNAVAILABLE {
 		p.kit.Fail(w, r, err)
 		return
 	}
-	var retry *jsonapi.RetryError
-	if errors.As(err, &retry) {
-		w.Header().Set("Retry-After", strconv.Itoa(int(retry.After.Round(time.Second).Seconds())))
-	}
-	show(jsonapi.StatusOf[code], &ui.Page{Errors: map[string]string{field: glasshouse.ErrorMessage(err)}, Form: r.PostForm})
+	pr := httpio.NewProblem(p.log, r, err)
+	pr.SetHeader(w.Header())
+	show(pr.Status, &ui.Page{Errors: map[string]string{field: pr.Message}, Form: r.PostForm})
 }
 
 // flashes are the confirmations a redirect can ask for with ?done=: fixed

@@ -5,7 +5,7 @@ import (
 	"slices"
 
 	"github.com/glasshouse/glasshouse"
-	"github.com/glasshouse/glasshouse/jsonapi"
+	"github.com/glasshouse/glasshouse/httpio"
 	"github.com/glasshouse/glasshouse/ui"
 )
 
@@ -175,6 +175,6 @@ func (p *Portal) adminAction(w http.ResponseWriter, r *http.Request, m *glasshou
 		if code == glasshouse.ENOTFOUND || (code == glasshouse.ECONFLICT && r.PathValue("action") == "approve") {
 			field = ""
 		}
-		p.showAdmin(w, r, m, jsonapi.StatusOf[code], &ui.Page{Errors: map[string]string{field: glasshouse.ErrorMessage(err)}})
+		p.showAdmin(w, r, m, httpio.Status(code), &ui.Page{Errors: map[string]string{field: glasshouse.ErrorMessage(err)}})
 	}
 }

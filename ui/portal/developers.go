@@ -3,14 +3,13 @@ package portal
 import (
 	"crypto/subtle"
 	"errors"
-	"math"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/clientip"
+	"github.com/glasshouse/glasshouse/httpio"
 	"github.com/glasshouse/glasshouse/oauth"
 	"github.com/glasshouse/glasshouse/ui"
 )
@@ -81,7 +80,7 @@ func (p *Portal) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	done, ok, after := p.signIns.Attempt(clientip.Of(r))
 	if !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(after.Seconds()))))
+		httpio.SetRetryAfter(w.Header(), after)
 		show(http.StatusTooManyRequests, map[string]string{"": "Too many failed sign-ins from this address. Wait a minute and try again."})
 		return
 	}

@@ -1,4 +1,4 @@
-package jsonapi
+package httpio
 
 import (
 	"bytes"
@@ -12,37 +12,11 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/glasshouse/glasshouse"
 )
-
-// StatusOf maps each error code to its HTTP status. It is the only place
-// where codes become statuses.
-var StatusOf = map[string]int{
-	glasshouse.EINVALID:      http.StatusBadRequest,
-	glasshouse.EUNAUTHORIZED: http.StatusUnauthorized,
-	glasshouse.EFORBIDDEN:    http.StatusForbidden,
-	glasshouse.ENOTFOUND:     http.StatusNotFound,
-	glasshouse.ECONFLICT:     http.StatusConflict,
-	glasshouse.ETOOLARGE:     http.StatusRequestEntityTooLarge,
-	glasshouse.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
-	glasshouse.ERATELIMITED:  http.StatusTooManyRequests,
-	glasshouse.EINTERNAL:     http.StatusInternalServerError,
-	glasshouse.EUNAVAILABLE:  http.StatusServiceUnavailable,
-}
-
-// RetryError is an error that tells the client when to try again: the
-// Retry-After header of a 429 or 503.
-type RetryError struct {
-	Err   error
-	After time.Duration
-}
-
-func (e *RetryError) Error() string { return e.Err.Error() }
-func (e *RetryError) Unwrap() error { return e.Err }
 
 // MaxBodyBytes bounds every request body.
 const MaxBodyBytes = 64 << 10
@@ -77,7 +51,7 @@ func decodeBody(body []byte, v any) error {
 	}
 	target := reflect.ValueOf(v)
 	if target.Kind() != reflect.Pointer || target.IsNil() {
-		return fmt.Errorf("jsonapi.Decode: want a non-nil pointer, got %T", v)
+		return fmt.Errorf("httpio.Decode: want a non-nil pointer, got %T", v)
 	}
 	fresh := reflect.New(target.Type().Elem())
 	dec := json.NewDecoder(bytes.NewReader(body))

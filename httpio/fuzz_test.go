@@ -1,4 +1,4 @@
-package jsonapi_test
+package httpio_test
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/glasshouse/glasshouse"
-	"github.com/glasshouse/glasshouse/jsonapi"
+	"github.com/glasshouse/glasshouse/httpio"
 )
 
 // fuzzBody has a field of every kind the APIs' bodies use.
@@ -135,7 +135,7 @@ func FuzzParseInt(f *testing.F) {
 		if min < 0 {
 			min = -(min + 1) // ParseInt's bounds are never negative
 		}
-		n, ok := jsonapi.ParseInt(s, min, max)
+		n, ok := httpio.ParseInt(s, min, max)
 		std, err := strconv.ParseInt(s, 10, 64)
 		canonical := err == nil && std >= 0 && strconv.FormatInt(std, 10) == s
 		if want := canonical && std >= min && std <= max; ok != want || (ok && n != std) {
@@ -145,7 +145,7 @@ func FuzzParseInt(f *testing.F) {
 			t.Fatalf("ParseInt(%q) refused but returned %d", s, n)
 		}
 		if x >= min && x <= max {
-			if n, ok := jsonapi.ParseInt(strconv.FormatInt(x, 10), min, max); !ok || n != x {
+			if n, ok := httpio.ParseInt(strconv.FormatInt(x, 10), min, max); !ok || n != x {
 				t.Fatalf("ParseInt(FormatInt(%d)) = %d, %v", x, n, ok)
 			}
 		}

@@ -1,4 +1,4 @@
-package jsonapi_test
+package httpio_test
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/glasshouse/glasshouse"
-	"github.com/glasshouse/glasshouse/jsonapi"
+	"github.com/glasshouse/glasshouse/httpio"
 )
 
 // failingBody yields its data, then err.
@@ -51,7 +51,7 @@ func TestDecodeReadErrors(t *testing.T) {
 			r.Body = &failingBody{r: strings.NewReader(`{"a":`), err: tc.err}
 			r.Header.Set("Content-Type", "application/json")
 			var v struct{ A int }
-			err := jsonapi.Decode(httptest.NewRecorder(), r, &v)
+			err := httpio.Decode(httptest.NewRecorder(), r, &v)
 			if code := glasshouse.ErrorCode(err); code != tc.code {
 				t.Fatalf("Decode = %v (code %s), want code %s", err, code, tc.code)
 			}
@@ -66,7 +66,7 @@ func TestDecodeReadErrors(t *testing.T) {
 func decode(body string, v any) error {
 	r := httptest.NewRequest("POST", "/", strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/json")
-	return jsonapi.Decode(httptest.NewRecorder(), r, v)
+	return httpio.Decode(httptest.NewRecorder(), r, v)
 }
 
 type inner struct {
@@ -159,7 +159,7 @@ func TestParseInt(t *testing.T) {
 		{"9223372036854775808", 1, 1<<63 - 1, 0, false},
 		{"99999999999999999999", 1, 1<<63 - 1, 0, false},
 	} {
-		n, ok := jsonapi.ParseInt(tc.s, tc.min, tc.max)
+		n, ok := httpio.ParseInt(tc.s, tc.min, tc.max)
 		if n != tc.want || ok != tc.ok {
 			t.Errorf("ParseInt(%q, %d, %d) = %d, %v; want %d, %v", tc.s, tc.min, tc.max, n, ok, tc.want, tc.ok)
 		}
