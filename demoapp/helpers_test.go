@@ -22,6 +22,7 @@ import (
 	"github.com/glasshouse/glasshouse/graph"
 	"github.com/glasshouse/glasshouse/oauth"
 	"github.com/glasshouse/glasshouse/password"
+	"github.com/glasshouse/glasshouse/signin"
 	"github.com/glasshouse/glasshouse/sqlite"
 	"github.com/glasshouse/glasshouse/sqlstore"
 	"github.com/glasshouse/glasshouse/ui"
@@ -61,8 +62,9 @@ func MustWorld(tb testing.TB) *world {
 	tb.Cleanup(srv.Close)
 	w := &world{store: store, url: srv.URL}
 
-	ui.New(ui.Config{Store: store, Key: random(32)}).Mount(mux)
-	auth, err := oauth.New(oauth.Config{Issuer: srv.URL, Store: store, Ceiling: glasshouse.DataScopes,
+	signIn := signin.New(signin.Config{Store: store, Key: random(32)})
+	ui.New(ui.Config{Store: store, SignIn: signIn}).Mount(mux)
+	auth, err := oauth.New(oauth.Config{Issuer: srv.URL, Store: store, SignIn: signIn, Ceiling: glasshouse.DataScopes,
 		Stylesheet: "/assets/style.css", AccessCount: w.accessCount})
 	if err != nil {
 		tb.Fatalf("oauth.New: %v", err)

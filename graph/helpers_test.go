@@ -28,6 +28,7 @@ import (
 	"github.com/glasshouse/glasshouse/oauth"
 	"github.com/glasshouse/glasshouse/password"
 	"github.com/glasshouse/glasshouse/ratelimit"
+	"github.com/glasshouse/glasshouse/signin"
 	"github.com/glasshouse/glasshouse/sqlite"
 	"github.com/glasshouse/glasshouse/sqlstore"
 	"golang.org/x/oauth2"
@@ -90,7 +91,8 @@ func MustEnv(tb testing.TB, opts ...func(*graph.Config)) *env {
 	mux := http.NewServeMux()
 	e.http = httptest.NewServer(mux)
 	tb.Cleanup(e.http.Close)
-	e.oauth, err = oauth.New(oauth.Config{Issuer: e.http.URL, Store: e.store, Ceiling: glasshouse.DataScopes})
+	signIn := signin.New(signin.Config{Store: e.store, Key: make([]byte, 32)})
+	e.oauth, err = oauth.New(oauth.Config{Issuer: e.http.URL, Store: e.store, SignIn: signIn, Ceiling: glasshouse.DataScopes})
 	if err != nil {
 		tb.Fatalf("oauth.New: %v", err)
 	}

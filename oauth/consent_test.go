@@ -193,7 +193,7 @@ func TestConsentPageLook(t *testing.T) {
 
 func TestStylesheetIsLocal(t *testing.T) {
 	t.Parallel()
-	store := MustEnv(t, nil).store
+	e := MustEnv(t, nil)
 	for _, tc := range []struct {
 		url string
 		ok  bool
@@ -206,7 +206,7 @@ func TestStylesheetIsLocal(t *testing.T) {
 		{"style.css", false},
 	} {
 		t.Run(tc.url, func(t *testing.T) {
-			_, err := oauth.New(oauth.Config{Issuer: "http://127.0.0.1:9", Store: store, Stylesheet: tc.url})
+			_, err := oauth.New(oauth.Config{Issuer: "http://127.0.0.1:9", Store: e.store, SignIn: e.signIn, Stylesheet: tc.url})
 			if (err == nil) != tc.ok {
 				t.Errorf("New with Stylesheet %q: %v", tc.url, err)
 			}

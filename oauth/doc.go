@@ -30,9 +30,12 @@
 //     internal id or handle.
 //
 // Client secrets are 256-bit random strings (NewClientCredentials); the store
-// keeps their SHA-256 (HashSecret). Login reuses the member's glasshouse
-// session cookie, or signs the member in with handle and password and opens
-// such a session. Both pages are protected against cross-site request
-// forgery by a signed double-submit token bound to the request, and against
-// framing.
+// keeps their SHA-256 (HashSecret). Signing in is package signin's, shared
+// with the member API and pages (Config.SignIn): the login page reuses the
+// member's glasshouse session, or signs the member in with handle and
+// password within the same limits, opening the same kind of session, with
+// the same lifetime and cookie. Both pages' forms carry signin's CSRF
+// token, bound to the browser, its session, the page's purpose and the
+// authorization request; both pages refuse framing. Their errors are
+// answered through package httpio, like every other page's.
 package oauth

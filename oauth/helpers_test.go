@@ -21,6 +21,7 @@ import (
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/oauth"
 	"github.com/glasshouse/glasshouse/password"
+	"github.com/glasshouse/glasshouse/signin"
 	"github.com/glasshouse/glasshouse/sqlite"
 	"github.com/glasshouse/glasshouse/sqlstore"
 	"golang.org/x/oauth2"
@@ -48,6 +49,7 @@ func (c *clock) Advance(d time.Duration) {
 // env is an authorization server on a real SQLite store, served over HTTP.
 type env struct {
 	store  *sqlstore.Store
+	signIn *signin.Service
 	srv    *oauth.Server
 	http   *httptest.Server
 	clock  *clock
@@ -71,15 +73,27 @@ func MustEnv(tb testing.TB, ceiling []string, opts ...func(*oauth.Config)) *env 
 	e.http = httptest.NewServer(mux)
 	tb.Cleanup(e.http.Close)
 	cfg := oauth.Config{Issuer: e.http.URL, Store: e.store, Now: e.clock.Now, Ceiling: ceiling, Mailer: e.mailer}
+	withSignIn(func(*signin.Config) {})(&cfg)
 	for _, o := range opts {
 		o(&cfg)
 	}
+	e.signIn = cfg.SignIn
 	e.srv, err = oauth.New(cfg)
 	if err != nil {
 		tb.Fatalf("oauth.New: %v", err)
 	}
 	e.srv.Register(mux)
 	return e
+}
+
+// withSignIn gives the server a sign-in service on its store and clock, as
+// adjust changes its config.
+func withSignIn(adjust func(*signin.Config)) func(*oauth.Config) {
+	return func(c *oauth.Config) {
+		sc := signin.Config{Store: c.Store.(signin.Store), Key: make([]byte, 32), Now: c.Now}
+		adjust(&sc)
+		c.SignIn = signin.New(sc)
+	}
 }
 
 // partner is a registered, approved partner and its OAuth client.

@@ -15,9 +15,9 @@ import (
 
 // Names of the server's secrets in OAuthStore.Secret. Changing one
 // invalidates what depends on it: the token key every outstanding access
-// token and code, every relay address and every open login form (their keys
-// are derived from it); the signing key every ID token; the pairwise key
-// every id that partners know members by.
+// token and code, and every relay address (its key is derived from it);
+// the signing key every ID token; the pairwise key every id that partners
+// know members by.
 const (
 	secretTokenKey    = "oauth_token_key"    // 32 bytes: AES-256-GCM key of access tokens and codes
 	secretSigningKey  = "oauth_signing_key"  // RSA 2048 private key, PKCS#8 DER: ID tokens
@@ -32,7 +32,6 @@ type secrets struct {
 	tokenKey    [32]byte
 	signing     *signingKey
 	pairwiseKey []byte
-	csrfKey     []byte // derived from tokenKey: signs the pages' CSRF tokens
 	relayKey    []byte // derived from tokenKey: AES key of relay addresses
 }
 
@@ -73,7 +72,6 @@ func loadSecrets(ctx context.Context, store Store) (*secrets, error) {
 	}
 	s := &secrets{signing: signing, pairwiseKey: pairwiseKey}
 	copy(s.tokenKey[:], tokenKey)
-	s.csrfKey = deriveKey(tokenKey, "glasshouse oauth csrf v1")
 	s.relayKey = deriveKey(tokenKey, "glasshouse relay address v1")
 	return s, nil
 }

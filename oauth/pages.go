@@ -4,11 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"embed"
-	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"html/template"
@@ -22,8 +18,7 @@ import (
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/clientip"
 	"github.com/glasshouse/glasshouse/httpio"
-	"github.com/glasshouse/glasshouse/password"
-	"github.com/glasshouse/glasshouse/ratelimit"
+	"github.com/glasshouse/glasshouse/signin"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
@@ -35,15 +30,8 @@ func parsePages() *template.Template {
 	return template.Must(template.ParseFS(templateFS, "templates/*.html"))
 }
 
-// Cookies. The session cookie is the web package's (web.CookieName): a
-// member signed in to glasshouse is signed in here too, and signing in here
-// signs in to glasshouse.
-const (
-	sessionCookie = "glasshouse_session"
-	csrfCookie    = "glasshouse_oauth_csrf"
-)
-
-// maxFormBytes bounds the body of the pages' forms.
+// maxFormBytes bounds the body of the protocol endpoints' forms (the
+// pages' forms are read by signin.Service.ParseForm, with the same bound).
 const maxFormBytes = 64 << 10
 
 // page is what the templates show.
@@ -126,23 +114,21 @@ func (s *Server) loadFlow(w http.ResponseWriter, r *http.Request) (*flow, bool) 
 }
 
 var (
-	errSignIn   = glasshouse.Errorf(glasshouse.EUNAUTHORIZED, "Sign in first.")
-	errFinished = glasshouse.Errorf(glasshouse.ECONFLICT, "This request is already finished. Go back to the app.")
+	errSignIn      = glasshouse.Errorf(glasshouse.EUNAUTHORIZED, "Sign in first.")
+	errFinished    = glasshouse.Errorf(glasshouse.ECONFLICT, "This request is already finished. Go back to the app.")
+	errFormExpired = glasshouse.Errorf(glasshouse.EFORBIDDEN, "This form has expired or did not come from this site. Go back, reload the page and try again.")
 )
 
-// session returns the member's glasshouse session if the request carries
-// one that is recent enough for the request's max_age (0, as with
+// session returns the member's glasshouse session (signin.Service's
+// FromCookie: the one the member API and pages share) if the request
+// carries one that is recent enough for the request's max_age (0, as with
 // prompt=login, means signed in during this request). EUNAUTHORIZED if not.
 func (s *Server) session(r *http.Request, req *glasshouse.AuthRequest) (*glasshouse.Session, error) {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil {
-		return nil, errSignIn
-	}
-	now := s.now()
-	sess, err := s.store.SessionByTokenHash(r.Context(), hash(c.Value), now)
+	sess, err := s.signIn.FromCookie(r)
 	if err != nil {
 		return nil, err
 	}
+	now := s.now()
 	if m := req.MaxAge; m != nil && (*m == 0 && sess.CreatedAt.Before(req.CreatedAt) || *m > 0 && now.Sub(sess.CreatedAt) > *m) {
 		return nil, errSignIn
 	}
@@ -174,7 +160,7 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, f *flow, st
 	s.render(w, r, status, "login", &page{
 		Title:   "Sign in",
 		Action:  f.url(loginPath),
-		CSRF:    s.csrfToken(w, r, "login", f.req.ID, 0),
+		CSRF:    s.signIn.CSRFToken(w, r, purposeLogin, f.req.ID),
 		Partner: f.client.partner.Name,
 		Handle:  handle,
 		Error:   msg,
@@ -183,57 +169,34 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, f *flow, st
 	})
 }
 
-// login checks a handle and password, opens a glasshouse session and goes
-// on to consent. Failed attempts are limited per IP address and account.
+// loginRefusals are the login form's words for signin.Service.Login's
+// refusals, by code.
+var loginRefusals = map[string]string{
+	glasshouse.EINVALID:      "Enter your handle and password.",
+	glasshouse.EUNAUTHORIZED: "Wrong handle or password.",
+	glasshouse.ERATELIMITED:  "Too many failed attempts. Wait a little and try again.",
+}
+
+// login checks a handle and password and opens a glasshouse session
+// (signin.Service.Login, within the limits every door shares), then goes
+// on to consent.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	f, ok := s.loadFlow(w, r)
-	if !ok || !s.checkForm(w, r, "login", f, 0) {
+	if !ok || !s.checkForm(w, r, purposeLogin, f) {
 		return
 	}
-	ctx := r.Context()
-	handle, pw := strings.ToLower(strings.TrimSpace(r.PostFormValue("handle"))), r.PostFormValue("password")
-	if handle == "" || pw == "" {
-		s.renderLogin(w, r, f, http.StatusBadRequest, handle, "Enter your handle and password.")
+	handle := strings.ToLower(strings.TrimSpace(r.PostFormValue("handle")))
+	token, sess, err := s.signIn.Login(r.Context(), handle, r.PostFormValue("password"), clientip.Of(r))
+	if msg, refused := loginRefusals[glasshouse.ErrorCode(err)]; refused {
+		p := httpio.NewProblem(s.log, r, err)
+		p.SetHeader(w.Header())
+		s.renderLogin(w, r, f, p.Status, handle, msg)
 		return
-	}
-	// Attempts in flight count against the limits until they are done, and
-	// only failures stay counted.
-	failed := true
-	for _, l := range []struct {
-		limiter *ratelimit.Limiter
-		key     string
-	}{{s.byIP, clientip.Of(r)}, {s.byAccount, handle}} {
-		done, ok, after := l.limiter.Attempt(l.key)
-		if !ok {
-			failed = false // refused before trying: nothing to count
-			httpio.SetRetryAfter(w.Header(), after)
-			s.renderLogin(w, r, f, http.StatusTooManyRequests, handle, "Too many failed attempts. Wait a little and try again.")
-			return
-		}
-		defer func() { done(failed) }()
-	}
-	memberID, stored, err := s.store.PasswordHash(ctx, handle)
-	if glasshouse.ErrorCode(err) == glasshouse.ENOTFOUND {
-		stored = s.dummyHash
 	} else if err != nil {
 		s.internal(w, r, err)
 		return
 	}
-	if ok, err := password.Verify(pw, stored); err != nil {
-		s.internal(w, r, fmt.Errorf("stored hash of member %d: %w", memberID, err))
-		return
-	} else if !ok || stored == s.dummyHash {
-		s.renderLogin(w, r, f, http.StatusUnauthorized, handle, "Wrong handle or password.")
-		return
-	}
-	failed = false
-	token, now := randomString(32), s.now()
-	sess := &glasshouse.Session{TokenHash: hash(token), MemberID: memberID, CreatedAt: now}
-	if err := s.store.CreateSession(ctx, sess); err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	s.setCookie(w, r, sessionCookie, "/", token, int(sess.ExpiresAt.Sub(now).Seconds()))
+	s.signIn.SetCookie(w, r, token, sess)
 	http.Redirect(w, r, f.url(consentPath), http.StatusSeeOther)
 }
 
@@ -276,7 +239,7 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) {
 	p := &page{
 		Title:         "Allow " + f.client.partner.Name + "?",
 		Action:        f.url(consentPath),
-		CSRF:          s.csrfToken(w, r, "consent", f.req.ID, m.ID),
+		CSRF:          s.signIn.CSRFToken(w, r, purposeConsent, f.req.ID),
 		Partner:       f.client.partner.Name,
 		Member:        cmp.Or(m.DisplayName, "@"+m.Handle),
 		Initial:       initial(f.client.partner.Name),
@@ -392,7 +355,7 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !s.checkForm(w, r, "consent", f, sess.MemberID) {
+	if !s.checkForm(w, r, purposeConsent, f) {
 		return
 	}
 	ctx := op.ContextWithIssuer(r.Context(), s.issuer)
@@ -520,60 +483,27 @@ func (s *Server) SeedGrant(ctx context.Context, memberID int64, clientID string,
 	return s.saveGrant(ctx, memberID, c, ticked, false, nil)
 }
 
-// checkForm parses a POSTed form and checks its CSRF token, or answers
+// The purposes the pages' CSRF tokens are bound to, with the
+// authorization request. The consent form's token is bound to the member
+// too, through the session (signin.Service.CSRFToken).
+const (
+	purposeLogin   = "oauth/login"
+	purposeConsent = "oauth/consent"
+)
+
+// checkForm parses a POSTed form and checks its CSRF token, made for
+// purpose on the flow's request (signin.Service.ParseForm), or answers
 // with an error page and returns false.
-func (s *Server) checkForm(w http.ResponseWriter, r *http.Request, purpose string, f *flow, memberID int64) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
-		s.fail(w, r, glasshouse.Errorf(glasshouse.EINVALID, "The form could not be read."))
-		return false
+func (s *Server) checkForm(w http.ResponseWriter, r *http.Request, purpose string, f *flow) bool {
+	err := s.signIn.ParseForm(w, r, purpose, f.req.ID)
+	if errors.Is(err, signin.ErrCSRF) {
+		err = errFormExpired // the pages' own words: the way back is to the app
 	}
-	c, err := r.Cookie(csrfCookie)
-	if err != nil || !hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(s.csrfMAC(c.Value, purpose, f.req.ID, memberID))) {
-		s.fail(w, r, glasshouse.Errorf(glasshouse.EFORBIDDEN, "This form has expired or did not come from this site. Go back, reload the page and try again."))
+	if err != nil {
+		s.fail(w, r, err)
 		return false
 	}
 	return true
-}
-
-// csrfToken returns the form token for purpose on auth request id (and
-// memberID on the consent page): a MAC of the browser's CSRF cookie, which
-// it sets if the browser has none. A cross-site form can neither read the
-// cookie nor forge the MAC (a signed double-submit token).
-func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request, purpose, id string, memberID int64) string {
-	c, err := r.Cookie(csrfCookie)
-	v := ""
-	if err == nil && len(c.Value) == base64.RawURLEncoding.EncodedLen(32) {
-		v = c.Value
-	} else {
-		v = randomString(32)
-		s.setCookie(w, r, csrfCookie, "/oauth/", v, 0)
-	}
-	return s.csrfMAC(v, purpose, id, memberID)
-}
-
-func (s *Server) csrfMAC(cookie, purpose, id string, memberID int64) string {
-	mac := hmac.New(sha256.New, s.keys.csrfKey)
-	for _, part := range []string{cookie, purpose, id} {
-		binary.Write(mac, binary.BigEndian, uint32(len(part)))
-		mac.Write([]byte(part))
-	}
-	binary.Write(mac, binary.BigEndian, memberID)
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
-}
-
-// setCookie sets an HttpOnly, SameSite=Lax cookie; maxAge 0 makes it a
-// session cookie.
-func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, name, path, value string, maxAge int) {
-	http.SetCookie(w, &http.Cookie{
-		Name:     name,
-		Value:    value,
-		Path:     path,
-		MaxAge:   maxAge,
-		HttpOnly: true,
-		Secure:   s.secureCookies || r.TLS != nil,
-		SameSite: http.SameSiteLaxMode,
-	})
 }
 
 // render writes a page with headers that keep it out of caches and frames,

@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"github.com/glasshouse/glasshouse"
-	"github.com/glasshouse/glasshouse/oauth"
 	"github.com/glasshouse/glasshouse/ratelimit"
+	"github.com/glasshouse/glasshouse/signin"
 	"golang.org/x/oauth2"
 )
 
-// signIn gives b a glasshouse session of m, as the web package would.
+// signIn gives b a glasshouse session of m, as package signin would.
 func signIn(t *testing.T, e *env, b *browser, m *glasshouse.Member) {
 	t.Helper()
 	token := oauth2.GenerateVerifier()
@@ -118,6 +118,8 @@ func TestLoginWithSession(t *testing.T) {
 		h := sha256.Sum256([]byte(token))
 		if s, err := e.store.SessionByTokenHash(context.Background(), h[:], e.clock.Now()); err != nil || s.MemberID != alice.ID {
 			t.Errorf("session cookie %q: %v", token, err)
+		} else if d := s.ExpiresAt.Sub(s.CreatedAt); d != signin.DefaultLifetime {
+			t.Errorf("the session lasts %v, want %v as one opened through the member API", d, signin.DefaultLifetime)
 		}
 	})
 }
@@ -125,7 +127,7 @@ func TestLoginWithSession(t *testing.T) {
 func TestLoginFailures(t *testing.T) {
 	t.Parallel()
 	limiter := ratelimit.New(ratelimit.Config{Every: time.Hour, Burst: 2})
-	e := MustEnv(t, nil, func(c *oauth.Config) { c.LoginByAccount = limiter })
+	e := MustEnv(t, nil, withSignIn(func(c *signin.Config) { c.PerAccount = limiter }))
 	p := MustPartner(t, e, "Shopzon", shopScopes, time.Time{})
 	MustMember(t, e, "alice")
 	b := newBrowser(t)

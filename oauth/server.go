@@ -14,28 +14,25 @@ import (
 	"github.com/glasshouse/glasshouse/clientip"
 	"github.com/glasshouse/glasshouse/httpio"
 	"github.com/glasshouse/glasshouse/pairwise"
-	"github.com/glasshouse/glasshouse/password"
 	"github.com/glasshouse/glasshouse/ratelimit"
+	"github.com/glasshouse/glasshouse/signin"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
 // Store is what the authorization server needs of the store: partners,
-// grants and its own state, plus members, sessions and conversations for
-// the login and consent pages.
+// grants and its own state, plus members and conversations for the consent
+// page. Sessions and passwords are Config.SignIn's.
 type Store interface {
 	glasshouse.PartnerStore
 	glasshouse.GrantStore
 	glasshouse.OAuthStore
 	MemberByID(ctx context.Context, id int64) (*glasshouse.Member, error)
-	PasswordHash(ctx context.Context, handle string) (int64, string, error)
-	CreateSession(ctx context.Context, s *glasshouse.Session) error
-	SessionByTokenHash(ctx context.Context, hash []byte, now time.Time) (*glasshouse.Session, error)
 	Conversations(ctx context.Context, memberID int64) ([]*glasshouse.Conversation, error)
 	Ping(ctx context.Context) error
 }
 
-// Config configures a Server. Issuer and Store are required.
+// Config configures a Server. Issuer, Store and SignIn are required.
 type Config struct {
 	// Issuer is the server's bare origin, such as https://glasshouse.example
 	// (no path, no trailing slash): the op serves its endpoints at fixed
@@ -50,18 +47,13 @@ type Config struct {
 	Ceiling []string
 	// Mailer delivers relay email; nil means a new RecordingMailer.
 	Mailer Mailer
-	// SecureCookies marks cookies Secure even on plain HTTP requests
-	// (behind a TLS-terminating proxy).
-	SecureCookies bool
+	// SignIn signs members in on the login page, and tells the pages who
+	// is signed in: the session, its cookie and lifetime, login's limits
+	// and the forms' CSRF tokens that the member API and pages share.
+	SignIn *signin.Service
 	// RelayDomain makes relay addresses <random>@relay.<RelayDomain>; empty
 	// means the issuer's host name.
 	RelayDomain string
-	// LoginByIP and LoginByAccount limit failed password attempts on the
-	// login page. Share the web package's limiters to count attempts on
-	// both doors together; nil means a burst of 30 then one every 10
-	// seconds per IP address, and a burst of 10 then one a minute per
-	// account.
-	LoginByIP, LoginByAccount *ratelimit.Limiter
 	// Stylesheet is the URL of the product's stylesheet for the login and
 	// consent pages: a path on this site, such as the ui package's
 	// versioned /assets/style.css?v=…; empty means the pages have none.
@@ -80,12 +72,9 @@ type Server struct {
 	now            func() time.Time
 	ceiling        []string
 	mailer         Mailer
-	secureCookies  bool
+	signIn         *signin.Service
 	relayDomain    string
-	byIP           *ratelimit.Limiter
-	byAccount      *ratelimit.Limiter
 	authorizeLimit *ratelimit.Limiter
-	dummyHash      string // verified for unknown handles, so that they take as long
 	stylesheet     string
 	accessCount    func(ctx context.Context, partnerID int64) (int64, error)
 
@@ -104,8 +93,8 @@ func New(c Config) (*Server, error) {
 		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return nil, fmt.Errorf("oauth: issuer %q must be a bare origin such as https://glasshouse.example", c.Issuer)
 	}
-	if c.Store == nil {
-		return nil, fmt.Errorf("oauth: Config.Store is required")
+	if c.Store == nil || c.SignIn == nil {
+		return nil, fmt.Errorf("oauth: Config.Store and SignIn are required")
 	}
 	if len(c.Ceiling) > 0 {
 		if err := glasshouse.ValidateScopes(c.Ceiling); err != nil {
@@ -127,12 +116,6 @@ func New(c Config) (*Server, error) {
 	if c.RelayDomain == "" {
 		c.RelayDomain = u.Hostname()
 	}
-	if c.LoginByIP == nil {
-		c.LoginByIP = ratelimit.New(ratelimit.Config{Every: 10 * time.Second, Burst: 30, Now: c.Now})
-	}
-	if c.LoginByAccount == nil {
-		c.LoginByAccount = ratelimit.New(ratelimit.Config{Every: time.Minute, Burst: 10, Now: c.Now})
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	keys, err := loadSecrets(ctx, c.Store)
@@ -140,22 +123,19 @@ func New(c Config) (*Server, error) {
 		return nil, fmt.Errorf("oauth: %w", err)
 	}
 	s := &Server{
-		issuer:        c.Issuer,
-		store:         c.Store,
-		log:           c.Logger,
-		now:           c.Now,
-		ceiling:       c.Ceiling,
-		mailer:        c.Mailer,
-		secureCookies: c.SecureCookies,
-		relayDomain:   c.RelayDomain,
-		byIP:          c.LoginByIP,
-		byAccount:     c.LoginByAccount,
+		issuer:      c.Issuer,
+		store:       c.Store,
+		log:         c.Logger,
+		now:         c.Now,
+		ceiling:     c.Ceiling,
+		mailer:      c.Mailer,
+		signIn:      c.SignIn,
+		relayDomain: c.RelayDomain,
 		// 60 authorization requests at once, then one a second, per address.
 		authorizeLimit: ratelimit.New(ratelimit.Config{Every: time.Second, Burst: 60, Now: c.Now}),
 		keys:           keys,
 		crypto:         op.NewAES256GCMCrypto(keys.tokenKey, cryptoKeyID),
 		pages:          parsePages(),
-		dummyHash:      password.Hash(randomString(32)),
 		stylesheet:     c.Stylesheet,
 		accessCount:    c.AccessCount,
 	}

@@ -19,12 +19,13 @@ func TestNewConfig(t *testing.T) {
 		name string
 		cfg  oauth.Config
 	}{
-		{"no store", oauth.Config{Issuer: "https://glasshouse.example"}},
-		{"no issuer", oauth.Config{Store: e.store}},
-		{"issuer with a path", oauth.Config{Issuer: "https://glasshouse.example/oauth", Store: e.store}},
-		{"issuer with a trailing slash", oauth.Config{Issuer: "https://glasshouse.example/", Store: e.store}},
-		{"issuer not http", oauth.Config{Issuer: "ftp://glasshouse.example", Store: e.store}},
-		{"unknown ceiling scope", oauth.Config{Issuer: "https://glasshouse.example", Store: e.store, Ceiling: []string{"inbox"}}},
+		{"no store", oauth.Config{Issuer: "https://glasshouse.example", SignIn: e.signIn}},
+		{"no sign-in", oauth.Config{Issuer: "https://glasshouse.example", Store: e.store}},
+		{"no issuer", oauth.Config{Store: e.store, SignIn: e.signIn}},
+		{"issuer with a path", oauth.Config{Issuer: "https://glasshouse.example/oauth", Store: e.store, SignIn: e.signIn}},
+		{"issuer with a trailing slash", oauth.Config{Issuer: "https://glasshouse.example/", Store: e.store, SignIn: e.signIn}},
+		{"issuer not http", oauth.Config{Issuer: "ftp://glasshouse.example", Store: e.store, SignIn: e.signIn}},
+		{"unknown ceiling scope", oauth.Config{Issuer: "https://glasshouse.example", Store: e.store, SignIn: e.signIn, Ceiling: []string{"inbox"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := oauth.New(tc.cfg); err == nil {
@@ -44,7 +45,7 @@ func TestSecretsShared(t *testing.T) {
 	alice := MustMember(t, e, "alice")
 	tok := MustTokens(t, e, p, alice, consent{}, "openid", "profile")
 
-	other, err := oauth.New(oauth.Config{Issuer: "https://node2.example", Store: e.store, Now: e.clock.Now, Ceiling: glasshouse.DataScopes})
+	other, err := oauth.New(oauth.Config{Issuer: "https://node2.example", Store: e.store, SignIn: e.signIn, Now: e.clock.Now, Ceiling: glasshouse.DataScopes})
 	if err != nil {
 		t.Fatal(err)
 	}

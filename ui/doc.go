@@ -1,11 +1,12 @@
 // Package ui is the groundwork every server-rendered page of glasshouse
 // shares: the layout template, the one stylesheet and the scripts (embedded
 // and served under /assets/ with content-hashed URLs), the security headers
-// (a Content-Security-Policy without inline script), CSRF tokens for forms,
-// the signed-in member of a request, the error page (Kit.Fail: the status
-// and message package httpio gives an error), the one style of dates and
-// times (Date, DateTime; static/js/time.js shows them in the reader's time
-// zone), and
+// (a Content-Security-Policy without inline script), CSRF tokens for forms
+// and the signed-in member of a request (through package signin's Service,
+// Config.SignIn, which the member API and the OAuth pages share), the
+// error page (Kit.Fail: the status and message package httpio gives an
+// error), the one style of dates and times (Date, DateTime;
+// static/js/time.js shows them in the reader's time zone), and
 // the "not found" page that every path no route matches gets (NotFound;
 // the APIs' paths get their JSON error instead).
 //

@@ -3,11 +3,7 @@ package ui
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
 	"embed"
-	"encoding/base64"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -20,39 +16,23 @@ import (
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/httpio"
+	"github.com/glasshouse/glasshouse/signin"
 )
 
 //go:embed templates static pages
 var embedded embed.FS
 
-// SessionCookie is the member session cookie (web.CookieName: the member
-// API and the pages share one session).
-const SessionCookie = "glasshouse_session"
-
-// The CSRF cookie's names: with secure cookies it takes the __Host-
-// prefix, which browsers accept only from this very host, over HTTPS, for
-// the whole site, so that no sibling subdomain can plant one.
-const (
-	csrfCookie       = "glasshouse_csrf"
-	secureCSRFCookie = "__Host-glasshouse_csrf"
-)
-
-// maxFormBytes bounds a submitted form.
-const maxFormBytes = 64 << 10
-
-// Config wires a Kit.
+// Config wires a Kit. SignIn is required; Store is, for pages that have a
+// signed-in member.
 type Config struct {
 	Store glasshouse.Store
-	// Key MACs the CSRF tokens: at least 32 secret bytes, the same on
-	// every node.
-	Key []byte
-	// SecureCookies marks cookies Secure even on plain HTTP requests.
-	SecureCookies bool
+	// SignIn is the member's session (the one the member API and the
+	// OAuth pages share) and the forms' CSRF tokens.
+	SignIn *signin.Service
 	// IsOperator reports whether a member may use the operator pages; nil
 	// means nobody may.
 	IsOperator func(ctx context.Context, memberID int64) (bool, error)
-	Logger     *slog.Logger     // nil discards logs
-	Now        func() time.Time // nil means time.Now
+	Logger     *slog.Logger // nil discards logs
 }
 
 // Kit renders pages inside the shared layout. Create it with New.
@@ -64,17 +44,14 @@ type Kit struct {
 	assets       map[string]asset // by name: "style.css", "js/live.js"
 }
 
-// New returns a Kit. It panics if the embedded templates do not parse (a
-// programming error caught by any test).
+// New returns a Kit. It panics if SignIn is missing or the embedded
+// templates do not parse (programming errors caught by any test).
 func New(c Config) *Kit {
-	if len(c.Key) < 32 {
-		panic("ui: Config.Key needs at least 32 bytes")
+	if c.SignIn == nil {
+		panic("ui: Config.SignIn is required")
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.Now == nil {
-		c.Now = time.Now
 	}
 	k := &Kit{c: c, assets: loadAssets()}
 	k.base = template.Must(template.New("").Funcs(k.funcs()).ParseFS(embedded, "templates/*.html"))
@@ -132,7 +109,7 @@ type Page struct {
 // security headers. The CSRF token and the operator flag are filled in.
 func (k *Kit) Render(w http.ResponseWriter, r *http.Request, t *template.Template, status int, p *Page) {
 	if p.CSRF == "" {
-		p.CSRF = k.CSRFToken(w, r)
+		p.CSRF = k.c.SignIn.CSRFToken(w, r)
 	}
 	if p.Member != nil && k.c.IsOperator != nil {
 		ok, err := k.c.IsOperator(r.Context(), p.Member.ID)
@@ -209,82 +186,20 @@ func (k *Kit) funcs() template.FuncMap {
 	}
 }
 
-// CSRFToken returns the token for the request's forms: a MAC of the
-// browser's CSRF cookie (which it sets when missing) and of the member
-// session the request carries, if any. Another site can neither read the
-// cookie nor forge the MAC; and a token is good only with the session it
-// was made for, so that a cookie planted before sign-in yields nothing
-// after it, and signing out ends every form.
-func (k *Kit) CSRFToken(w http.ResponseWriter, r *http.Request) string {
-	name := k.csrfCookieName(r)
-	v := ""
-	if c, err := r.Cookie(name); err == nil && len(c.Value) == 43 {
-		v = c.Value
-	} else {
-		b := make([]byte, 32)
-		rand.Read(b)
-		v = base64.RawURLEncoding.EncodeToString(b)
-		http.SetCookie(w, &http.Cookie{Name: name, Value: v, Path: "/", HttpOnly: true,
-			Secure: k.secure(r), SameSite: http.SameSiteLaxMode})
-		// The request goes on with the new cookie, so that a token made
-		// twice in one response matches.
-		r.AddCookie(&http.Cookie{Name: name, Value: v})
-	}
-	return k.csrfMAC(v, sessionOf(r))
-}
-
-// secure reports whether the response's cookies are Secure.
-func (k *Kit) secure(r *http.Request) bool { return k.c.SecureCookies || r.TLS != nil }
-
-func (k *Kit) csrfCookieName(r *http.Request) string {
-	if k.secure(r) {
-		return secureCSRFCookie
-	}
-	return csrfCookie
-}
-
-// sessionOf returns the request's member session cookie, or "".
-func sessionOf(r *http.Request) string {
-	if c, err := r.Cookie(SessionCookie); err == nil {
-		return c.Value
-	}
-	return ""
-}
-
-func (k *Kit) csrfMAC(cookie, session string) string {
-	h := sha256.Sum256([]byte(session))
-	m := hmac.New(sha256.New, k.c.Key)
-	m.Write([]byte("glasshouse/ui/csrf/v2\x00" + cookie + "\x00"))
-	m.Write(h[:])
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-// ErrCSRF is returned by ParseForm when the form's token does not match.
-var ErrCSRF = glasshouse.Errorf(glasshouse.EFORBIDDEN, "This form has expired or came from another site. Reload the page and try again.")
+// SignIn returns the sign-in service the pages share with the member API.
+func (k *Kit) SignIn() *signin.Service { return k.c.SignIn }
 
 // ParseForm reads a POSTed form (at most 64 KiB) and checks its CSRF
-// token.
+// token, bound to the browser and the session it was made for
+// (signin.Service.ParseForm): EINVALID or signin.ErrCSRF.
 func (k *Kit) ParseForm(w http.ResponseWriter, r *http.Request) error {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
-		return glasshouse.Errorf(glasshouse.EINVALID, "The form could not be read.")
-	}
-	c, err := r.Cookie(k.csrfCookieName(r))
-	if err != nil || !hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(k.csrfMAC(c.Value, sessionOf(r)))) {
-		return ErrCSRF
-	}
-	return nil
+	return k.c.SignIn.ParseForm(w, r)
 }
 
-// Session returns the request's member session and member, or an
-// EUNAUTHORIZED error when it has none.
+// Session returns the request's member session (its session cookie) and
+// member, or an EUNAUTHORIZED error when it has none.
 func (k *Kit) Session(r *http.Request) (*glasshouse.Session, *glasshouse.Member, error) {
-	c, err := r.Cookie(SessionCookie)
-	if err != nil {
-		return nil, nil, glasshouse.Errorf(glasshouse.EUNAUTHORIZED, "Sign in first.")
-	}
-	h := sha256.Sum256([]byte(c.Value))
-	sess, err := k.c.Store.SessionByTokenHash(r.Context(), h[:], k.c.Now())
+	sess, err := k.c.SignIn.FromCookie(r)
 	if err != nil {
 		return nil, nil, err
 	}

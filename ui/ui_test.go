@@ -4,21 +4,25 @@ import (
 	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/signin"
 	"github.com/glasshouse/glasshouse/ui"
 )
+
+// noSessions is a store that these tests never reach: they render pages
+// for visitors, who carry no session.
+type noSessions struct{ signin.Store }
 
 func newKit(t *testing.T) *ui.Kit {
 	t.Helper()
 	key := make([]byte, 32)
 	rand.Read(key)
-	return ui.New(ui.Config{Key: key})
+	return ui.New(ui.Config{SignIn: signin.New(signin.Config{Store: noSessions{}, Key: key})})
 }
 
 // page is a page template the way the ui packages write theirs.
@@ -50,104 +54,6 @@ func TestRender(t *testing.T) {
 	// The footer leads to the log's page; time.js is on every page.
 	if !strings.Contains(body, `<a href="/log">public transparency log</a>`) || !strings.Contains(body, `<script src="/assets/js/time.js?v=`) {
 		t.Errorf("page lacks the footer's link to /log or time.js:\n%s", body)
-	}
-}
-
-func TestCSRF(t *testing.T) {
-	k := newKit(t)
-	// A browser gets a cookie and a token with its first page.
-	w := httptest.NewRecorder()
-	token := k.CSRFToken(w, httptest.NewRequest("GET", "/", nil))
-	cookie := w.Result().Cookies()[0]
-	other := httptest.NewRecorder()
-	otherToken := k.CSRFToken(other, httptest.NewRequest("GET", "/", nil))
-
-	post := func(token string, withCookie bool) error {
-		r := httptest.NewRequest("POST", "/", strings.NewReader(url.Values{"csrf": {token}}.Encode()))
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		if withCookie {
-			r.AddCookie(cookie)
-		}
-		return k.ParseForm(httptest.NewRecorder(), r)
-	}
-	if err := post(token, true); err != nil {
-		t.Errorf("the browser's own token: %v", err)
-	}
-	for name, err := range map[string]error{
-		"no token":               post("", true),
-		"another browser's":      post(otherToken, true),
-		"token without a cookie": post(token, false),
-	} {
-		if glasshouse.ErrorCode(err) != glasshouse.EFORBIDDEN {
-			t.Errorf("%s: %v, want forbidden", name, err)
-		}
-	}
-}
-
-// TestCSRFBoundToSession: a token is good only with the session it was made
-// for: one made before sign-in does not pass once signed in, nor one of a
-// session that ended once another began.
-func TestCSRFBoundToSession(t *testing.T) {
-	k := newKit(t)
-	withSession := func(r *http.Request, session string) *http.Request {
-		if session != "" {
-			r.AddCookie(&http.Cookie{Name: ui.SessionCookie, Value: session})
-		}
-		return r
-	}
-	w := httptest.NewRecorder()
-	before := k.CSRFToken(w, httptest.NewRequest("GET", "/", nil))
-	cookie := w.Result().Cookies()[0]
-	tokenFor := func(session string) string {
-		r := withSession(httptest.NewRequest("GET", "/", nil), session)
-		r.AddCookie(cookie)
-		return k.CSRFToken(httptest.NewRecorder(), r)
-	}
-	post := func(token, session string) error {
-		r := withSession(httptest.NewRequest("POST", "/", strings.NewReader(url.Values{"csrf": {token}}.Encode())), session)
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		r.AddCookie(cookie)
-		return k.ParseForm(httptest.NewRecorder(), r)
-	}
-	if err := post(tokenFor("s1"), "s1"); err != nil {
-		t.Errorf("a token of the session it is sent with: %v", err)
-	}
-	if err := post(before, ""); err != nil {
-		t.Errorf("a token made without a session, sent without one: %v", err)
-	}
-	for name, err := range map[string]error{
-		"made before sign-in":      post(before, "s1"),
-		"of an earlier session":    post(tokenFor("s1"), "s2"),
-		"of a session, signed out": post(tokenFor("s1"), ""),
-	} {
-		if glasshouse.ErrorCode(err) != glasshouse.EFORBIDDEN {
-			t.Errorf("%s: %v, want forbidden", name, err)
-		}
-	}
-}
-
-// TestCSRFHostPrefix: with secure cookies the CSRF cookie takes the
-// __Host- prefix (Secure, Path=/, no Domain), and a plain-named cookie that
-// another subdomain could have planted does not count.
-func TestCSRFHostPrefix(t *testing.T) {
-	k := ui.New(ui.Config{Store: nil, Key: make([]byte, 32), SecureCookies: true})
-	w := httptest.NewRecorder()
-	token := k.CSRFToken(w, httptest.NewRequest("GET", "/", nil))
-	c := w.Result().Cookies()[0]
-	if c.Name != "__Host-glasshouse_csrf" || !c.Secure || c.Path != "/" || c.Domain != "" {
-		t.Fatalf("cookie %+v, want __Host-glasshouse_csrf, Secure, Path=/, no Domain", c)
-	}
-	post := func(name string) error {
-		r := httptest.NewRequest("POST", "/", strings.NewReader(url.Values{"csrf": {token}}.Encode()))
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		r.AddCookie(&http.Cookie{Name: name, Value: c.Value})
-		return k.ParseForm(httptest.NewRecorder(), r)
-	}
-	if err := post("__Host-glasshouse_csrf"); err != nil {
-		t.Errorf("the __Host- cookie: %v", err)
-	}
-	if err := post("glasshouse_csrf"); glasshouse.ErrorCode(err) != glasshouse.EFORBIDDEN {
-		t.Errorf("a plain-named cookie with secure cookies on: %v, want forbidden", err)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/ratelimit"
+	"github.com/glasshouse/glasshouse/signin"
 	"github.com/glasshouse/glasshouse/web"
 )
 
@@ -31,7 +32,7 @@ func TestSignupAndLogin(t *testing.T) {
 		t.Fatalf("login returned %s", resp.Body)
 	}
 	cookie := (&http.Response{Header: resp.Header}).Cookies()
-	if len(cookie) != 1 || cookie[0].Name != web.CookieName || cookie[0].Value != out.Token ||
+	if len(cookie) != 1 || cookie[0].Name != signin.CookieName || cookie[0].Value != out.Token ||
 		!cookie[0].HttpOnly || cookie[0].SameSite != http.SameSiteLaxMode || cookie[0].Secure {
 		t.Fatalf("login cookie %+v; want HttpOnly, SameSite=Lax, not Secure on plain HTTP", cookie)
 	}
@@ -41,11 +42,11 @@ func TestSignupAndLogin(t *testing.T) {
 	if me.ID != m.ID || me.Email != m.Email {
 		t.Fatalf("GET /me with bearer = %+v", me)
 	}
-	ts.Raw(t, "", "GET", "/api/v1/me", "", nil, "Cookie", web.CookieName+"="+out.Token).MustStatus(t, http.StatusOK)
+	ts.Raw(t, "", "GET", "/api/v1/me", "", nil, "Cookie", signin.CookieName+"="+out.Token).MustStatus(t, http.StatusOK)
 }
 
 func TestSecureCookies(t *testing.T) {
-	ts := MustServer(t, func(c *web.Config) { c.SecureCookies = true })
+	ts := MustServer(t, withSignIn(func(c *signin.Config) { c.SecureCookies = true }))
 	ts.MustSignup(t, "alice")
 	resp := ts.Do(t, "", "POST", "/api/v1/sessions", map[string]string{"handle": "alice", "password": testPassword})
 	if c := (&http.Response{Header: resp.Header}).Cookies(); len(c) != 1 || !c[0].Secure {
@@ -120,7 +121,7 @@ func TestUnauthenticated(t *testing.T) {
 		{"basic auth", []string{"Authorization", "Basic YWxpY2U6cGFzc3dvcmQ="}},
 		{"malformed token", []string{"Authorization", "Bearer abc"}},
 		{"unknown token", []string{"Authorization", "Bearer " + strings.Repeat("A", 43)}},
-		{"unknown cookie", []string{"Cookie", web.CookieName + "=" + strings.Repeat("B", 43)}},
+		{"unknown cookie", []string{"Cookie", signin.CookieName + "=" + strings.Repeat("B", 43)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -213,10 +214,9 @@ func (c *clock) Advance(d time.Duration) {
 
 func TestLoginRateLimitPerAccount(t *testing.T) {
 	clk := &clock{t: time.Now()}
-	ts := MustServer(t, func(c *web.Config) {
-		c.Now = clk.Now
-		c.LoginPerAccount = ratelimit.New(ratelimit.Config{Every: time.Minute, Burst: 3, Now: clk.Now})
-	})
+	ts := MustServer(t, func(c *web.Config) { c.Now = clk.Now }, withSignIn(func(c *signin.Config) {
+		c.PerAccount = ratelimit.New(ratelimit.Config{Every: time.Minute, Burst: 3, Now: clk.Now})
+	}))
 	ts.MustSignup(t, "alice")
 	login := func(password string) *response {
 		return ts.Do(t, "", "POST", "/api/v1/sessions", map[string]string{"handle": "alice", "password": password})
@@ -247,10 +247,9 @@ func TestLoginRateLimitPerAccount(t *testing.T) {
 
 func TestLoginRateLimitPerIP(t *testing.T) {
 	clk := &clock{t: time.Now()}
-	ts := MustServer(t, func(c *web.Config) {
-		c.Now = clk.Now
-		c.LoginPerIP = ratelimit.New(ratelimit.Config{Every: time.Hour, Burst: 3, Now: clk.Now})
-	})
+	ts := MustServer(t, func(c *web.Config) { c.Now = clk.Now }, withSignIn(func(c *signin.Config) {
+		c.PerIP = ratelimit.New(ratelimit.Config{Every: time.Hour, Burst: 3, Now: clk.Now})
+	}))
 	ts.MustSignup(t, "dan")
 	for _, handle := range []string{"ann", "ben", "cat"} { // unknown handles fail too
 		ts.Do(t, "", "POST", "/api/v1/sessions", map[string]string{"handle": handle, "password": testPassword}).
@@ -269,9 +268,10 @@ func TestLoginRateLimitBehindProxy(t *testing.T) {
 	clk := &clock{t: time.Now()}
 	ts := MustServer(t, func(c *web.Config) {
 		c.Now = clk.Now
-		c.LoginPerIP = ratelimit.New(ratelimit.Config{Every: time.Hour, Burst: 2, Now: clk.Now})
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
-	})
+	}, withSignIn(func(c *signin.Config) {
+		c.PerIP = ratelimit.New(ratelimit.Config{Every: time.Hour, Burst: 2, Now: clk.Now})
+	}))
 	login := func(forwardedFor, handle string) int {
 		body := strings.NewReader(`{"handle":"` + handle + `","password":"wrong password!"}`)
 		req, _ := http.NewRequest("POST", ts.URL+"/api/v1/sessions", body)
@@ -304,10 +304,9 @@ func TestLoginRateLimitBehindProxy(t *testing.T) {
 
 func TestPasswordChangeRateLimit(t *testing.T) {
 	clk := &clock{t: time.Now()}
-	ts := MustServer(t, func(c *web.Config) {
-		c.Now = clk.Now
-		c.LoginPerAccount = ratelimit.New(ratelimit.Config{Every: time.Minute, Burst: 2, Now: clk.Now})
-	})
+	ts := MustServer(t, func(c *web.Config) { c.Now = clk.Now }, withSignIn(func(c *signin.Config) {
+		c.PerAccount = ratelimit.New(ratelimit.Config{Every: time.Minute, Burst: 2, Now: clk.Now})
+	}))
 	alice := ts.MustMember(t, "alice")
 	change := func(current string) *response {
 		return ts.Do(t, alice.Token, "PUT", "/api/v1/me/password", map[string]string{"current": current, "new": "a new passphrase!"})
@@ -345,9 +344,9 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 // TestLoginRateLimitConcurrent: failed attempts in flight together cannot
 // pass the limit (each takes its token before the password is checked).
 func TestLoginRateLimitConcurrent(t *testing.T) {
-	ts := MustServer(t, func(c *web.Config) {
-		c.LoginPerAccount = ratelimit.New(ratelimit.Config{Every: time.Hour, Burst: 10})
-	})
+	ts := MustServer(t, withSignIn(func(c *signin.Config) {
+		c.PerAccount = ratelimit.New(ratelimit.Config{Every: time.Hour, Burst: 10})
+	}))
 	ts.MustSignup(t, "alice")
 	var mu sync.Mutex
 	statuses := map[int]int{}

@@ -7,8 +7,9 @@
 // errors, and fail turns every error into a status and a JSON body
 // {"error": code, "message": text} through package httpio, the one layer
 // that answers errors for every surface; internal details are logged,
-// never sent. Sessions are random tokens of which the store
-// keeps only the SHA-256; passwords and tokens never reach a log line.
+// never sent. Sessions, their cookie, login and its limits are package
+// signin's (Config.SignIn), which the pages and the OAuth login page share;
+// passwords and tokens never reach a log line.
 //
 // The stream subscribes to the hub before it reads the backlog from the
 // store, then forwards live events it has not sent yet, so a client that

@@ -14,6 +14,7 @@ import (
 	"github.com/glasshouse/glasshouse/clientip"
 	"github.com/glasshouse/glasshouse/httpio"
 	"github.com/glasshouse/glasshouse/ratelimit"
+	"github.com/glasshouse/glasshouse/signin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -27,20 +28,14 @@ type Config struct {
 	Now    func() time.Time // nil means time.Now
 	// DBStats reports the database pool for /metrics; nil leaves it out.
 	DBStats func() sql.DBStats
-	// SecureCookies marks the session cookie Secure even on plain HTTP
-	// requests (set it behind a TLS-terminating proxy).
-	SecureCookies bool
 	// Registry receives the metrics served on /metrics; nil means a new
 	// registry with the Go runtime and process collectors.
 	Registry *prometheus.Registry
 
-	// SessionTTL is how long a login lasts; zero means 30 days.
-	SessionTTL time.Duration
-	// LoginPerAccount and LoginPerIP limit failed password attempts. Nil
-	// means NewLoginLimiters' defaults. Pass the same limiters to every
-	// door that checks passwords (the OAuth login page too), so that they
-	// count together.
-	LoginPerAccount, LoginPerIP *ratelimit.Limiter
+	// SignIn signs members in and out: sessions, their cookie, login and
+	// its limits. Required; share it with the pages and the OAuth login
+	// page, so that every door counts failed attempts together.
+	SignIn *signin.Service
 	// SignupsPerIP limits sign-ups per address; nil means a burst of 100,
 	// then one every 36 seconds (100 an hour).
 	SignupsPerIP *ratelimit.Limiter
@@ -71,33 +66,22 @@ type Config struct {
 	Mount []func(*http.ServeMux)
 }
 
-// NewLoginLimiters returns the default limits on failed password attempts:
-// a burst of 10 then one a minute per account, and a burst of 30 then one
-// every 10 seconds per IP address.
-func NewLoginLimiters(now func() time.Time) (perAccount, perIP *ratelimit.Limiter) {
-	return ratelimit.New(ratelimit.Config{Every: time.Minute, Burst: 10, Now: now}),
-		ratelimit.New(ratelimit.Config{Every: 10 * time.Second, Burst: 30, Now: now})
-}
-
 // Server is the HTTP API. Create it with New.
 type Server struct {
-	store         glasshouse.Store
-	hub           glasshouse.Hub
-	log           *slog.Logger
-	now           func() time.Time
-	secureCookies bool
-	sessionTTL    time.Duration
-	streamPing    time.Duration
-	maxStreams    int
-	byAccount     *ratelimit.Limiter
-	byIP          *ratelimit.Limiter
-	signups       *ratelimit.Limiter
-	registry      *prometheus.Registry
-	accessLog     AccessLog
-	memberKey     func(ctx context.Context, memberID int64) (accesslog.MemberKey, error)
-	metrics       *metrics
-	mux           *http.ServeMux
-	handler       http.Handler
+	store      glasshouse.Store
+	hub        glasshouse.Hub
+	log        *slog.Logger
+	now        func() time.Time
+	signIn     *signin.Service
+	streamPing time.Duration
+	maxStreams int
+	signups    *ratelimit.Limiter
+	registry   *prometheus.Registry
+	accessLog  AccessLog
+	memberKey  func(ctx context.Context, memberID int64) (accesslog.MemberKey, error)
+	metrics    *metrics
+	mux        *http.ServeMux
+	handler    http.Handler
 
 	mu      sync.Mutex // guards stopped, live and streams.Add
 	stopped bool
@@ -108,8 +92,8 @@ type Server struct {
 
 // New returns a Server on the given store and hub.
 func New(c Config) *Server {
-	if c.Store == nil || c.Hub == nil {
-		panic("web: Config.Store and Config.Hub are required")
+	if c.Store == nil || c.Hub == nil || c.SignIn == nil {
+		panic("web: Config.Store, Hub and SignIn are required")
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -121,43 +105,30 @@ func New(c Config) *Server {
 		c.Registry = prometheus.NewRegistry()
 		c.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	if c.SessionTTL <= 0 {
-		c.SessionTTL = 30 * 24 * time.Hour
-	}
 	if c.StreamPing <= 0 {
 		c.StreamPing = 30 * time.Second
 	}
 	if c.MaxMemberStreams == 0 {
 		c.MaxMemberStreams = DefaultMaxMemberStreams
 	}
-	defAccount, defIP := NewLoginLimiters(c.Now)
-	if c.LoginPerAccount == nil {
-		c.LoginPerAccount = defAccount
-	}
-	if c.LoginPerIP == nil {
-		c.LoginPerIP = defIP
-	}
 	if c.SignupsPerIP == nil {
 		c.SignupsPerIP = ratelimit.New(ratelimit.Config{Every: 36 * time.Second, Burst: 100, Now: c.Now})
 	}
 	s := &Server{
-		store:         c.Store,
-		hub:           c.Hub,
-		log:           c.Logger,
-		now:           c.Now,
-		secureCookies: c.SecureCookies,
-		sessionTTL:    c.SessionTTL,
-		streamPing:    c.StreamPing,
-		maxStreams:    c.MaxMemberStreams,
-		byAccount:     c.LoginPerAccount,
-		byIP:          c.LoginPerIP,
-		signups:       c.SignupsPerIP,
-		registry:      c.Registry,
-		accessLog:     c.AccessLog,
-		memberKey:     c.MemberKey,
-		metrics:       newMetrics(c.Registry, c.DBStats),
-		closing:       make(chan struct{}),
-		live:          map[*liveStream]struct{}{},
+		store:      c.Store,
+		hub:        c.Hub,
+		log:        c.Logger,
+		now:        c.Now,
+		signIn:     c.SignIn,
+		streamPing: c.StreamPing,
+		maxStreams: c.MaxMemberStreams,
+		signups:    c.SignupsPerIP,
+		registry:   c.Registry,
+		accessLog:  c.AccessLog,
+		memberKey:  c.MemberKey,
+		metrics:    newMetrics(c.Registry, c.DBStats),
+		closing:    make(chan struct{}),
+		live:       map[*liveStream]struct{}{},
 	}
 	s.mux = s.routes()
 	for _, mount := range c.Mount {

@@ -203,7 +203,7 @@ func (s *Server) pump(ctx context.Context, t transport, sub glasshouse.Subscript
 			last = ev.Message.ID
 		case <-ping.C:
 			// Sessions can also end on another node, or expire.
-			if _, err := s.store.SessionByTokenHash(ctx, live.tokenHash, s.now()); glasshouse.ErrorCode(err) == glasshouse.EUNAUTHORIZED {
+			if _, err := s.signIn.Lookup(ctx, live.tokenHash); glasshouse.ErrorCode(err) == glasshouse.EUNAUTHORIZED {
 				return signedOut, last, nil
 			}
 			if err := t.ping(ctx); err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/realtime"
+	"github.com/glasshouse/glasshouse/signin"
 	"github.com/glasshouse/glasshouse/sqlite"
 	"github.com/glasshouse/glasshouse/sqlstore"
 	"github.com/glasshouse/glasshouse/web"
@@ -60,6 +61,9 @@ func mustServer(tb testing.TB, hub *realtime.Hub, options ...func(*web.Config)) 
 	for _, o := range options {
 		o(&cfg)
 	}
+	if cfg.SignIn == nil {
+		withSignIn(func(*signin.Config) {})(&cfg)
+	}
 	srv := web.New(cfg)
 	ts := &testServer{Server: httptest.NewServer(srv.Handler()), Web: srv, Store: store, Hub: hub, Logs: logs, dbPath: path}
 	tb.Cleanup(func() {
@@ -71,6 +75,16 @@ func mustServer(tb testing.TB, hub *realtime.Hub, options ...func(*web.Config)) 
 		}
 	})
 	return ts
+}
+
+// withSignIn gives the server a sign-in service on its store and clock
+// (an option that sets Now goes first), as adjust changes its config.
+func withSignIn(adjust func(*signin.Config)) func(*web.Config) {
+	return func(c *web.Config) {
+		sc := signin.Config{Store: c.Store, Key: make([]byte, 32), Now: c.Now}
+		adjust(&sc)
+		c.SignIn = signin.New(sc)
+	}
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent writes.

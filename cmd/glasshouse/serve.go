@@ -31,6 +31,7 @@ import (
 	"github.com/glasshouse/glasshouse/postgres"
 	"github.com/glasshouse/glasshouse/ratelimit"
 	"github.com/glasshouse/glasshouse/realtime"
+	"github.com/glasshouse/glasshouse/signin"
 	"github.com/glasshouse/glasshouse/sqlite"
 	"github.com/glasshouse/glasshouse/sqlstore"
 	"github.com/glasshouse/glasshouse/ui"
@@ -159,14 +160,16 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.ln, err = net.Listen("tcp", m.Config.Addr); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	// Both password doors (the member API and the OAuth login page) count
-	// failed attempts together.
-	perAccount, perIP := web.NewLoginLimiters(nil)
-	kit, uiKey, err := m.uiKit(logger)
+	// Every door that checks passwords (the member API and pages, the
+	// OAuth login page, the privacy center's deletion form) counts failed
+	// attempts together: one sign-in service, whose per-account limit the
+	// deletion form shares.
+	perAccount, perIP := signin.NewLoginLimiters(nil)
+	kit, uiKey, signIn, err := m.uiKit(logger, perAccount, perIP)
 	if err != nil {
 		return err
 	}
-	mounts, err := m.partnerPlatform(ceiling, logger, perAccount, perIP, kit.AssetURL("style.css"))
+	mounts, err := m.partnerPlatform(ceiling, logger, signIn, kit.AssetURL("style.css"))
 	if err != nil {
 		return err
 	}
@@ -190,10 +193,8 @@ func (m *Main) Run(ctx context.Context) error {
 		Hub:              m.Hub,
 		Logger:           logger,
 		DBStats:          m.Store.DBStats,
-		SecureCookies:    m.Config.Secure,
+		SignIn:           signIn,
 		Mount:            mounts,
-		LoginPerAccount:  perAccount,
-		LoginPerIP:       perIP,
 		AccessLog:        m.Log,
 		MemberKey:        m.Recorder.MemberKey,
 		TrustedProxies:   proxies,
@@ -226,17 +227,15 @@ func (m *Main) Run(ctx context.Context) error {
 
 // partnerPlatform builds the authorization server and the Graph API and
 // returns their routes.
-func (m *Main) partnerPlatform(ceiling []string, logger *slog.Logger, perAccount, perIP *ratelimit.Limiter, stylesheet string) ([]func(*http.ServeMux), error) {
+func (m *Main) partnerPlatform(ceiling []string, logger *slog.Logger, signIn *signin.Service, stylesheet string) ([]func(*http.ServeMux), error) {
 	var err error
 	m.OAuth, err = oauth.New(oauth.Config{
-		Issuer:         m.URL(),
-		Store:          m.Store,
-		Logger:         logger,
-		Ceiling:        ceiling,
-		SecureCookies:  m.Config.Secure,
-		LoginByAccount: perAccount,
-		LoginByIP:      perIP,
-		Stylesheet:     stylesheet,
+		Issuer:     m.URL(),
+		Store:      m.Store,
+		Logger:     logger,
+		Ceiling:    ceiling,
+		SignIn:     signIn,
+		Stylesheet: stylesheet,
 		AccessCount: func(ctx context.Context, partnerID int64) (int64, error) {
 			t, err := m.Store.PartnerAccessTotals(ctx, partnerID)
 			return t.All(), err
@@ -306,18 +305,20 @@ func (m *Main) accessLog(logger *slog.Logger) (*accesslog.Recorder, func(*http.S
 	return recorder, accesslog.NewHandler(m.Log, key.VerifierKey, outbox).Register, nil
 }
 
-// uiKit returns the groundwork of the server-rendered pages, with its key
-// (for CSRF tokens and partner sessions) kept as a store secret.
-func (m *Main) uiKit(logger *slog.Logger) (*ui.Kit, []byte, error) {
+// uiKit returns the groundwork of the server-rendered pages and the sign-in
+// service that every door shares, with the key of its CSRF tokens (also
+// the portal's, for partner sessions) kept as a store secret.
+func (m *Main) uiKit(logger *slog.Logger, perAccount, perIP *ratelimit.Limiter) (*ui.Kit, []byte, *signin.Service, error) {
 	key, err := m.Store.Secret(context.Background(), "ui-key", func() ([]byte, error) {
 		b := make([]byte, 32)
 		_, err := rand.Read(b)
 		return b, err
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("pages: key: %w", err)
+		return nil, nil, nil, fmt.Errorf("pages: key: %w", err)
 	}
-	return ui.New(ui.Config{Store: m.Store, Key: key, SecureCookies: m.Config.Secure, IsOperator: m.Store.IsOperator, Logger: logger}), key, nil
+	signIn := signin.New(signin.Config{Store: m.Store, Key: key, SecureCookies: m.Config.Secure, PerAccount: perAccount, PerIP: perIP})
+	return ui.New(ui.Config{Store: m.Store, SignIn: signIn, IsOperator: m.Store.IsOperator, Logger: logger}), key, signIn, nil
 }
 
 // pages mounts the server-rendered pages members, partners and operators

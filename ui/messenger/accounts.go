@@ -58,12 +58,12 @@ func (p *Pages) signup(w http.ResponseWriter, r *http.Request) {
 		p.refuse(w, r, err, field, show)
 		return
 	}
-	token, sess, err := p.accounts.Login(r.Context(), in.Handle, in.Password, ip)
+	token, sess, err := p.kit.SignIn().Login(r.Context(), in.Handle, in.Password, ip)
 	if err != nil {
 		p.refuse(w, r, err, "", func(status int, pg *ui.Page) { p.showSignin(w, r, status, pg) })
 		return
 	}
-	p.accounts.SetSessionCookie(w, r, token, sess)
+	p.kit.SignIn().SetCookie(w, r, token, sess)
 	redirect(w, r, "/friends", "welcome")
 }
 
@@ -105,7 +105,7 @@ func (p *Pages) showSignin(w http.ResponseWriter, r *http.Request, status int, p
 // signin opens a session and goes on to next (on this site only).
 func (p *Pages) signin(w http.ResponseWriter, r *http.Request) {
 	f := r.PostForm
-	token, sess, err := p.accounts.Login(r.Context(), handleInput(f.Get("handle")), f.Get("password"), clientip.Of(r))
+	token, sess, err := p.kit.SignIn().Login(r.Context(), handleInput(f.Get("handle")), f.Get("password"), clientip.Of(r))
 	if err != nil {
 		field := ""
 		if glasshouse.ErrorCode(err) == glasshouse.EUNAUTHORIZED {
@@ -114,7 +114,7 @@ func (p *Pages) signin(w http.ResponseWriter, r *http.Request) {
 		p.refuse(w, r, err, field, func(status int, pg *ui.Page) { p.showSignin(w, r, status, pg) })
 		return
 	}
-	p.accounts.SetSessionCookie(w, r, token, sess)
+	p.kit.SignIn().SetCookie(w, r, token, sess)
 	ui.Redirect(w, r, ui.SafeNext(f.Get("next"), "/messages"))
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/ratelimit"
+	"github.com/glasshouse/glasshouse/signin"
 	"github.com/glasshouse/glasshouse/web"
 )
 
@@ -96,7 +97,7 @@ func TestRetryAfterRoundsUp(t *testing.T) {
 
 func TestSignin(t *testing.T) {
 	perAccount := ratelimit.New(ratelimit.Config{Every: time.Hour, Burst: 3})
-	s := MustSite(t, func(c *web.Config) { c.LoginPerAccount = perAccount })
+	s := MustSite(t, withSignIn(func(c *signin.Config) { c.PerAccount = perAccount }))
 	s.MustMember(t, "alice", "Alice")
 	for _, tc := range []struct {
 		name, next, want string

@@ -13,7 +13,8 @@
 // conversation and to bump unread counts and previews on the list, and it
 // sends messages through the JSON API without a reload.
 //
-// Accounts (sign-up, sign-in, session cookie, sign-out) are delegated to the
-// web.Server, so that the pages and the API share one session and one set of
-// rate limits.
+// Signing in is the signin.Service's that the Kit holds, and sign-up and
+// sign-out are the web.Server's (Accounts), so that the pages and the API
+// share one session, one set of rate limits, and sign-out closes the
+// session's streams.
 package messenger

@@ -12,6 +12,7 @@ import (
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/internal/pagetest"
 	"github.com/glasshouse/glasshouse/realtime"
+	"github.com/glasshouse/glasshouse/signin"
 	"github.com/glasshouse/glasshouse/sqlite"
 	"github.com/glasshouse/glasshouse/sqlstore"
 	"github.com/glasshouse/glasshouse/ui"
@@ -32,7 +33,8 @@ type site struct {
 	Store *sqlstore.Store
 }
 
-// MustSite starts a site; options adjust the API's config.
+// MustSite starts a site; options adjust the API's config, which holds the
+// sign-in service's (web.Config.SignIn, made here unless an option did).
 func MustSite(tb testing.TB, options ...func(*web.Config)) *site {
 	tb.Helper()
 	hub := realtime.NewHub(0)
@@ -44,10 +46,11 @@ func MustSite(tb testing.TB, options ...func(*web.Config)) *site {
 	for _, o := range options {
 		o(&cfg)
 	}
+	if cfg.SignIn == nil {
+		withSignIn(func(*signin.Config) {})(&cfg)
+	}
 	srv := web.New(cfg)
-	key := make([]byte, 32)
-	rand.Read(key)
-	kit := ui.New(ui.Config{Store: store, Key: key})
+	kit := ui.New(ui.Config{Store: store, SignIn: cfg.SignIn})
 	srv.Mount(messenger.New(messenger.Config{Kit: kit, Store: store, Accounts: srv}).Mount)
 	srv.Mount(kit.Mount)
 	s := &site{Server: httptest.NewServer(srv.Handler()), Store: store}
@@ -60,6 +63,18 @@ func MustSite(tb testing.TB, options ...func(*web.Config)) *site {
 		}
 	})
 	return s
+}
+
+// withSignIn gives the site a sign-in service on its store, as adjust
+// changes its config.
+func withSignIn(adjust func(*signin.Config)) func(*web.Config) {
+	return func(c *web.Config) {
+		key := make([]byte, 32)
+		rand.Read(key)
+		sc := signin.Config{Store: c.Store, Key: key}
+		adjust(&sc)
+		c.SignIn = signin.New(sc)
+	}
 }
 
 // client is a browser without JavaScript (package pagetest), signed in

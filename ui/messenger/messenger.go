@@ -18,18 +18,16 @@ import (
 //go:embed pages/*.html
 var pagesFS embed.FS
 
-// Accounts signs members up, in and out. web.Server implements it, so that
-// the pages and the JSON API share sessions and rate limits.
+// Accounts signs members up and out. web.Server implements it, so that the
+// pages and the JSON API share the limit on sign-ups, and signing out
+// closes the session's streams. Signing in is the Kit's signin.Service's,
+// which the API shares too.
 type Accounts interface {
 	// Signup validates a sign-up and creates the member, within the limit
 	// of sign-ups per address ip.
 	Signup(ctx context.Context, in glasshouse.Signup, ip string) (*glasshouse.Member, error)
-	// Login checks a handle and password and opens a session, within the
-	// limits of failed attempts per address and per account.
-	Login(ctx context.Context, handle, password, ip string) (token string, sess *glasshouse.Session, err error)
-	// SetSessionCookie sets the cookie of a session Login opened.
-	SetSessionCookie(w http.ResponseWriter, r *http.Request, token string, sess *glasshouse.Session)
-	// Logout ends the request's session and clears its cookie.
+	// Logout ends the request's session and its streams, and clears its
+	// cookie.
 	Logout(w http.ResponseWriter, r *http.Request) error
 }
 

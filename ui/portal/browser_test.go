@@ -10,7 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/internal/browsertest"
-	"github.com/glasshouse/glasshouse/ui"
+	"github.com/glasshouse/glasshouse/signin"
 )
 
 // TestBrowserPortal signs a partner in to /developers in a real browser,
@@ -87,8 +87,8 @@ func TestBrowserPortal(t *testing.T) {
 		olga := s.MustMember(t, "olga", true)
 		tab := b.NewContext(t)
 		// The member session of olga, as /signin would set it.
-		token := olga.Cookie("/", ui.SessionCookie).Value
-		if _, err := chromedp.Call(tab, network.SetCookie, network.SetCookieParams{Name: ui.SessionCookie, Value: token, URL: s.URL + "/", Path: "/"}); err != nil {
+		token := olga.Cookie("/", signin.CookieName).Value
+		if _, err := chromedp.Call(tab, network.SetCookie, network.SetCookieParams{Name: signin.CookieName, Value: token, URL: s.URL + "/", Path: "/"}); err != nil {
 			t.Fatal(err)
 		}
 		approve := func(p *testPartner) chromedp.CSS {

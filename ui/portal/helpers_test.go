@@ -17,6 +17,7 @@ import (
 	"github.com/glasshouse/glasshouse/oauth"
 	"github.com/glasshouse/glasshouse/ratelimit"
 	"github.com/glasshouse/glasshouse/realtime"
+	"github.com/glasshouse/glasshouse/signin"
 	"github.com/glasshouse/glasshouse/sqlite"
 	"github.com/glasshouse/glasshouse/sqlstore"
 	"github.com/glasshouse/glasshouse/ui"
@@ -50,9 +51,10 @@ func (c *clock) Add(d time.Duration) {
 // mounted on it.
 type site struct {
 	*httptest.Server
-	Store *sqlstore.Store
-	Web   *web.Server
-	Clock *clock
+	Store  *sqlstore.Store
+	Web    *web.Server
+	SignIn *signin.Service
+	Clock  *clock
 }
 
 // MustSite starts a site; options adjust the portal's config.
@@ -64,17 +66,18 @@ func MustSite(tb testing.TB, options ...func(*portal.Config)) *site {
 		tb.Fatalf("open store: %v", err)
 	}
 	clk := &clock{now: time.Now().UTC()}
-	srv := web.New(web.Config{Store: store, Hub: hub})
 	key := make([]byte, 32)
 	rand.Read(key)
-	kit := ui.New(ui.Config{Store: store, Key: key, IsOperator: store.IsOperator, Now: clk.Now})
+	signIn := signin.New(signin.Config{Store: store, Key: key, Now: clk.Now})
+	srv := web.New(web.Config{Store: store, Hub: hub, SignIn: signIn})
+	kit := ui.New(ui.Config{Store: store, SignIn: signIn, IsOperator: store.IsOperator})
 	cfg := portal.Config{Kit: kit, Store: store, Key: key, Now: clk.Now}
 	for _, o := range options {
 		o(&cfg)
 	}
 	srv.Mount(kit.Mount)
 	srv.Mount(portal.New(cfg).Mount)
-	s := &site{Server: httptest.NewServer(srv.Handler()), Store: store, Web: srv, Clock: clk}
+	s := &site{Server: httptest.NewServer(srv.Handler()), Store: store, Web: srv, SignIn: signIn, Clock: clk}
 	tb.Cleanup(func() {
 		srv.CloseStreams()
 		s.Close()
@@ -141,12 +144,12 @@ func (s *site) MustMember(tb testing.TB, handle string, operator bool) *client {
 			tb.Fatal(err)
 		}
 	}
-	token, _, err := s.Web.Login(ctx, handle, testPassword, "192.0.2.1")
+	token, _, err := s.SignIn.Login(ctx, handle, testPassword, "192.0.2.1")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	c := s.NewClient(tb)
-	c.SetCookie(&http.Cookie{Name: ui.SessionCookie, Value: token, Path: "/"})
+	c.SetCookie(&http.Cookie{Name: signin.CookieName, Value: token, Path: "/"})
 	c.Get("/developers").MustStatus(http.StatusOK) // a page of the session: its forms' tokens
 	c.me = m
 	return c

@@ -21,7 +21,7 @@ import (
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/accesslog"
 	"github.com/glasshouse/glasshouse/internal/browsertest"
-	"github.com/glasshouse/glasshouse/web"
+	"github.com/glasshouse/glasshouse/signin"
 )
 
 // tamperer sits in front of the whole server and, when told to, serves a
@@ -143,7 +143,7 @@ func TestBrowserVerifies(t *testing.T) {
 	signedIn := func(t *testing.T) context.Context {
 		tab := b.NewContext(t)
 		browsertest.Do(t, tab, chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
-			_, err := cdp.Call(ctx, target, network.SetCookie, network.SetCookieParams{Name: web.CookieName, Value: alice.Token, URL: s.URL})
+			_, err := cdp.Call(ctx, target, network.SetCookie, network.SetCookieParams{Name: signin.CookieName, Value: alice.Token, URL: s.URL})
 			return err
 		}))
 		return tab

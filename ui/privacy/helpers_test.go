@@ -20,6 +20,7 @@ import (
 	"github.com/glasshouse/glasshouse/export"
 	"github.com/glasshouse/glasshouse/internal/pagetest"
 	"github.com/glasshouse/glasshouse/realtime"
+	"github.com/glasshouse/glasshouse/signin"
 	"github.com/glasshouse/glasshouse/sqlite"
 	"github.com/glasshouse/glasshouse/sqlstore"
 	"github.com/glasshouse/glasshouse/ui"
@@ -37,6 +38,7 @@ type site struct {
 	*httptest.Server
 	Store    *sqlstore.Store
 	Web      *web.Server
+	SignIn   *signin.Service
 	Feeder   *accesslog.Feeder
 	Recorder *accesslog.Recorder
 	Key      *accesslog.Key
@@ -91,8 +93,9 @@ func MustSite(tb testing.TB, opts ...func(*siteOptions)) *site {
 
 	uiKey := make([]byte, 32)
 	rand.Read(uiKey)
-	kit := ui.New(ui.Config{Store: store, Key: uiKey})
-	s.Web = web.New(web.Config{Store: store, Hub: hub, AccessLog: s.Feeder.Log()})
+	s.SignIn = signin.New(signin.Config{Store: store, Key: uiKey})
+	kit := ui.New(ui.Config{Store: store, SignIn: s.SignIn})
+	s.Web = web.New(web.Config{Store: store, Hub: hub, SignIn: s.SignIn, AccessLog: s.Feeder.Log()})
 	center := privacy.New(privacy.Config{
 		Kit: kit, Store: store, Export: s.export, DeleteAccount: s.deleteAccount, SignOut: s.Web.Logout,
 		MemberKey: s.Recorder.MemberKey,
@@ -166,12 +169,12 @@ func (s *site) MustMember(tb testing.TB, handle string) *member {
 	if err != nil {
 		tb.Fatalf("sign up %s: %v", handle, err)
 	}
-	token, _, err := s.Web.Login(ctx, handle, testPassword, "192.0.2.1")
+	token, _, err := s.SignIn.Login(ctx, handle, testPassword, "192.0.2.1")
 	if err != nil {
 		tb.Fatalf("log in %s: %v", handle, err)
 	}
 	c := s.Visitor(tb)
-	c.SetCookie(&http.Cookie{Name: web.CookieName, Value: token, Path: "/"})
+	c.SetCookie(&http.Cookie{Name: signin.CookieName, Value: token, Path: "/"})
 	c.CSRF = c.Get("/privacy").MustStatus(http.StatusOK).CSRF()
 	return &member{Client: c, Member: m, Token: token}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/accesslog"
 	"github.com/glasshouse/glasshouse/realtime"
+	"github.com/glasshouse/glasshouse/signin"
 	"github.com/glasshouse/glasshouse/sqlite"
 	"github.com/glasshouse/glasshouse/sqlstore"
 	"github.com/glasshouse/glasshouse/ui"
@@ -57,8 +58,9 @@ func MustSite(tb testing.TB) *site {
 	}
 	uiKey := make([]byte, 32)
 	rand.Read(uiKey)
-	kit := ui.New(ui.Config{Store: store, Key: uiKey})
-	srv := web.New(web.Config{Store: store, Hub: hub})
+	signIn := signin.New(signin.Config{Store: store, Key: uiKey})
+	kit := ui.New(ui.Config{Store: store, SignIn: signIn})
+	srv := web.New(web.Config{Store: store, Hub: hub, SignIn: signIn})
 	page := transparency.New(transparency.Config{Kit: kit, Log: s.Feeder.Log(), VerifierKey: key.VerifierKey, Partners: store})
 	srv.Mount(func(mux *http.ServeMux) {
 		kit.Mount(mux)

@@ -1,0 +1,4 @@
+package signin
+
+// DummyHash is dummyHash, for TestDummyHash.
+const DummyHash = dummyHash
