@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,29 +23,12 @@ import (
 
 const testPassword = "correct horse battery staple"
 
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// env is a Service on a SQLite store with one member, alice.
+// env is a Service on a SQLite store with one member, alice, and a clock
+// that stands still until a test moves now (the Service reads it on the
+// test's goroutine only).
 type env struct {
 	svc   *signin.Service
-	store *sqlstore.Store
-	clock *clock
+	now   time.Time
 	key   []byte
 	alice *glasshouse.Member
 }
@@ -58,13 +40,13 @@ func newEnv(t *testing.T, adjust ...func(*signin.Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	e := &env{store: store, clock: &clock{t: time.Now()}, key: make([]byte, 32)}
+	e := &env{now: time.Now(), key: make([]byte, 32)}
 	rand.Read(e.key)
 	e.alice = &glasshouse.Member{Handle: "alice", Email: "alice@example.org", Visibility: glasshouse.DefaultVisibility}
 	if err := store.CreateMember(context.Background(), e.alice, password.Hash(testPassword)); err != nil {
 		t.Fatal(err)
 	}
-	c := signin.Config{Store: store, Key: e.key, Now: e.clock.Now}
+	c := signin.Config{Store: store, Key: e.key, Now: func() time.Time { return e.now }}
 	for _, a := range adjust {
 		a(&c)
 	}
@@ -86,7 +68,7 @@ func TestLifetime(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if sess.MemberID != e.alice.ID || !sess.CreatedAt.Equal(e.clock.Now().Truncate(time.Microsecond)) || sess.ExpiresAt.Sub(sess.CreatedAt) != tc.want {
+			if sess.MemberID != e.alice.ID || !sess.CreatedAt.Equal(e.now.Truncate(time.Microsecond)) || sess.ExpiresAt.Sub(sess.CreatedAt) != tc.want {
 				t.Errorf("session %+v; want one of member %d lasting %v", sess, e.alice.ID, tc.want)
 			}
 			w := httptest.NewRecorder()
@@ -98,11 +80,11 @@ func TestLifetime(t *testing.T) {
 			}
 			r := httptest.NewRequest("GET", "/", nil)
 			r.AddCookie(c)
-			e.clock.Advance(tc.want - time.Second)
+			e.now = e.now.Add(tc.want - time.Second)
 			if s, err := e.svc.FromCookie(r); err != nil || s.MemberID != e.alice.ID {
 				t.Errorf("just before it ends: %v", err)
 			}
-			e.clock.Advance(time.Second)
+			e.now = e.now.Add(time.Second)
 			if _, err := e.svc.FromCookie(r); glasshouse.ErrorCode(err) != glasshouse.EUNAUTHORIZED {
 				t.Errorf("once it ended: %v, want unauthorized", err)
 			}

@@ -19,8 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// Config wires a Server. Store and Hub are required; the other fields have
-// usable zero values.
+// Config wires a Server. Store, Hub and SignIn are required; the other
+// fields have usable zero values.
 type Config struct {
 	Store  glasshouse.Store
 	Hub    glasshouse.Hub
