@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -180,6 +182,27 @@ func seedDemoPartners(ctx context.Context, s glasshouse.PartnerStore, data, base
 		fmt.Fprintf(out, "  %-10s %s\n", saved.Apps[a.Slug].ClientID, saved.Apps[a.Slug].ClientSecret)
 	}
 	return saved.Apps, created, nil
+}
+
+// startDemo seeds the demo world into m's store, once, and returns the
+// demo apps' routes (none when the data folder's apps were registered for
+// another address).
+func startDemo(ctx context.Context, m *Main, logger *slog.Logger) ([]func(*http.ServeMux), error) {
+	if err := seedDemo(ctx, m.Store, m.Stdout); err != nil {
+		return nil, fmt.Errorf("seed demo: %w", err)
+	}
+	creds, created, err := seedDemoPartners(ctx, m.Store, m.Config.Data, m.URL(), m.Stdout)
+	if err != nil {
+		return nil, fmt.Errorf("seed demo partners: %w", err)
+	}
+	if err := seedDemoUsers(ctx, m.Store, m.OAuth, created); err != nil {
+		return nil, fmt.Errorf("seed demo users: %w", err)
+	}
+	if creds == nil {
+		return nil, nil
+	}
+	apps := demoapp.New(demoapp.Config{Platform: m.URL(), Credentials: creds, Logger: logger, SecureCookies: m.Config.Secure})
+	return []func(*http.ServeMux){apps.Register}, nil
 }
 
 // demoUsers are the members who already use a demo app when the demo

@@ -23,7 +23,6 @@ import (
 
 	"github.com/glasshouse/glasshouse/accesslog"
 	"github.com/glasshouse/glasshouse/clientip"
-	"github.com/glasshouse/glasshouse/demoapp"
 	"github.com/glasshouse/glasshouse/export"
 	"github.com/glasshouse/glasshouse/graph"
 	"github.com/glasshouse/glasshouse/internal/atomicfile"
@@ -135,8 +134,8 @@ func (m *Main) ParseFlags(cmd string, args []string, stderr io.Writer) error {
 	return nil
 }
 
-// Run opens the database, seeds the demo world if asked, and starts serving
-// in the background. Close stops it.
+// Run builds the server, in the order below, and starts serving in the
+// background. Close stops it.
 func (m *Main) Run(ctx context.Context) error {
 	logger, err := newLogger(m.Config.LogFormat, m.Config.LogLevel)
 	if err != nil {
@@ -152,42 +151,66 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := glasshouse.ValidateScopes(ceiling); err != nil {
 		return fmt.Errorf("--ceiling: %s", glasshouse.ErrorMessage(err))
 	}
+
+	// The store, and the listener: the issuer is the URL partners reach us
+	// at, so it must be known before the authorization server is built.
 	m.Hub = realtime.NewHub(0)
 	if m.Store, err = openStore(ctx, m.Config.Data, m.Config.DB, m.Hub); err != nil {
 		return err
 	}
-	// The issuer is the URL partners reach us at, so listen first.
 	if m.ln, err = net.Listen("tcp", m.Config.Addr); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	// Every door that checks passwords (the member API and pages, the
-	// OAuth login page, the privacy center's deletion form) counts failed
-	// attempts together: one sign-in service, whose per-account limit the
-	// deletion form shares.
+
+	// The transparency log: key, feeder, recorder, routes.
+	lg, err := m.openAccessLog(ctx, logger)
+	if err != nil {
+		return err
+	}
+	m.Log, m.logKey, m.Recorder = lg.log, lg.key, lg.recorder
+
+	// Sign-in, shared by every door that checks passwords (the member API
+	// and pages, the OAuth login page, the privacy center's deletion form),
+	// which count failed attempts together; its key also signs the
+	// partners' portal sessions.
+	uiKey, err := m.secret(ctx, "ui-key", 32)
+	if err != nil {
+		return fmt.Errorf("pages: key: %w", err)
+	}
 	perAccount, perIP := signin.NewLoginLimiters(nil)
-	kit, uiKey, signIn, err := m.uiKit(logger, perAccount, perIP)
+	signIn := signin.New(signin.Config{Store: m.Store, Key: uiKey, SecureCookies: m.Config.Secure, PerAccount: perAccount, PerIP: perIP})
+	kit := ui.New(ui.Config{Store: m.Store, SignIn: signIn, IsOperator: m.Store.IsOperator, Logger: logger})
+
+	// The partner platform: the authorization server and the Graph API.
+	m.OAuth, err = oauth.New(oauth.Config{
+		Issuer:     m.URL(),
+		Store:      m.Store,
+		Logger:     logger,
+		Ceiling:    ceiling,
+		SignIn:     signIn,
+		Stylesheet: kit.AssetURL("style.css"),
+		AccessCount: func(ctx context.Context, partnerID int64) (int64, error) {
+			t, err := m.Store.PartnerAccessTotals(ctx, partnerID)
+			return t.All(), err
+		},
+	})
 	if err != nil {
-		return err
+		return fmt.Errorf("authorization server: %w", err)
 	}
-	mounts, err := m.partnerPlatform(ceiling, logger, signIn, kit.AssetURL("style.css"))
+	m.Graph, err = graph.New(graph.Config{Store: m.Store, Verifier: m.OAuth, Recorder: m.Recorder, Ceiling: ceiling, Logger: logger})
 	if err != nil {
-		return err
+		return fmt.Errorf("graph api: %w", err)
 	}
+	mounts := []func(*http.ServeMux){m.OAuth.Register, m.Graph.Register, lg.routes}
 	if m.Config.Demo {
-		if err := seedDemo(ctx, m.Store, m.Stdout); err != nil {
-			return fmt.Errorf("seed demo: %w", err)
-		}
-		creds, created, err := seedDemoPartners(ctx, m.Store, m.Config.Data, m.URL(), m.Stdout)
+		demoApps, err := startDemo(ctx, m, logger)
 		if err != nil {
-			return fmt.Errorf("seed demo partners: %w", err)
+			return err
 		}
-		if err := seedDemoUsers(ctx, m.Store, m.OAuth, created); err != nil {
-			return fmt.Errorf("seed demo users: %w", err)
-		}
-		if creds != nil {
-			mounts = append(mounts, demoapp.New(demoapp.Config{Platform: m.URL(), Credentials: creds, Logger: logger, SecureCookies: m.Config.Secure}).Register)
-		}
+		mounts = append(mounts, demoApps...)
 	}
+
+	// The member API, which every other part mounts on, then the pages.
 	m.Web = web.New(web.Config{
 		Store:            m.Store,
 		Hub:              m.Hub,
@@ -200,7 +223,9 @@ func (m *Main) Run(ctx context.Context) error {
 		TrustedProxies:   proxies,
 		MaxMemberStreams: streamLimit(m.Config.MaxStreams),
 	})
-	m.pages(kit, uiKey, perAccount, logger)
+	m.mountPages(kit, uiKey, perAccount, logger)
+
+	// Serve.
 	m.HTTP = &http.Server{
 		Handler:           m.Web.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -225,105 +250,65 @@ func (m *Main) Run(ctx context.Context) error {
 	return nil
 }
 
-// partnerPlatform builds the authorization server and the Graph API and
-// returns their routes.
-func (m *Main) partnerPlatform(ceiling []string, logger *slog.Logger, signIn *signin.Service, stylesheet string) ([]func(*http.ServeMux), error) {
-	var err error
-	m.OAuth, err = oauth.New(oauth.Config{
-		Issuer:     m.URL(),
-		Store:      m.Store,
-		Logger:     logger,
-		Ceiling:    ceiling,
-		SignIn:     signIn,
-		Stylesheet: stylesheet,
-		AccessCount: func(ctx context.Context, partnerID int64) (int64, error) {
-			t, err := m.Store.PartnerAccessTotals(ctx, partnerID)
-			return t.All(), err
-		},
+// secret returns the store secret name, of size random bytes when it is
+// first made (every node of a deployment gets the same one).
+func (m *Main) secret(ctx context.Context, name string, size int) ([]byte, error) {
+	return m.Store.Secret(ctx, name, func() ([]byte, error) {
+		b := make([]byte, size)
+		_, err := rand.Read(b)
+		return b, err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("authorization server: %w", err)
-	}
-	var logRoutes func(*http.ServeMux)
-	if m.Recorder, logRoutes, err = m.accessLog(logger); err != nil {
-		return nil, err
-	}
-	m.Graph, err = graph.New(graph.Config{
-		Store:    m.Store,
-		Verifier: m.OAuth,
-		Recorder: m.Recorder,
-		Ceiling:  ceiling,
-		Logger:   logger,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("graph api: %w", err)
-	}
-	return []func(*http.ServeMux){m.OAuth.Register, m.Graph.Register, logRoutes}, nil
 }
 
-// accessLog starts the transparency log: the log key (kept in the data
+// accessLog is the transparency log as this node runs it.
+type accessLog struct {
+	key      *accesslog.Key
+	log      *accesslog.Log
+	recorder *accesslog.Recorder
+	routes   func(*http.ServeMux) // /log/...
+}
+
+// openAccessLog starts the transparency log: the log key (kept in the data
 // folder), the member-tag master key (a store secret), the feeder that
-// drains the store's outbox into Tessera under <data>/log, and the recorder
-// that the Graph API calls for every request. It returns the recorder and
-// the /log routes. The log's origin is the --public-url host, else the
-// --addr flag as given: not the listener's address, which changes on every
-// start on port 0.
-func (m *Main) accessLog(logger *slog.Logger) (*accesslog.Recorder, func(*http.ServeMux), error) {
+// drains the store's outbox into Tessera under <data>/log, and the
+// recorder that the Graph API calls for every request. The log's origin is
+// the --public-url host, else the --addr flag as given: not the listener's
+// address, which changes on every start on port 0.
+func (m *Main) openAccessLog(ctx context.Context, logger *slog.Logger) (*accessLog, error) {
 	host := m.Config.Addr
 	if m.Config.PublicURL != "" {
 		u, err := url.Parse(m.Config.PublicURL)
 		if err != nil {
-			return nil, nil, fmt.Errorf("access log: public url: %w", err)
+			return nil, fmt.Errorf("access log: public url: %w", err)
 		}
 		host = u.Host
 	}
 	key, err := accesslog.LoadOrCreateKey(m.Config.Data, accesslog.Origin(host))
 	if err != nil {
-		return nil, nil, fmt.Errorf("access log: %w", err)
+		return nil, fmt.Errorf("access log: %w", err)
 	}
-	m.logKey = key
-	master, err := m.Store.Secret(context.Background(), "accesslog-master", func() ([]byte, error) {
-		b := make([]byte, accesslog.MinMasterKeySize)
-		_, err := rand.Read(b)
-		return b, err
-	})
+	master, err := m.secret(ctx, "accesslog-master", accesslog.MinMasterKeySize)
 	if err != nil {
-		return nil, nil, fmt.Errorf("access log: master key: %w", err)
+		return nil, fmt.Errorf("access log: master key: %w", err)
 	}
 	outbox := accesslog.StoreOutbox{Store: m.Store}
 	dir := filepath.Join(m.Config.Data, "log")
-	m.Log = accesslog.OpenLog(dir, key.Verifier)
+	lg := &accessLog{key: key, log: accesslog.OpenLog(dir, key.Verifier)}
 	if err := m.startFeeder(accesslog.FeederConfig{Dir: dir, Key: key, Outbox: outbox, Logger: logger}); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	recorder, err := accesslog.NewRecorder(accesslog.RecorderConfig{Store: m.Store, MasterKey: master, Signer: key.Signer, Notify: m.notifyFeeder})
-	if err != nil {
-		return nil, nil, err
+	if lg.recorder, err = accesslog.NewRecorder(accesslog.RecorderConfig{Store: m.Store, MasterKey: master, Signer: key.Signer, Notify: m.notifyFeeder}); err != nil {
+		return nil, err
 	}
+	lg.routes = accesslog.NewHandler(lg.log, key.VerifierKey, outbox).Register
 	logger.Info("transparency log", "origin", accesslog.Origin(host), "verifier_key", key.VerifierKey)
 	fmt.Fprintf(m.Stdout, "Transparency log verifier key: %s\n", key.VerifierKey)
-	return recorder, accesslog.NewHandler(m.Log, key.VerifierKey, outbox).Register, nil
+	return lg, nil
 }
 
-// uiKit returns the groundwork of the server-rendered pages and the sign-in
-// service that every door shares, with the key of its CSRF tokens (also
-// the portal's, for partner sessions) kept as a store secret.
-func (m *Main) uiKit(logger *slog.Logger, perAccount, perIP *ratelimit.Limiter) (*ui.Kit, []byte, *signin.Service, error) {
-	key, err := m.Store.Secret(context.Background(), "ui-key", func() ([]byte, error) {
-		b := make([]byte, 32)
-		_, err := rand.Read(b)
-		return b, err
-	})
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("pages: key: %w", err)
-	}
-	signIn := signin.New(signin.Config{Store: m.Store, Key: key, SecureCookies: m.Config.Secure, PerAccount: perAccount, PerIP: perIP})
-	return ui.New(ui.Config{Store: m.Store, SignIn: signIn, IsOperator: m.Store.IsOperator, Logger: logger}), key, signIn, nil
-}
-
-// pages mounts the server-rendered pages members, partners and operators
-// use, on the same mux as the API.
-func (m *Main) pages(kit *ui.Kit, key []byte, perAccount *ratelimit.Limiter, logger *slog.Logger) {
+// mountPages mounts the server-rendered pages members, partners and
+// operators use, on the member API's mux.
+func (m *Main) mountPages(kit *ui.Kit, key []byte, perAccount *ratelimit.Limiter, logger *slog.Logger) {
 	m.Web.Mount(kit.Mount)
 	m.Web.Mount(messenger.New(messenger.Config{Kit: kit, Store: m.Store, Accounts: m.Web, Logger: logger}).Mount)
 	exporter := export.New(export.Config{Store: m.Store, Log: m.Log, LogKey: m.logKey.VerifierKey, MemberKey: m.Recorder.MemberKey})
