@@ -14,11 +14,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/internal/testclock"
 	"github.com/glasshouse/glasshouse/oauth"
 	"github.com/glasshouse/glasshouse/password"
 	"github.com/glasshouse/glasshouse/signin"
@@ -27,32 +27,13 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// clock is a settable clock. It starts at the real time, because the op
-// stamps ID tokens with time.Now and go-oidc checks them against it.
-type clock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.off)
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.off += d
-}
-
 // env is an authorization server on a real SQLite store, served over HTTP.
 type env struct {
 	store  *sqlstore.Store
 	signIn *signin.Service
 	srv    *oauth.Server
 	http   *httptest.Server
-	clock  *clock
+	clock  *testclock.Clock // running: the op stamps ID tokens with time.Now, and go-oidc checks them against it
 	mailer *oauth.RecordingMailer
 }
 
@@ -62,7 +43,7 @@ func MustEnv(tb testing.TB, ceiling []string, opts ...func(*oauth.Config)) *env 
 	if ceiling == nil {
 		ceiling = glasshouse.DataScopes
 	}
-	e := &env{clock: &clock{}, mailer: &oauth.RecordingMailer{}}
+	e := &env{clock: testclock.Running(), mailer: &oauth.RecordingMailer{}}
 	var err error
 	e.store, err = sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "glasshouse.db"), sqlstore.Config{Now: e.clock.Now})
 	if err != nil {

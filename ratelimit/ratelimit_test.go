@@ -7,30 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/glasshouse/glasshouse/internal/testclock"
 	"github.com/glasshouse/glasshouse/ratelimit"
 )
 
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func MustLimiter(tb testing.TB, every time.Duration, burst, maxKeys int) (*ratelimit.Limiter, *clock) {
+func MustLimiter(tb testing.TB, every time.Duration, burst, maxKeys int) (*ratelimit.Limiter, *testclock.Clock) {
 	tb.Helper()
-	c := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	c := testclock.At(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	return ratelimit.New(ratelimit.Config{Every: every, Burst: burst, MaxKeys: maxKeys, Now: c.Now}), c
 }
 

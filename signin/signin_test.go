@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/internal/testclock"
 	"github.com/glasshouse/glasshouse/password"
 	"github.com/glasshouse/glasshouse/signin"
 	"github.com/glasshouse/glasshouse/sqlite"
@@ -24,11 +25,10 @@ import (
 const testPassword = "correct horse battery staple"
 
 // env is a Service on a SQLite store with one member, alice, and a clock
-// that stands still until a test moves now (the Service reads it on the
-// test's goroutine only).
+// that stands still until a test moves it.
 type env struct {
 	svc   *signin.Service
-	now   time.Time
+	clock *testclock.Clock
 	key   []byte
 	alice *glasshouse.Member
 }
@@ -40,13 +40,13 @@ func newEnv(t *testing.T, adjust ...func(*signin.Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	e := &env{now: time.Now(), key: make([]byte, 32)}
+	e := &env{clock: testclock.At(time.Now()), key: make([]byte, 32)}
 	rand.Read(e.key)
 	e.alice = &glasshouse.Member{Handle: "alice", Email: "alice@example.org", Visibility: glasshouse.DefaultVisibility}
 	if err := store.CreateMember(context.Background(), e.alice, password.Hash(testPassword)); err != nil {
 		t.Fatal(err)
 	}
-	c := signin.Config{Store: store, Key: e.key, Now: func() time.Time { return e.now }}
+	c := signin.Config{Store: store, Key: e.key, Now: e.clock.Now}
 	for _, a := range adjust {
 		a(&c)
 	}
@@ -68,7 +68,7 @@ func TestLifetime(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if sess.MemberID != e.alice.ID || !sess.CreatedAt.Equal(e.now.Truncate(time.Microsecond)) || sess.ExpiresAt.Sub(sess.CreatedAt) != tc.want {
+			if sess.MemberID != e.alice.ID || !sess.CreatedAt.Equal(e.clock.Now().Truncate(time.Microsecond)) || sess.ExpiresAt.Sub(sess.CreatedAt) != tc.want {
 				t.Errorf("session %+v; want one of member %d lasting %v", sess, e.alice.ID, tc.want)
 			}
 			w := httptest.NewRecorder()
@@ -80,11 +80,11 @@ func TestLifetime(t *testing.T) {
 			}
 			r := httptest.NewRequest("GET", "/", nil)
 			r.AddCookie(c)
-			e.now = e.now.Add(tc.want - time.Second)
+			e.clock.Advance(tc.want - time.Second)
 			if s, err := e.svc.FromCookie(r); err != nil || s.MemberID != e.alice.ID {
 				t.Errorf("just before it ends: %v", err)
 			}
-			e.now = e.now.Add(time.Second)
+			e.clock.Advance(time.Second)
 			if _, err := e.svc.FromCookie(r); glasshouse.ErrorCode(err) != glasshouse.EUNAUTHORIZED {
 				t.Errorf("once it ended: %v, want unauthorized", err)
 			}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/internal/testclock"
 	"github.com/glasshouse/glasshouse/ratelimit"
 	"github.com/glasshouse/glasshouse/signin"
 	"github.com/glasshouse/glasshouse/web"
@@ -194,26 +195,8 @@ func TestChangePassword(t *testing.T) {
 	ts.MustLogin(t, "alice", newPassword)
 }
 
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 func TestLoginRateLimitPerAccount(t *testing.T) {
-	clk := &clock{t: time.Now()}
+	clk := testclock.At(time.Now())
 	ts := MustServer(t, func(c *web.Config) { c.Now = clk.Now }, withSignIn(func(c *signin.Config) {
 		c.PerAccount = ratelimit.New(ratelimit.Config{Every: time.Minute, Burst: 3, Now: clk.Now})
 	}))
@@ -246,7 +229,7 @@ func TestLoginRateLimitPerAccount(t *testing.T) {
 }
 
 func TestLoginRateLimitPerIP(t *testing.T) {
-	clk := &clock{t: time.Now()}
+	clk := testclock.At(time.Now())
 	ts := MustServer(t, func(c *web.Config) { c.Now = clk.Now }, withSignIn(func(c *signin.Config) {
 		c.PerIP = ratelimit.New(ratelimit.Config{Every: time.Hour, Burst: 3, Now: clk.Now})
 	}))
@@ -265,7 +248,7 @@ func TestLoginRateLimitPerIP(t *testing.T) {
 // Behind a trusted proxy each client has its own limit, taken from
 // X-Forwarded-For; a header from anyone else is not believed.
 func TestLoginRateLimitBehindProxy(t *testing.T) {
-	clk := &clock{t: time.Now()}
+	clk := testclock.At(time.Now())
 	ts := MustServer(t, func(c *web.Config) {
 		c.Now = clk.Now
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
@@ -303,7 +286,7 @@ func TestLoginRateLimitBehindProxy(t *testing.T) {
 }
 
 func TestPasswordChangeRateLimit(t *testing.T) {
-	clk := &clock{t: time.Now()}
+	clk := testclock.At(time.Now())
 	ts := MustServer(t, func(c *web.Config) { c.Now = clk.Now }, withSignIn(func(c *signin.Config) {
 		c.PerAccount = ratelimit.New(ratelimit.Config{Every: time.Minute, Burst: 2, Now: clk.Now})
 	}))

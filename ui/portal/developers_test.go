@@ -168,7 +168,7 @@ func TestPartnerSession(t *testing.T) {
 		})
 	}
 	c.Get("/developers/dashboard").MustStatus(http.StatusOK)
-	s.Clock.Add(time.Hour)
+	s.Clock.Advance(time.Hour)
 	c.Get("/developers/dashboard").MustRedirect("/developers#signin")
 
 	t.Run("header", func(t *testing.T) {

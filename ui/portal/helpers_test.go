@@ -8,12 +8,12 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/internal/pagetest"
+	"github.com/glasshouse/glasshouse/internal/testclock"
 	"github.com/glasshouse/glasshouse/oauth"
 	"github.com/glasshouse/glasshouse/ratelimit"
 	"github.com/glasshouse/glasshouse/realtime"
@@ -28,24 +28,6 @@ import (
 // testPassword is every test member's password.
 const testPassword = "correct horse battery staple"
 
-// clock is a settable time, shared by the site's parts.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // site is the member web as cmd/glasshouse wires it (web.Server on a
 // SQLite store in a temporary folder, the assets), with the portal
 // mounted on it.
@@ -54,7 +36,7 @@ type site struct {
 	Store  *sqlstore.Store
 	Web    *web.Server
 	SignIn *signin.Service
-	Clock  *clock
+	Clock  *testclock.Clock // shared by the site's parts
 }
 
 // MustSite starts a site; options adjust the portal's config.
@@ -65,7 +47,7 @@ func MustSite(tb testing.TB, options ...func(*portal.Config)) *site {
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
 	}
-	clk := &clock{now: time.Now().UTC()}
+	clk := testclock.At(time.Now().UTC())
 	key := make([]byte, 32)
 	rand.Read(key)
 	signIn := signin.New(signin.Config{Store: store, Key: key, Now: clk.Now})
