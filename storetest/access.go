@@ -135,7 +135,7 @@ func eventIDs[T glasshouse.OutboxEntry | *glasshouse.AccessRecord](rows []T) [][
 }
 
 func testRecordAccess(t *testing.T, s glasshouse.Store) {
-	alice := mustMember(t, s, "alice")
+	alice := MustMember(t, s, "alice")
 	p := everyScope(t, s, "streamflix")
 	granted := newAccess(t, alice, p)
 	mustRecord(t, s, granted)
@@ -167,7 +167,7 @@ func testRecordAccess(t *testing.T, s glasshouse.Store) {
 }
 
 func testRecordAccessEncodeFails(t *testing.T, s glasshouse.Store) {
-	alice := mustMember(t, s, "alice")
+	alice := MustMember(t, s, "alice")
 	p := everyScope(t, s, "streamflix")
 	rec := newAccess(t, alice, p)
 	var tried []uint64
@@ -204,7 +204,7 @@ func testRecordAccessEncodeFails(t *testing.T, s glasshouse.Store) {
 }
 
 func testRecordAccessDuplicate(t *testing.T, s glasshouse.Store) {
-	alice := mustMember(t, s, "alice")
+	alice := MustMember(t, s, "alice")
 	p := everyScope(t, s, "streamflix")
 	rec := newAccess(t, alice, p)
 	mustRecord(t, s, rec)
@@ -218,7 +218,7 @@ func testRecordAccessDuplicate(t *testing.T, s glasshouse.Store) {
 }
 
 func testAccessCountersPerMember(t *testing.T, s glasshouse.Store) {
-	ms := mustMembers(t, s, "alice", "bob")
+	ms := MustMembers(t, s, "alice", "bob")
 	p := everyScope(t, s, "streamflix")
 	var got [2][]uint64
 	for _, who := range []int{0, 1, 0, 0, 1} {
@@ -238,7 +238,7 @@ func testAccessCountersPerMember(t *testing.T, s glasshouse.Store) {
 // exactly 1..n, each outbox entry must carry its record's counter.
 func testAccessCountersConcurrent(t *testing.T, s glasshouse.Store) {
 	const workers, each = 8, 40
-	ms := mustMembers(t, s, "alice", "bob", "carol")
+	ms := MustMembers(t, s, "alice", "bob", "carol")
 	p := everyScope(t, s, "streamflix")
 	var wg sync.WaitGroup
 	errs := make(chan error, workers*each)
@@ -299,7 +299,7 @@ func testAccessCountersConcurrent(t *testing.T, s glasshouse.Store) {
 }
 
 func testPendingOldestFirst(t *testing.T, s glasshouse.Store) {
-	ms := mustMembers(t, s, "alice", "bob")
+	ms := MustMembers(t, s, "alice", "bob")
 	p := everyScope(t, s, "streamflix")
 	var want [][16]byte
 	for i := range 6 {
@@ -336,7 +336,7 @@ func positions(recs []*glasshouse.AccessRecord, first uint64) []glasshouse.LogPo
 }
 
 func testMarkIntegrated(t *testing.T, s glasshouse.Store) {
-	alice := mustMember(t, s, "alice")
+	alice := MustMember(t, s, "alice")
 	p := everyScope(t, s, "streamflix")
 	recs := mustRecords(t, s, alice, p, 3)
 	must(t, s.MarkIntegrated(t.Context(), positions(recs[:2], 0)))
@@ -356,7 +356,7 @@ func testMarkIntegrated(t *testing.T, s glasshouse.Store) {
 }
 
 func testMarkIntegratedIdempotent(t *testing.T, s glasshouse.Store) {
-	alice := mustMember(t, s, "alice")
+	alice := MustMember(t, s, "alice")
 	p := everyScope(t, s, "streamflix")
 	recs := mustRecords(t, s, alice, p, 3)
 	must(t, s.MarkIntegrated(t.Context(), positions(recs[:2], 10)))
@@ -375,7 +375,7 @@ func testMarkIntegratedIdempotent(t *testing.T, s glasshouse.Store) {
 }
 
 func testMarkIntegratedOtherIndex(t *testing.T, s glasshouse.Store) {
-	alice := mustMember(t, s, "alice")
+	alice := MustMember(t, s, "alice")
 	p := everyScope(t, s, "streamflix")
 	recs := mustRecords(t, s, alice, p, 3)
 	must(t, s.MarkIntegrated(t.Context(), positions(recs[:1], 0)))
@@ -401,7 +401,7 @@ func testMarkIntegratedOtherIndex(t *testing.T, s glasshouse.Store) {
 }
 
 func testMemberAccessPaging(t *testing.T, s glasshouse.Store) {
-	ms := mustMembers(t, s, "alice", "bob")
+	ms := MustMembers(t, s, "alice", "bob")
 	p := everyScope(t, s, "streamflix")
 	recs := mustRecords(t, s, ms[0], p, 5)
 	mustRecords(t, s, ms[1], p, 2)
@@ -415,7 +415,7 @@ func testMemberAccessPaging(t *testing.T, s glasshouse.Store) {
 		_, err := s.MemberAccess(t.Context(), ms[0].ID, 0, limit)
 		wantCode(t, err, glasshouse.EINVALID, fmt.Sprintf("MemberAccess(limit %d)", limit))
 	}
-	if got := mustMemberAccess(t, s, mustMember(t, s, "carol"), 0, 0); len(got) != 0 {
+	if got := mustMemberAccess(t, s, MustMember(t, s, "carol"), 0, 0); len(got) != 0 {
 		t.Errorf("a member without accesses has %d records", len(got))
 	}
 }
@@ -445,9 +445,9 @@ func recordSend(t *testing.T, s glasshouse.Store, nm glasshouse.NewMessage, rec 
 }
 
 func testRecordSend(t *testing.T, s glasshouse.Store) {
-	ms := mustMembers(t, s, "alice", "bob")
+	ms := MustMembers(t, s, "alice", "bob")
 	p := everyScope(t, s, "streamflix")
-	c := mustDirect(t, s, ms[0], ms[1])
+	c := MustDirect(t, s, ms[0], ms[1])
 	nm := glasshouse.NewMessage{ConversationID: c.ID, SenderID: ms[0].ID, Text: "watching this", ClientTxnID: "t1", ViaPartner: p.Name}
 	rec := sendAccess(t, ms[0], p)
 	msg, created, err := recordSend(t, s, nm, rec, func(n uint64, _ []byte) ([]byte, error) { return entryFor(rec, n), nil })
@@ -472,9 +472,9 @@ func testRecordSend(t *testing.T, s glasshouse.Store) {
 }
 
 func testRecordSendRefused(t *testing.T, s glasshouse.Store) {
-	ms := mustMembers(t, s, "alice", "bob", "carol")
+	ms := MustMembers(t, s, "alice", "bob", "carol")
 	p := everyScope(t, s, "streamflix")
-	c := mustDirect(t, s, ms[1], ms[2]) // alice is not in it
+	c := MustDirect(t, s, ms[1], ms[2]) // alice is not in it
 	rec := sendAccess(t, ms[0], p)
 	_, _, err := recordSend(t, s, glasshouse.NewMessage{ConversationID: c.ID, SenderID: ms[0].ID, Text: "hi"}, rec,
 		func(n uint64, _ []byte) ([]byte, error) { return entryFor(rec, n), nil })
@@ -489,9 +489,9 @@ func testRecordSendRefused(t *testing.T, s glasshouse.Store) {
 }
 
 func testRecordSendEncodeFails(t *testing.T, s glasshouse.Store) {
-	ms := mustMembers(t, s, "alice", "bob")
+	ms := MustMembers(t, s, "alice", "bob")
 	p := everyScope(t, s, "streamflix")
-	c := mustDirect(t, s, ms[0], ms[1])
+	c := MustDirect(t, s, ms[0], ms[1])
 	rec := sendAccess(t, ms[0], p)
 	_, _, err := recordSend(t, s, glasshouse.NewMessage{ConversationID: c.ID, SenderID: ms[0].ID, Text: "lost"}, rec, failEncode)
 	if err == nil {
@@ -510,10 +510,10 @@ func testRecordSendEncodeFails(t *testing.T, s glasshouse.Store) {
 }
 
 func testRecordRead(t *testing.T, s glasshouse.Store) {
-	ms := mustMembers(t, s, "alice", "bob", "carol")
+	ms := MustMembers(t, s, "alice", "bob", "carol")
 	p := everyScope(t, s, "streamflix")
-	c := mustDirect(t, s, ms[0], ms[1])
-	mustSend(t, s, c, ms[1], "hello alice")
+	c := MustDirect(t, s, ms[0], ms[1])
+	MustSend(t, s, c, ms[1], "hello alice")
 	encode := func(rec *glasshouse.AccessRecord) func(uint64, []byte) ([]byte, error) {
 		return func(n uint64, _ []byte) ([]byte, error) { return entryFor(rec, n), nil }
 	}
@@ -577,7 +577,7 @@ func testLockFeeder(t *testing.T, s glasshouse.Store) {
 // A request that raced the deletion of its member's account gets no
 // record: the member's secret is read in the record's own transaction.
 func testRecordDeletedMember(t *testing.T, s glasshouse.Store) {
-	ms := mustMembers(t, s, "alice")
+	ms := MustMembers(t, s, "alice")
 	p := everyScope(t, s, "streamflix")
 	must(t, s.DeleteMember(t.Context(), ms[0].ID))
 	rec := newAccess(t, ms[0], p)

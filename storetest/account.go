@@ -37,7 +37,7 @@ func mustDelete(t *testing.T, s glasshouse.Store, m *glasshouse.Member) {
 }
 
 func testMemberSecret(t *testing.T, s glasshouse.Store) {
-	a, b := mustMember(t, s, "alice"), mustMember(t, s, "bob")
+	a, b := MustMember(t, s, "alice"), MustMember(t, s, "bob")
 	sa, sb := mustSecret(t, s, a), mustSecret(t, s, b)
 	if len(sa) != glasshouse.MemberSecretSize || len(sb) != glasshouse.MemberSecretSize {
 		t.Fatalf("secrets of %d and %d bytes, want %d", len(sa), len(sb), glasshouse.MemberSecretSize)
@@ -62,10 +62,10 @@ func testMemberSecret(t *testing.T, s glasshouse.Store) {
 // nothing is left, while bob's own data is untouched.
 func testDeleteMemberErasesData(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	ms := mustMembers(t, s, "alice", "bob", "carol", "dave", "erin", "frank", "gina")
+	ms := MustMembers(t, s, "alice", "bob", "carol", "dave", "erin", "frank", "gina")
 	a, b, c, d, e, f, g := ms[0], ms[1], ms[2], ms[3], ms[4], ms[5], ms[6]
-	mustFriends(t, s, a, b, c)
-	mustFriends(t, s, b, c)
+	MustFriends(t, s, a, b, c)
+	MustFriends(t, s, b, c)
 	mustRequest(t, s, a, d)
 	mustRequest(t, s, e, a)
 	mustRequest(t, s, b, d)
@@ -74,7 +74,7 @@ func testDeleteMemberErasesData(t *testing.T, s glasshouse.Store) {
 	sess := mustSession(t, s, a, "alice's session")
 	other := mustSession(t, s, b, "bob's session")
 	p := everyScope(t, s, "streamflix")
-	direct := mustDirect(t, s, a, b)
+	direct := MustDirect(t, s, a, b)
 	ga := newGrant(a, p, glasshouse.ScopeProfile, glasshouse.ScopeEmail, glasshouse.ScopeMessagesRead)
 	ga.Conversations = []int64{direct.ID}
 	mustSaveGrant(t, s, ga, relayEmail(a, p))
@@ -184,14 +184,14 @@ func testDeleteMemberErasesData(t *testing.T, s glasshouse.Store) {
 // messages as they were.
 func testDeleteMemberMessages(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	a, b, c := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol")
-	direct := mustDirect(t, s, a, b)
-	group := mustGroup(t, s, b, a, c)
+	a, b, c := MustMember(t, s, "alice"), MustMember(t, s, "bob"), MustMember(t, s, "carol")
+	direct := MustDirect(t, s, a, b)
+	group := MustGroup(t, s, b, a, c)
 	sent := []*glasshouse.Message{
-		mustSend(t, s, direct, a, "alice's secret"),
-		mustSend(t, s, direct, b, "bob's answer"),
-		mustSend(t, s, group, a, "alice to the group"),
-		mustSend(t, s, group, c, "carol to the group"),
+		MustSend(t, s, direct, a, "alice's secret"),
+		MustSend(t, s, direct, b, "bob's answer"),
+		MustSend(t, s, group, a, "alice to the group"),
+		MustSend(t, s, group, c, "carol to the group"),
 	}
 	retried, _, err := s.SendMessage(ctx, glasshouse.NewMessage{ConversationID: group.ID, SenderID: a.ID, Text: "sent once", ClientTxnID: "txn-1"})
 	must(t, err)
@@ -220,7 +220,7 @@ func testDeleteMemberMessages(t *testing.T, s glasshouse.Store) {
 	wantMembers(t, mustConversation(t, s, c, group.ID), "bob", "carol")
 	wantMembers(t, mustConversation(t, s, b, direct.ID), "bob")
 	wantSendCode(t, s, direct, b, glasshouse.EFORBIDDEN)
-	after := mustSend(t, s, group, c, "carol goes on")
+	after := MustSend(t, s, group, c, "carol goes on")
 	if got := messagesAfter(t, s, b, sent[len(sent)-1].ID, 10); len(got) != 1 || diffMessage(got[0], after) != "" {
 		t.Errorf("MessagesAfter(bob) after the deletion = %+v, want carol's new message %+v", got, after)
 	}
@@ -230,14 +230,14 @@ func testDeleteMemberMessages(t *testing.T, s glasshouse.Store) {
 
 func testDeleteMemberFreesHandle(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	a, b := mustMember(t, s, "alice"), mustMember(t, s, "bob")
+	a, b := MustMember(t, s, "alice"), MustMember(t, s, "bob")
 	old := mustSecret(t, s, a)
-	direct := mustDirect(t, s, a, b)
-	mustSend(t, s, direct, a, "from the first alice")
+	direct := MustDirect(t, s, a, b)
+	MustSend(t, s, direct, a, "from the first alice")
 
 	mustDelete(t, s, a)
 
-	again := mustMember(t, s, "alice") // same handle, same email
+	again := MustMember(t, s, "alice") // same handle, same email
 	if again.ID == a.ID {
 		t.Fatalf("the new alice got the deleted member's id %d", a.ID)
 	}
@@ -250,7 +250,7 @@ func testDeleteMemberFreesHandle(t *testing.T, s glasshouse.Store) {
 	wantConversations(t, s, again)
 	_, err := s.Conversation(ctx, again.ID, direct.ID)
 	wantCode(t, err, glasshouse.ENOTFOUND, "Conversation(new alice, the old direct conversation)")
-	fresh := mustDirect(t, s, again, b)
+	fresh := MustDirect(t, s, again, b)
 	if fresh.ID == direct.ID {
 		t.Errorf("bob and the new alice share the old direct conversation %d", direct.ID)
 	}
@@ -261,7 +261,7 @@ func testDeleteMemberFreesHandle(t *testing.T, s glasshouse.Store) {
 }
 
 func testDeleteMemberUnknown(t *testing.T, s glasshouse.Store) {
-	a := mustMember(t, s, "alice")
+	a := MustMember(t, s, "alice")
 	err := s.DeleteMember(t.Context(), a.ID+100)
 	wantCode(t, err, glasshouse.ENOTFOUND, "DeleteMember(unknown member)")
 	if _, err := s.MemberByID(t.Context(), a.ID); err != nil {
@@ -270,8 +270,8 @@ func testDeleteMemberUnknown(t *testing.T, s glasshouse.Store) {
 }
 
 func testDeleteMemberTwice(t *testing.T, s glasshouse.Store) {
-	a, b := mustMember(t, s, "alice"), mustMember(t, s, "bob")
-	mustSend(t, s, mustDirect(t, s, a, b), a, "hello")
+	a, b := MustMember(t, s, "alice"), MustMember(t, s, "bob")
+	MustSend(t, s, MustDirect(t, s, a, b), a, "hello")
 	mustDelete(t, s, a)
 	err := s.DeleteMember(t.Context(), a.ID)
 	wantCode(t, err, glasshouse.ENOTFOUND, fmt.Sprintf("DeleteMember(%s) a second time", a.Handle))

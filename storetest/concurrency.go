@@ -36,7 +36,7 @@ func testConcurrentSends(t *testing.T, s glasshouse.Store, nconv int) {
 	ctx := t.Context()
 	members := make([]*glasshouse.Member, concurrentSenders)
 	for i := range members {
-		members[i] = mustMember(t, s, fmt.Sprintf("sender%02d", i))
+		members[i] = MustMember(t, s, fmt.Sprintf("sender%02d", i))
 	}
 	reader := members[0]
 	groups := make([]*glasshouse.Conversation, nconv)
@@ -47,7 +47,7 @@ func testConcurrentSends(t *testing.T, s glasshouse.Store, nconv int) {
 				in = append(in, members[i])
 			}
 		}
-		groups[j] = mustGroup(t, s, reader, in...)
+		groups[j] = MustGroup(t, s, reader, in...)
 	}
 
 	start, sent := make(chan struct{}), make(chan struct{})

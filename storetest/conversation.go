@@ -50,8 +50,8 @@ func wantConversations(t *testing.T, s glasshouse.Store, m *glasshouse.Member, w
 
 func testCreateDirect(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	a, b, c := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol")
-	mustFriends(t, s, a, b, c)
+	a, b, c := MustMember(t, s, "alice"), MustMember(t, s, "bob"), MustMember(t, s, "carol")
+	MustFriends(t, s, a, b, c)
 	conv, created, err := s.CreateDirect(ctx, a.ID, "bob")
 	must(t, err)
 	if !created || conv.ID == 0 || conv.Kind != glasshouse.Direct || conv.CreatorID != a.ID || conv.LastSeq != 0 ||
@@ -94,12 +94,12 @@ func testCreateDirect(t *testing.T, s glasshouse.Store) {
 
 func testCreateDirectErrors(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	ms := mustMembers(t, s, "alice", "carol", "dave", "erin", "frank")
+	ms := MustMembers(t, s, "alice", "carol", "dave", "erin", "frank")
 	a, c, d, e, f := ms[0], ms[1], ms[2], ms[3], ms[4]
-	mustFriends(t, s, a, d, e, f)
+	MustFriends(t, s, a, d, e, f)
 	must(t, s.Block(ctx, d.ID, "alice"))
 	must(t, s.Block(ctx, a.ID, "erin"))
-	mustDirect(t, s, a, f)
+	MustDirect(t, s, a, f)
 	must(t, s.RemoveFriend(ctx, f.ID, "alice"))
 
 	for _, tt := range []struct {
@@ -124,8 +124,8 @@ func testCreateDirectErrors(t *testing.T, s glasshouse.Store) {
 
 func testCreateGroup(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	a, b, c := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol")
-	mustFriends(t, s, a, b, c)
+	a, b, c := MustMember(t, s, "alice"), MustMember(t, s, "bob"), MustMember(t, s, "carol")
+	MustFriends(t, s, a, b, c)
 	g, err := s.CreateGroup(ctx, a.ID, glasshouse.NewGroup{Title: "Weekend trip", Members: []string{"bob", "carol"}})
 	must(t, err)
 	if g.ID == 0 || g.Kind != glasshouse.Group || g.Title != "Weekend trip" || g.CreatorID != a.ID || g.LastSeq != 0 || g.CreatedAt.IsZero() {
@@ -152,10 +152,10 @@ func testCreateGroup(t *testing.T, s glasshouse.Store) {
 
 func testCreateGroupErrors(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	ms := mustMembers(t, s, "alice", "bob", "carol", "dave", "erin")
+	ms := MustMembers(t, s, "alice", "bob", "carol", "dave", "erin")
 	a, b, c, d, e := ms[0], ms[1], ms[2], ms[3], ms[4]
-	mustFriends(t, s, a, b, d, e)
-	mustFriends(t, s, b, c)
+	MustFriends(t, s, a, b, d, e)
+	MustFriends(t, s, b, c)
 	must(t, s.Block(ctx, d.ID, "alice"))
 	must(t, s.Block(ctx, a.ID, "erin"))
 	for _, tt := range []struct {
@@ -180,7 +180,7 @@ func testCreateGroupErrors(t *testing.T, s glasshouse.Store) {
 // members who are all friends of the creator.
 func testGroupSizeLimit(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	creator := mustMember(t, s, "m000")
+	creator := MustMember(t, s, "m000")
 	friends := make([]*glasshouse.Member, glasshouse.MaxGroupMembers)
 	// Made concurrently, so that a store that batches writes is quick.
 	var wg sync.WaitGroup
@@ -234,26 +234,26 @@ func testGroupSizeLimit(t *testing.T, s glasshouse.Store) {
 
 func testAddMember(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	a, b, c := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol")
-	mustFriends(t, s, a, c)
-	g := mustGroup(t, s, a, b)
+	a, b, c := MustMember(t, s, "alice"), MustMember(t, s, "bob"), MustMember(t, s, "carol")
+	MustFriends(t, s, a, c)
+	g := MustGroup(t, s, a, b)
 	must(t, s.AddMember(ctx, a.ID, g.ID, "carol"))
 	for _, m := range []*glasshouse.Member{a, b, c} {
 		wantMembers(t, mustConversation(t, s, m, g.ID), "alice", "bob", "carol")
 	}
 	wantConversations(t, s, c, g.ID)
 	// An added member can send at once.
-	mustSend(t, s, g, c, "hello")
+	MustSend(t, s, g, c, "hello")
 }
 
 func testAddMemberErrors(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	ms := mustMembers(t, s, "alice", "bob", "carol", "dave", "erin")
+	ms := MustMembers(t, s, "alice", "bob", "carol", "dave", "erin")
 	a, b, c, d, e := ms[0], ms[1], ms[2], ms[3], ms[4]
-	mustFriends(t, s, a, c, d)
-	mustFriends(t, s, b, e)
-	g := mustGroup(t, s, a, b)
-	direct := mustDirect(t, s, a, d)
+	MustFriends(t, s, a, c, d)
+	MustFriends(t, s, b, e)
+	g := MustGroup(t, s, a, b)
+	direct := MustDirect(t, s, a, d)
 	for _, tt := range []struct {
 		name   string
 		by     *glasshouse.Member
@@ -281,10 +281,10 @@ func testAddMemberErrors(t *testing.T, s glasshouse.Store) {
 
 func testLeave(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	a, b, c := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol")
-	g := mustGroup(t, s, a, b, c)
-	direct := mustDirect(t, s, a, b)
-	mustSend(t, s, g, c, "bye")
+	a, b, c := MustMember(t, s, "alice"), MustMember(t, s, "bob"), MustMember(t, s, "carol")
+	g := MustGroup(t, s, a, b, c)
+	direct := MustDirect(t, s, a, b)
+	MustSend(t, s, g, c, "bye")
 	must(t, s.Leave(ctx, c.ID, g.ID))
 
 	wantMembers(t, mustConversation(t, s, a, g.ID), "alice", "bob")
@@ -300,17 +300,17 @@ func testLeave(t *testing.T, s glasshouse.Store) {
 	// The creator may add a member who left back.
 	must(t, s.AddMember(ctx, a.ID, g.ID, "carol"))
 	wantMembers(t, mustConversation(t, s, c, g.ID), "alice", "bob", "carol")
-	mustSend(t, s, g, c, "back")
+	MustSend(t, s, g, c, "back")
 }
 
 // testNonMember checks that every method taking a conversation id treats a
 // conversation the member is not in like one that does not exist.
 func testNonMember(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	a, b, c := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol")
-	mustFriends(t, s, a, c)
-	g := mustGroup(t, s, a, b)
-	mustSend(t, s, g, a, "private")
+	a, b, c := MustMember(t, s, "alice"), MustMember(t, s, "bob"), MustMember(t, s, "carol")
+	MustFriends(t, s, a, c)
+	g := MustGroup(t, s, a, b)
+	MustSend(t, s, g, a, "private")
 	for _, who := range []struct {
 		name   string
 		member *glasshouse.Member
@@ -354,18 +354,18 @@ func testNonMember(t *testing.T, s glasshouse.Store) {
 }
 
 func testConversationsOrder(t *testing.T, s glasshouse.Store) {
-	a, b, c, d := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol"), mustMember(t, s, "dave")
-	ab, ac := mustDirect(t, s, a, b), mustDirect(t, s, a, c)
-	g := mustGroup(t, s, a, c, d)
-	mustSend(t, s, ab, a, "1")
-	mustSend(t, s, g, d, "2")
-	mustSend(t, s, ac, c, "3")
-	mustSend(t, s, g, c, "4")
-	mustSend(t, s, ab, b, "5")
+	a, b, c, d := MustMember(t, s, "alice"), MustMember(t, s, "bob"), MustMember(t, s, "carol"), MustMember(t, s, "dave")
+	ab, ac := MustDirect(t, s, a, b), MustDirect(t, s, a, c)
+	g := MustGroup(t, s, a, c, d)
+	MustSend(t, s, ab, a, "1")
+	MustSend(t, s, g, d, "2")
+	MustSend(t, s, ac, c, "3")
+	MustSend(t, s, g, c, "4")
+	MustSend(t, s, ab, b, "5")
 	wantConversations(t, s, a, ab.ID, g.ID, ac.ID)
 	wantConversations(t, s, c, g.ID, ac.ID)
 	wantConversations(t, s, d, g.ID)
-	mustSend(t, s, ac, a, "6")
+	MustSend(t, s, ac, a, "6")
 	wantConversations(t, s, a, ac.ID, ab.ID, g.ID)
 	wantConversations(t, s, c, ac.ID, g.ID)
 }
@@ -406,10 +406,10 @@ func wantUnread(t *testing.T, s glasshouse.Store, m *glasshouse.Member, c *glass
 }
 
 func testUnread(t *testing.T, s glasshouse.Store) {
-	a, b, c := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol")
-	g := mustGroup(t, s, a, b, c)
-	sent := mustSendN(t, s, g, b, 2)
-	sent = append(sent, mustSendN(t, s, g, a, 3)...)
+	a, b, c := MustMember(t, s, "alice"), MustMember(t, s, "bob"), MustMember(t, s, "carol")
+	g := MustGroup(t, s, a, b, c)
+	sent := MustSendN(t, s, g, b, 2)
+	sent = append(sent, MustSendN(t, s, g, a, 3)...)
 	wantUnread(t, s, a, g, sent, 0)
 	wantUnread(t, s, b, g, sent, 0)
 	wantUnread(t, s, c, g, sent, 0)
@@ -419,7 +419,7 @@ func testUnread(t *testing.T, s glasshouse.Store) {
 	must(t, s.MarkRead(t.Context(), b.ID, g.ID, 5))
 	wantUnread(t, s, b, g, sent, 5)
 
-	sent = append(sent, mustSend(t, s, g, a, "more"), mustSend(t, s, g, c, "mine"), mustSend(t, s, g, b, "also mine"))
+	sent = append(sent, MustSend(t, s, g, a, "more"), MustSend(t, s, g, c, "mine"), MustSend(t, s, g, b, "also mine"))
 	wantUnread(t, s, a, g, sent, 0)
 	wantUnread(t, s, b, g, sent, 5)
 	wantUnread(t, s, c, g, sent, 4)
@@ -427,11 +427,11 @@ func testUnread(t *testing.T, s glasshouse.Store) {
 
 func testMarkRead(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	a, b := mustMember(t, s, "alice"), mustMember(t, s, "bob")
-	g := mustGroup(t, s, a, b)
+	a, b := MustMember(t, s, "alice"), MustMember(t, s, "bob")
+	g := MustGroup(t, s, a, b)
 	empty, _, err := s.CreateDirect(ctx, a.ID, "bob")
 	must(t, err)
-	sent := mustSendN(t, s, g, a, 3)
+	sent := MustSendN(t, s, g, a, 3)
 	for _, tt := range []struct {
 		name     string
 		seq      int64

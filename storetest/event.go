@@ -114,12 +114,12 @@ func wantEvents(t *testing.T, evs []glasshouse.Event, msgs []*glasshouse.Message
 }
 
 func testPublishOnePerSend(t *testing.T, s glasshouse.Store, r *recorder) {
-	a, b, c := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol")
-	direct := mustDirect(t, s, a, b)
-	g := mustGroup(t, s, a, b, c)
-	m1 := mustSend(t, s, direct, a, "one")
-	m2 := mustSend(t, s, g, c, "two")
-	m3 := mustSend(t, s, direct, b, "three")
+	a, b, c := MustMember(t, s, "alice"), MustMember(t, s, "bob"), MustMember(t, s, "carol")
+	direct := MustDirect(t, s, a, b)
+	g := MustGroup(t, s, a, b, c)
+	m1 := MustSend(t, s, direct, a, "one")
+	m2 := MustSend(t, s, g, c, "two")
+	m3 := MustSend(t, s, direct, b, "three")
 	wantEvents(t, r.upTo(t, m3.ID), []*glasshouse.Message{m1, m2, m3},
 		[][]*glasshouse.Member{{a, b}, {a, b, c}, {a, b}})
 }
@@ -128,37 +128,37 @@ func testPublishOnePerSend(t *testing.T, s glasshouse.Store, r *recorder) {
 // of their messages in a group; unblocking brings the next ones back.
 func testPublishNotToBlockers(t *testing.T, s glasshouse.Store, r *recorder) {
 	ctx := t.Context()
-	a, b, c := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol")
-	g := mustGroup(t, s, a, b, c)
-	m1 := mustSend(t, s, g, b, "before") // also fills the writer's recipient cache
+	a, b, c := MustMember(t, s, "alice"), MustMember(t, s, "bob"), MustMember(t, s, "carol")
+	g := MustGroup(t, s, a, b, c)
+	m1 := MustSend(t, s, g, b, "before") // also fills the writer's recipient cache
 	must(t, s.Block(ctx, a.ID, b.Handle))
-	m2 := mustSend(t, s, g, b, "blocked")
-	m3 := mustSend(t, s, g, a, "alice still reaches bob")
+	m2 := MustSend(t, s, g, b, "blocked")
+	m3 := MustSend(t, s, g, a, "alice still reaches bob")
 	must(t, s.Unblock(ctx, a.ID, b.Handle))
-	m4 := mustSend(t, s, g, b, "after")
+	m4 := MustSend(t, s, g, b, "after")
 	wantEvents(t, r.upTo(t, m4.ID), []*glasshouse.Message{m1, m2, m3, m4},
 		[][]*glasshouse.Member{{a, b, c}, {b, c}, {a, b, c}, {a, b, c}})
 }
 
 func testPublishCurrentMembers(t *testing.T, s glasshouse.Store, r *recorder) {
 	ctx := t.Context()
-	a, b, c, d := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol"), mustMember(t, s, "dave")
-	mustFriends(t, s, a, d)
-	g := mustGroup(t, s, a, b, c)
-	m1 := mustSend(t, s, g, b, "before")
+	a, b, c, d := MustMember(t, s, "alice"), MustMember(t, s, "bob"), MustMember(t, s, "carol"), MustMember(t, s, "dave")
+	MustFriends(t, s, a, d)
+	g := MustGroup(t, s, a, b, c)
+	m1 := MustSend(t, s, g, b, "before")
 	must(t, s.AddMember(ctx, a.ID, g.ID, "dave"))
-	m2 := mustSend(t, s, g, d, "joined")
+	m2 := MustSend(t, s, g, d, "joined")
 	must(t, s.Leave(ctx, c.ID, g.ID))
-	m3 := mustSend(t, s, g, a, "left")
+	m3 := MustSend(t, s, g, a, "left")
 	wantEvents(t, r.upTo(t, m3.ID), []*glasshouse.Message{m1, m2, m3},
 		[][]*glasshouse.Member{{a, b, c}, {a, b, c, d}, {a, b, d}})
 }
 
 func testPublishNoneForRefused(t *testing.T, s glasshouse.Store, r *recorder) {
 	ctx := t.Context()
-	a, b, c := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol")
-	direct := mustDirect(t, s, a, b)
-	g := mustGroup(t, s, a, c)
+	a, b, c := MustMember(t, s, "alice"), MustMember(t, s, "bob"), MustMember(t, s, "carol")
+	direct := MustDirect(t, s, a, b)
+	g := MustGroup(t, s, a, c)
 	must(t, s.RemoveFriend(ctx, a.ID, "bob"))
 	for _, tt := range []struct {
 		name string
@@ -172,13 +172,13 @@ func testPublishNoneForRefused(t *testing.T, s glasshouse.Store, r *recorder) {
 		_, _, err := s.SendMessage(ctx, tt.nm)
 		wantCode(t, err, tt.code, tt.name)
 	}
-	ok := mustSend(t, s, g, c, "fine")
+	ok := MustSend(t, s, g, c, "fine")
 	wantEvents(t, r.upTo(t, ok.ID), []*glasshouse.Message{ok}, [][]*glasshouse.Member{{a, c}})
 }
 
 func testPublishNoneForRepeat(t *testing.T, s glasshouse.Store, r *recorder) {
-	a, b := mustMember(t, s, "alice"), mustMember(t, s, "bob")
-	direct := mustDirect(t, s, a, b)
+	a, b := MustMember(t, s, "alice"), MustMember(t, s, "bob")
+	direct := MustDirect(t, s, a, b)
 	nm := glasshouse.NewMessage{ConversationID: direct.ID, SenderID: a.ID, Text: "once", ClientTxnID: "txn-1"}
 	first, created, err := s.SendMessage(t.Context(), nm)
 	must(t, err)
@@ -192,7 +192,7 @@ func testPublishNoneForRepeat(t *testing.T, s glasshouse.Store, r *recorder) {
 			t.Error("repeat send: created = true")
 		}
 	}
-	next := mustSend(t, s, direct, b, "next")
+	next := MustSend(t, s, direct, b, "next")
 	wantEvents(t, r.upTo(t, next.ID), []*glasshouse.Message{first, next}, [][]*glasshouse.Member{{a, b}, {a, b}})
 }
 
@@ -203,11 +203,11 @@ func testPublishCommitOrder(t *testing.T, s glasshouse.Store, r *recorder) {
 	const senders, perSender, nconv = 16, 10, 4
 	members := make([]*glasshouse.Member, senders)
 	for i := range members {
-		members[i] = mustMember(t, s, fmt.Sprintf("sender%02d", i))
+		members[i] = MustMember(t, s, fmt.Sprintf("sender%02d", i))
 	}
 	groups := make([]*glasshouse.Conversation, nconv)
 	for j := range groups {
-		groups[j] = mustGroup(t, s, members[0], members[1:]...)
+		groups[j] = MustGroup(t, s, members[0], members[1:]...)
 	}
 	acked := make([][]*glasshouse.Message, senders)
 	var wg sync.WaitGroup

@@ -87,7 +87,7 @@ func mustRequest(t *testing.T, s glasshouse.Store, from, to *glasshouse.Member) 
 }
 
 func testRequestFriend(t *testing.T, s glasshouse.Store) {
-	a, b, c := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol")
+	a, b, c := MustMember(t, s, "alice"), MustMember(t, s, "bob"), MustMember(t, s, "carol")
 	req := mustRequest(t, s, a, b)
 	if req.ID == 0 || req.From == nil || req.To == nil || req.From.ID != a.ID || req.From.Handle != "alice" ||
 		req.To.ID != b.ID || req.To.Handle != "bob" || req.CreatedAt.IsZero() {
@@ -102,8 +102,8 @@ func testRequestFriend(t *testing.T, s glasshouse.Store) {
 }
 
 func testRequestFriendErrors(t *testing.T, s glasshouse.Store) {
-	a, b, c := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol")
-	mustFriends(t, s, a, b)
+	a, b, c := MustMember(t, s, "alice"), MustMember(t, s, "bob"), MustMember(t, s, "carol")
+	MustFriends(t, s, a, b)
 	mustRequest(t, s, a, c)
 	for _, tt := range []struct {
 		name     string
@@ -127,7 +127,7 @@ func testRequestFriendErrors(t *testing.T, s glasshouse.Store) {
 }
 
 func testFriendRequestsOrder(t *testing.T, s glasshouse.Store) {
-	ms := mustMembers(t, s, "alice", "zed", "xia", "bob", "abe", "yan", "carol")
+	ms := MustMembers(t, s, "alice", "zed", "xia", "bob", "abe", "yan", "carol")
 	a := ms[0]
 	// Incoming and outgoing interleaved, in an order that is not alphabetical.
 	for i := 1; i < len(ms); i += 2 {
@@ -138,7 +138,7 @@ func testFriendRequestsOrder(t *testing.T, s glasshouse.Store) {
 }
 
 func testAcceptFriendRequest(t *testing.T, s glasshouse.Store) {
-	a, b, c := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol")
+	a, b, c := MustMember(t, s, "alice"), MustMember(t, s, "bob"), MustMember(t, s, "carol")
 	req := mustRequest(t, s, a, b)
 	mustRequest(t, s, c, b)
 	must(t, s.AcceptFriendRequest(t.Context(), b.ID, req.ID))
@@ -153,7 +153,7 @@ func testAcceptFriendRequest(t *testing.T, s glasshouse.Store) {
 }
 
 func testAcceptOnlyByRecipient(t *testing.T, s glasshouse.Store) {
-	a, b, c := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol")
+	a, b, c := MustMember(t, s, "alice"), MustMember(t, s, "bob"), MustMember(t, s, "carol")
 	req := mustRequest(t, s, a, b)
 	for _, tt := range []struct {
 		name      string
@@ -175,7 +175,7 @@ func testAcceptOnlyByRecipient(t *testing.T, s glasshouse.Store) {
 }
 
 func testDeclineFriendRequest(t *testing.T, s glasshouse.Store) {
-	a, b := mustMember(t, s, "alice"), mustMember(t, s, "bob")
+	a, b := MustMember(t, s, "alice"), MustMember(t, s, "bob")
 	req := mustRequest(t, s, a, b)
 	err := s.DeclineFriendRequest(t.Context(), a.ID, req.ID)
 	wantCode(t, err, glasshouse.ENOTFOUND, "DeclineFriendRequest by the sender")
@@ -194,7 +194,7 @@ func testDeclineFriendRequest(t *testing.T, s glasshouse.Store) {
 }
 
 func testCancelFriendRequest(t *testing.T, s glasshouse.Store) {
-	a, b := mustMember(t, s, "alice"), mustMember(t, s, "bob")
+	a, b := MustMember(t, s, "alice"), MustMember(t, s, "bob")
 	req := mustRequest(t, s, a, b)
 	err := s.CancelFriendRequest(t.Context(), b.ID, req.ID)
 	wantCode(t, err, glasshouse.ENOTFOUND, "CancelFriendRequest by the recipient")
@@ -212,7 +212,7 @@ func testCancelFriendRequest(t *testing.T, s glasshouse.Store) {
 }
 
 func testCrossingRequests(t *testing.T, s glasshouse.Store) {
-	a, b := mustMember(t, s, "alice"), mustMember(t, s, "bob")
+	a, b := MustMember(t, s, "alice"), MustMember(t, s, "bob")
 	mustRequest(t, s, a, b)
 	req, err := s.RequestFriend(t.Context(), b.ID, "alice")
 	if err != nil || req != nil {
@@ -226,8 +226,8 @@ func testCrossingRequests(t *testing.T, s glasshouse.Store) {
 }
 
 func testRemoveFriend(t *testing.T, s glasshouse.Store) {
-	a, b, c := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol")
-	mustFriends(t, s, a, b, c)
+	a, b, c := MustMember(t, s, "alice"), MustMember(t, s, "bob"), MustMember(t, s, "carol")
+	MustFriends(t, s, a, b, c)
 	must(t, s.RemoveFriend(t.Context(), b.ID, "alice"))
 	wantAreFriends(t, s, a, b, false)
 	wantAreFriends(t, s, a, c, true)
@@ -253,24 +253,24 @@ func testRemoveFriend(t *testing.T, s glasshouse.Store) {
 }
 
 func testFriendsByHandle(t *testing.T, s glasshouse.Store) {
-	ms := mustMembers(t, s, "mia", "zed", "abe", "kim", "bea")
-	mustFriends(t, s, ms[0], ms[1:]...)
+	ms := MustMembers(t, s, "mia", "zed", "abe", "kim", "bea")
+	MustFriends(t, s, ms[0], ms[1:]...)
 	wantFriends(t, s, ms[0], "abe", "bea", "kim", "zed")
 	wantFriends(t, s, ms[1], "mia")
 }
 
 func testAreFriends(t *testing.T, s glasshouse.Store) {
-	a, b, c := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol")
+	a, b, c := MustMember(t, s, "alice"), MustMember(t, s, "bob"), MustMember(t, s, "carol")
 	wantAreFriends(t, s, a, b, false)
-	mustFriends(t, s, b, a)
+	MustFriends(t, s, b, a)
 	wantAreFriends(t, s, a, b, true)
 	wantAreFriends(t, s, a, c, false)
 	wantAreFriends(t, s, b, c, false)
 }
 
 func testBlockEndsFriendship(t *testing.T, s glasshouse.Store) {
-	a, b, c := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol")
-	mustFriends(t, s, a, b, c)
+	a, b, c := MustMember(t, s, "alice"), MustMember(t, s, "bob"), MustMember(t, s, "carol")
+	MustFriends(t, s, a, b, c)
 	must(t, s.Block(t.Context(), b.ID, "alice"))
 	wantAreFriends(t, s, a, b, false)
 	wantAreFriends(t, s, a, c, true)
@@ -279,7 +279,7 @@ func testBlockEndsFriendship(t *testing.T, s glasshouse.Store) {
 }
 
 func testBlockEndsRequests(t *testing.T, s glasshouse.Store) {
-	a, b, c, d := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol"), mustMember(t, s, "dave")
+	a, b, c, d := MustMember(t, s, "alice"), MustMember(t, s, "bob"), MustMember(t, s, "carol"), MustMember(t, s, "dave")
 	mustRequest(t, s, a, b) // blocker asked
 	mustRequest(t, s, c, a) // blocked asked
 	mustRequest(t, s, a, d) // not involved
@@ -295,8 +295,8 @@ func testBlockEndsRequests(t *testing.T, s glasshouse.Store) {
 // testBlockHides checks that no request crosses a block either way, and that
 // the blocked member sees the blocker as absent.
 func testBlockHides(t *testing.T, s glasshouse.Store) {
-	a, b := mustMember(t, s, "alice"), mustMember(t, s, "bob")
-	mustFriends(t, s, a, b)
+	a, b := MustMember(t, s, "alice"), MustMember(t, s, "bob")
+	MustFriends(t, s, a, b)
 	must(t, s.Block(t.Context(), a.ID, "bob"))
 	for _, tt := range []struct {
 		name string
@@ -318,8 +318,8 @@ func testBlockHides(t *testing.T, s glasshouse.Store) {
 }
 
 func testBlockErrors(t *testing.T, s glasshouse.Store) {
-	a := mustMember(t, s, "alice")
-	mustMember(t, s, "bob")
+	a := MustMember(t, s, "alice")
+	MustMember(t, s, "bob")
 	must(t, s.Block(t.Context(), a.ID, "bob"))
 	for _, tt := range []struct {
 		name, handle, code string
@@ -335,7 +335,7 @@ func testBlockErrors(t *testing.T, s glasshouse.Store) {
 }
 
 func testUnblock(t *testing.T, s glasshouse.Store) {
-	a, b, c := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol")
+	a, b, c := MustMember(t, s, "alice"), MustMember(t, s, "bob"), MustMember(t, s, "carol")
 	must(t, s.Block(t.Context(), a.ID, "bob"))
 	must(t, s.Block(t.Context(), a.ID, "carol"))
 	must(t, s.Unblock(t.Context(), a.ID, "bob"))
@@ -360,15 +360,15 @@ func testUnblock(t *testing.T, s glasshouse.Store) {
 	}
 	// Unblocked members may befriend each other again, and a block may be
 	// set again.
-	mustFriends(t, s, b, a)
+	MustFriends(t, s, b, a)
 	_, err = s.RequestFriend(t.Context(), c.ID, "alice")
 	wantCode(t, err, glasshouse.ENOTFOUND, "RequestFriend(carol, alice) while carol is blocked")
 	must(t, s.Block(t.Context(), a.ID, "bob"))
 }
 
 func testBlocked(t *testing.T, s glasshouse.Store) {
-	a, b, c := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol")
-	mustMember(t, s, "dave")
+	a, b, c := MustMember(t, s, "alice"), MustMember(t, s, "bob"), MustMember(t, s, "carol")
+	MustMember(t, s, "dave")
 	for _, h := range []string{"dave", "bob", "carol"} {
 		must(t, s.Block(t.Context(), a.ID, h))
 	}

@@ -83,9 +83,9 @@ func wantNoGrant(t *testing.T, s glasshouse.Store, m *glasshouse.Member, p *glas
 }
 
 func testSaveGrant(t *testing.T, s glasshouse.Store) {
-	a, b := mustMember(t, s, "alice"), mustMember(t, s, "bob")
+	a, b := MustMember(t, s, "alice"), MustMember(t, s, "bob")
 	p := everyScope(t, s, "streamflix")
-	c := mustDirect(t, s, a, b)
+	c := MustDirect(t, s, a, b)
 	g := newGrant(a, p, glasshouse.ScopeMessagesRead, glasshouse.ScopeProfile, glasshouse.ScopeEmail)
 	g.RealEmail, g.Conversations = true, []int64{c.ID}
 	got := mustSaveGrant(t, s, g, "x1@relay.example")
@@ -113,9 +113,9 @@ func testSaveGrant(t *testing.T, s glasshouse.Store) {
 }
 
 func testSaveGrantInvalid(t *testing.T, s glasshouse.Store) {
-	a, b, c := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol")
+	a, b, c := MustMember(t, s, "alice"), MustMember(t, s, "bob"), MustMember(t, s, "carol")
 	p := mustPartner(t, s, assessed(newPartner("shopzon", glasshouse.ScopeProfile, glasshouse.ScopeEmail, glasshouse.ScopeMessagesRead)))
-	mine, theirs := mustDirect(t, s, a, b), mustDirect(t, s, b, c)
+	mine, theirs := MustDirect(t, s, a, b), MustDirect(t, s, b, c)
 	for _, tt := range []struct {
 		name string
 		edit func(g *glasshouse.Grant)
@@ -156,9 +156,9 @@ func testSaveGrantInvalid(t *testing.T, s glasshouse.Store) {
 
 func testReplaceGrant(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	a, b, c := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol")
+	a, b, c := MustMember(t, s, "alice"), MustMember(t, s, "bob"), MustMember(t, s, "carol")
 	p := everyScope(t, s, "streamflix")
-	c1, c2 := mustDirect(t, s, a, b), mustDirect(t, s, a, c)
+	c1, c2 := MustDirect(t, s, a, b), MustDirect(t, s, a, c)
 	g := newGrant(a, p, glasshouse.ScopeProfile, glasshouse.ScopeMessagesRead)
 	g.Conversations = []int64{c1.ID}
 	first := mustSaveGrant(t, s, g, "first@relay.example")
@@ -190,7 +190,7 @@ func testReplaceGrant(t *testing.T, s glasshouse.Store) {
 }
 
 func testReplaceRevokesDroppedScopes(t *testing.T, s glasshouse.Store) {
-	a := mustMember(t, s, "alice")
+	a := MustMember(t, s, "alice")
 	p := everyScope(t, s, "streamflix")
 	mustGrant(t, s, a, p, glasshouse.ScopeProfile, glasshouse.ScopeMessagesSend)
 	mustTokens(t, s, a, p, "send", glasshouse.ScopeOpenID, glasshouse.ScopeProfile, glasshouse.ScopeMessagesSend)
@@ -200,7 +200,7 @@ func testReplaceRevokesDroppedScopes(t *testing.T, s glasshouse.Store) {
 }
 
 func testRelayAddressUnique(t *testing.T, s glasshouse.Store) {
-	a, b := mustMember(t, s, "alice"), mustMember(t, s, "bob")
+	a, b := MustMember(t, s, "alice"), MustMember(t, s, "bob")
 	p, q := everyScope(t, s, "streamflix"), everyScope(t, s, "shopzon")
 	mustSaveGrant(t, s, newGrant(a, p, glasshouse.ScopeEmail), "same@relay.example")
 	for _, tt := range []struct {
@@ -220,7 +220,7 @@ func testRelayAddressUnique(t *testing.T, s glasshouse.Store) {
 }
 
 func testGrantsNewestFirst(t *testing.T, s glasshouse.Store) {
-	a, b := mustMember(t, s, "alice"), mustMember(t, s, "bob")
+	a, b := MustMember(t, s, "alice"), MustMember(t, s, "bob")
 	ps := []*glasshouse.Partner{everyScope(t, s, "streamflix"), everyScope(t, s, "shopzon"), everyScope(t, s, "searchly")}
 	var want []int64
 	for i, p := range []*glasshouse.Partner{ps[1], ps[0], ps[2]} {
@@ -246,7 +246,7 @@ func testGrantsNewestFirst(t *testing.T, s glasshouse.Store) {
 
 func testGrantNotFound(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	a, b := mustMember(t, s, "alice"), mustMember(t, s, "bob")
+	a, b := MustMember(t, s, "alice"), MustMember(t, s, "bob")
 	p := everyScope(t, s, "streamflix")
 	mustGrant(t, s, a, p, glasshouse.ScopeProfile)
 	for _, tt := range []struct {
@@ -266,7 +266,7 @@ func testGrantNotFound(t *testing.T, s glasshouse.Store) {
 
 func testRevokeGrant(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	a, b := mustMember(t, s, "alice"), mustMember(t, s, "bob")
+	a, b := MustMember(t, s, "alice"), MustMember(t, s, "bob")
 	p, q := everyScope(t, s, "streamflix"), everyScope(t, s, "shopzon")
 	mustGrant(t, s, a, p, glasshouse.ScopeProfile, glasshouse.ScopeMessagesSend)
 	keep := mustGrant(t, s, a, q, glasshouse.ScopeProfile)
@@ -293,9 +293,9 @@ func testRevokeGrant(t *testing.T, s glasshouse.Store) {
 
 func testRevokeScope(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	a, b := mustMember(t, s, "alice"), mustMember(t, s, "bob")
+	a, b := MustMember(t, s, "alice"), MustMember(t, s, "bob")
 	p := everyScope(t, s, "streamflix")
-	c := mustDirect(t, s, a, b)
+	c := MustDirect(t, s, a, b)
 	g := newGrant(a, p, glasshouse.ScopeProfile, glasshouse.ScopeFriends, glasshouse.ScopeMessagesRead)
 	g.Conversations = []int64{c.ID}
 	want := mustSaveGrant(t, s, g, relayEmail(a, p))
@@ -316,7 +316,7 @@ func testRevokeScope(t *testing.T, s glasshouse.Store) {
 }
 
 func testSetRelayEnabled(t *testing.T, s glasshouse.Store) {
-	a := mustMember(t, s, "alice")
+	a := MustMember(t, s, "alice")
 	p := everyScope(t, s, "shopzon")
 	want := mustGrant(t, s, a, p, glasshouse.ScopeEmail)
 	for _, enabled := range []bool{false, false, true} {
@@ -328,10 +328,10 @@ func testSetRelayEnabled(t *testing.T, s glasshouse.Store) {
 
 func testGrantingFriends(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	ms := mustMembers(t, s, "alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank", "ivan")
+	ms := MustMembers(t, s, "alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank", "ivan")
 	alice, bob, carol, dave, erin, frank, gina, hank, ivan := ms[0], ms[1], ms[2], ms[3], ms[4], ms[5], ms[6], ms[7], ms[8]
 	p, other := everyScope(t, s, "searchly"), everyScope(t, s, "shopzon")
-	mustFriends(t, s, alice, bob, carol, dave, erin, gina, hank, ivan)
+	MustFriends(t, s, alice, bob, carol, dave, erin, gina, hank, ivan)
 	now := consentAt.Add(24 * time.Hour)
 
 	mustGrant(t, s, bob, p, glasshouse.ScopeProfile, glasshouse.ScopeFriends) // live, friends
@@ -396,16 +396,16 @@ func testGrantingFriends(t *testing.T, s glasshouse.Store) {
 // partner asked about, with its scopes and expiry, and nothing else.
 func testFriendsWithGrants(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	ms := mustMembers(t, s, "alice", "bob", "carol")
+	ms := MustMembers(t, s, "alice", "bob", "carol")
 	alice, bob, carol := ms[0], ms[1], ms[2]
 	p, other := everyScope(t, s, "searchly"), everyScope(t, s, "shopzon")
-	mustFriends(t, s, alice, bob, carol)
+	MustFriends(t, s, alice, bob, carol)
 	hidden := glasshouse.Fields{DisplayName: glasshouse.VisibleToMe, Email: glasshouse.VisibleToMe, Phone: glasshouse.VisibleToMe, PictureURL: glasshouse.VisibleToFriends}
 	_, err := s.UpdateProfile(ctx, carol.ID, glasshouse.ProfileUpdate{PictureURL: ptr("https://pics.example/carol.png"), Visibility: &hidden})
 	must(t, err)
 
 	g := newGrant(bob, p, glasshouse.ScopeFriends, glasshouse.ScopeMessagesRead, glasshouse.ScopeProfile)
-	g.Conversations = []int64{mustDirect(t, s, bob, alice).ID}
+	g.Conversations = []int64{MustDirect(t, s, bob, alice).ID}
 	mustSaveGrant(t, s, g, relayEmail(bob, p))
 	later := newGrant(carol, p, glasshouse.ScopeFriends)
 	later.ConfirmedAt, later.ExpiresAt = consentAt.Add(time.Hour), consentAt.Add(time.Hour+glasshouse.GrantLifetime)
@@ -435,12 +435,12 @@ func testFriendsWithGrants(t *testing.T, s glasshouse.Store) {
 }
 
 func testGrantingFriendsPaging(t *testing.T, s glasshouse.Store) {
-	a := mustMember(t, s, "alice")
+	a := MustMember(t, s, "alice")
 	p := everyScope(t, s, "searchly")
 	var want []int64
 	for i := range 10 {
-		f := mustMember(t, s, fmt.Sprintf("friend%02d", i))
-		mustFriends(t, s, a, f)
+		f := MustMember(t, s, fmt.Sprintf("friend%02d", i))
+		MustFriends(t, s, a, f)
 		if i%3 != 1 {
 			mustGrant(t, s, f, p, glasshouse.ScopeFriends)
 			want = append(want, f.ID)
@@ -472,9 +472,9 @@ func testGrantingFriendsPaging(t *testing.T, s glasshouse.Store) {
 // without the member's consent; other partners' grants are untouched.
 func testAgreementNarrowsGrants(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	a, b := mustMember(t, s, "alice"), mustMember(t, s, "bob")
+	a, b := MustMember(t, s, "alice"), MustMember(t, s, "bob")
 	p, other := everyScope(t, s, "streamflix"), everyScope(t, s, "shopzon")
-	c := mustDirect(t, s, a, b)
+	c := MustDirect(t, s, a, b)
 	g := newGrant(a, p, glasshouse.ScopeProfile, glasshouse.ScopeFriends, glasshouse.ScopeMessagesRead)
 	g.Conversations = []int64{c.ID}
 	mustSaveGrant(t, s, g, relayEmail(a, p))

@@ -35,7 +35,7 @@ func testCreateMember(t *testing.T, s glasshouse.Store) {
 	if a.ID == 0 || a.CreatedAt.IsZero() {
 		t.Fatalf("CreateMember left ID = %d, CreatedAt = %v; want both set", a.ID, a.CreatedAt)
 	}
-	b := mustMember(t, s, "bob")
+	b := MustMember(t, s, "bob")
 	if b.ID == a.ID {
 		t.Errorf("two members got the same ID %d", a.ID)
 	}
@@ -54,7 +54,7 @@ func testCreateMember(t *testing.T, s glasshouse.Store) {
 
 func testCreateMemberConflict(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	a := mustMember(t, s, "alice")
+	a := MustMember(t, s, "alice")
 	for _, tt := range []struct {
 		name, handle, email string
 	}{
@@ -81,7 +81,7 @@ func testCreateMemberConflict(t *testing.T, s glasshouse.Store) {
 
 func testMemberNotFound(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	a := mustMember(t, s, "alice")
+	a := MustMember(t, s, "alice")
 	absent := a.ID + 1000
 	for _, tt := range []struct {
 		name string
@@ -103,8 +103,8 @@ func testMemberNotFound(t *testing.T, s glasshouse.Store) {
 }
 
 func testPasswordHash(t *testing.T, s glasshouse.Store) {
-	a := mustMember(t, s, "alice")
-	mustMember(t, s, "bob")
+	a := MustMember(t, s, "alice")
+	MustMember(t, s, "bob")
 	id, hash, err := s.PasswordHash(t.Context(), "alice")
 	must(t, err)
 	if id != a.ID || hash != "hash-of-alice" {
@@ -114,8 +114,8 @@ func testPasswordHash(t *testing.T, s glasshouse.Store) {
 
 func testSetPassword(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	a := mustMember(t, s, "alice")
-	b := mustMember(t, s, "bob")
+	a := MustMember(t, s, "alice")
+	b := MustMember(t, s, "bob")
 	a1, a2, a3 := mustSession(t, s, a, "a1"), mustSession(t, s, a, "a2"), mustSession(t, s, a, "a3")
 	b1 := mustSession(t, s, b, "b1")
 
@@ -134,8 +134,8 @@ func testSetPassword(t *testing.T, s glasshouse.Store) {
 
 func testUpdateProfile(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	a := mustMember(t, s, "alice")
-	mustMember(t, s, "bob")
+	a := MustMember(t, s, "alice")
+	MustMember(t, s, "bob")
 	want := *a
 	friendsOnly := glasshouse.Fields{DisplayName: glasshouse.VisibleToMe, Email: glasshouse.VisibleToFriends, Phone: glasshouse.VisibleToFriends, PictureURL: glasshouse.VisibleToMe}
 	for _, tt := range []struct {
@@ -171,8 +171,8 @@ func testUpdateProfile(t *testing.T, s glasshouse.Store) {
 
 func testUpdateProfileConflict(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	a := mustMember(t, s, "alice")
-	mustMember(t, s, "bob")
+	a := MustMember(t, s, "alice")
+	MustMember(t, s, "bob")
 	_, err := s.UpdateProfile(ctx, a.ID, glasshouse.ProfileUpdate{DisplayName: ptr("Changed"), Email: ptr("bob@example.org")})
 	wantCode(t, err, glasshouse.ECONFLICT, "UpdateProfile(alice, email of bob)")
 	got, err := s.MemberByID(ctx, a.ID)
@@ -186,9 +186,9 @@ func testUpdateProfileConflict(t *testing.T, s glasshouse.Store) {
 // does for a friend, following the friend's visibility settings.
 func testSeenByFriends(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	a := mustMember(t, s, "alice")
-	b := mustMember(t, s, "bob")
-	mustFriends(t, s, a, b)
+	a := MustMember(t, s, "alice")
+	b := MustMember(t, s, "bob")
+	MustFriends(t, s, a, b)
 	b, err := s.UpdateProfile(ctx, b.ID, glasshouse.ProfileUpdate{Phone: ptr("+1 555 0100"), PictureURL: ptr("https://example.org/b.png")})
 	must(t, err)
 
@@ -226,7 +226,7 @@ func testPing(t *testing.T, s glasshouse.Store) {
 // else, one visible to "friends" reaches friends only.
 func testNoHiddenFields(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	ms := mustMembers(t, s, "alice", "bob", "carol", "dave", "erin", "frank")
+	ms := MustMembers(t, s, "alice", "bob", "carol", "dave", "erin", "frank")
 	full := make(map[int64]*glasshouse.Member)
 	for i, m := range ms {
 		m, err := s.UpdateProfile(ctx, m.ID, glasshouse.ProfileUpdate{Phone: ptr("+1 555 0100"), PictureURL: ptr("https://example.org/" + m.Handle + ".png")})
@@ -234,12 +234,12 @@ func testNoHiddenFields(t *testing.T, s glasshouse.Store) {
 		ms[i], full[m.ID] = m, m
 	}
 	a, b, c, d, e := ms[0], ms[1], ms[2], ms[3], ms[4]
-	mustFriends(t, s, b, a, e) // alice and erin are not friends
+	MustFriends(t, s, b, a, e) // alice and erin are not friends
 	mustRequest(t, s, c, a)
 	toDave := mustRequest(t, s, a, d)
 	must(t, s.Block(ctx, a.ID, "frank"))
-	g := mustGroup(t, s, b, a, e)
-	mustDirect(t, s, a, b)
+	g := MustGroup(t, s, b, a, e)
+	MustDirect(t, s, a, b)
 
 	check := func(where string, got *glasshouse.Member) {
 		t.Helper()

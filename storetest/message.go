@@ -60,8 +60,8 @@ func walk(t *testing.T, s glasshouse.Store, q glasshouse.MessageQuery) []*glassh
 
 func testSendMessage(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	a, b := mustMember(t, s, "alice"), mustMember(t, s, "bob")
-	c := mustDirect(t, s, a, b)
+	a, b := MustMember(t, s, "alice"), MustMember(t, s, "bob")
+	c := MustDirect(t, s, a, b)
 	sends := []glasshouse.NewMessage{
 		{SenderID: a.ID, Text: "hello"},
 		{SenderID: b.ID, Text: "hi alice", ClientTxnID: "b-1"},
@@ -96,13 +96,13 @@ func testSendMessage(t *testing.T, s glasshouse.Store) {
 }
 
 func testSeqPerConversation(t *testing.T, s glasshouse.Store) {
-	a, b, c := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol")
-	convs := []*glasshouse.Conversation{mustDirect(t, s, a, b), mustGroup(t, s, b, c), mustDirect(t, s, a, c)}
+	a, b, c := MustMember(t, s, "alice"), MustMember(t, s, "bob"), MustMember(t, s, "carol")
+	convs := []*glasshouse.Conversation{MustDirect(t, s, a, b), MustGroup(t, s, b, c), MustDirect(t, s, a, c)}
 	senders := []*glasshouse.Member{a, c, c}
 	var all []*glasshouse.Message
 	for round := 1; round <= 4; round++ {
 		for i, conv := range convs {
-			msg := mustSend(t, s, conv, senders[i], fmt.Sprint(round))
+			msg := MustSend(t, s, conv, senders[i], fmt.Sprint(round))
 			if msg.Seq != int64(round) {
 				t.Errorf("message %d in conversation %d has seq %d, want %d", round, conv.ID, msg.Seq, round)
 			}
@@ -116,9 +116,9 @@ func testSeqPerConversation(t *testing.T, s glasshouse.Store) {
 
 func testIdempotentSend(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	a, b := mustMember(t, s, "alice"), mustMember(t, s, "bob")
-	direct := mustDirect(t, s, a, b)
-	g := mustGroup(t, s, a, b)
+	a, b := MustMember(t, s, "alice"), MustMember(t, s, "bob")
+	direct := MustDirect(t, s, a, b)
+	g := MustGroup(t, s, a, b)
 	send := func(c *glasshouse.Conversation, from *glasshouse.Member, text, txn string) (*glasshouse.Message, bool) {
 		t.Helper()
 		msg, created, err := s.SendMessage(ctx, glasshouse.NewMessage{ConversationID: c.ID, SenderID: from.ID, Text: text, ClientTxnID: txn})
@@ -184,21 +184,21 @@ func wantSendCode(t *testing.T, s glasshouse.Store, c *glasshouse.Conversation, 
 }
 
 func testDirectAfterUnfriend(t *testing.T, s glasshouse.Store) {
-	a, b := mustMember(t, s, "alice"), mustMember(t, s, "bob")
-	direct := mustDirect(t, s, a, b)
-	mustSend(t, s, direct, a, "hi")
+	a, b := MustMember(t, s, "alice"), MustMember(t, s, "bob")
+	direct := MustDirect(t, s, a, b)
+	MustSend(t, s, direct, a, "hi")
 	must(t, s.RemoveFriend(t.Context(), b.ID, "alice"))
 	wantSendCode(t, s, direct, a, glasshouse.EFORBIDDEN)
 	wantSendCode(t, s, direct, b, glasshouse.EFORBIDDEN)
 	// Friends again, they may write again.
-	mustFriends(t, s, a, b)
-	mustSend(t, s, direct, b, "welcome back")
+	MustFriends(t, s, a, b)
+	MustSend(t, s, direct, b, "welcome back")
 }
 
 func testDirectAfterBlock(t *testing.T, s glasshouse.Store) {
-	a, b := mustMember(t, s, "alice"), mustMember(t, s, "bob")
-	direct := mustDirect(t, s, a, b)
-	mustSend(t, s, direct, b, "hi")
+	a, b := MustMember(t, s, "alice"), MustMember(t, s, "bob")
+	direct := MustDirect(t, s, a, b)
+	MustSend(t, s, direct, b, "hi")
 	must(t, s.Block(t.Context(), a.ID, "bob"))
 	wantSendCode(t, s, direct, a, glasshouse.EFORBIDDEN)
 	wantSendCode(t, s, direct, b, glasshouse.EFORBIDDEN)
@@ -212,12 +212,12 @@ func testDirectAfterBlock(t *testing.T, s glasshouse.Store) {
 // unread count), the others see all; unblocking shows them again.
 func testBlockInGroup(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	a, b, c := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol")
-	g := mustGroup(t, s, a, b, c)
-	hi := mustSend(t, s, g, c, "hi all")
-	mustSend(t, s, g, b, "one")
+	a, b, c := MustMember(t, s, "alice"), MustMember(t, s, "bob"), MustMember(t, s, "carol")
+	g := MustGroup(t, s, a, b, c)
+	hi := MustSend(t, s, g, c, "hi all")
+	MustSend(t, s, g, b, "one")
 	must(t, s.Block(ctx, a.ID, b.Handle))
-	last := mustSend(t, s, g, b, "two")
+	last := MustSend(t, s, g, b, "two")
 	texts := func(msgs []*glasshouse.Message) []string {
 		var out []string
 		for _, m := range msgs {
@@ -256,9 +256,9 @@ func testBlockInGroup(t *testing.T, s glasshouse.Store) {
 }
 
 func testHistory(t *testing.T, s glasshouse.Store) {
-	a, b := mustMember(t, s, "alice"), mustMember(t, s, "bob")
-	c := mustGroup(t, s, a, b)
-	sent := mustSendN(t, s, c, a, 25)
+	a, b := MustMember(t, s, "alice"), MustMember(t, s, "bob")
+	c := MustGroup(t, s, a, b)
+	sent := MustSendN(t, s, c, a, 25)
 	span := func(from, to int64) []*glasshouse.Message {
 		var out []*glasshouse.Message
 		for _, seq := range seqRange(from, to) {
@@ -304,11 +304,11 @@ func testHistory(t *testing.T, s glasshouse.Store) {
 }
 
 func testHistoryWalk(t *testing.T, s glasshouse.Store) {
-	a, b := mustMember(t, s, "alice"), mustMember(t, s, "bob")
-	c := mustGroup(t, s, a, b)
+	a, b := MustMember(t, s, "alice"), MustMember(t, s, "bob")
+	c := MustGroup(t, s, a, b)
 	var sent []*glasshouse.Message
 	for i := range 25 {
-		sent = append(sent, mustSend(t, s, c, []*glasshouse.Member{a, b}[i%2], fmt.Sprint(i+1)))
+		sent = append(sent, MustSend(t, s, c, []*glasshouse.Member{a, b}[i%2], fmt.Sprint(i+1)))
 	}
 	for _, limit := range []int{1, 2, 5, 7, 24, 25, 26} {
 		t.Run(fmt.Sprint("Limit", limit), func(t *testing.T) {
@@ -324,9 +324,9 @@ func testHistoryWalk(t *testing.T, s glasshouse.Store) {
 // is larger than MaxPageSize: a larger or negative Limit is either EINVALID
 // or served as a bounded page.
 func testHistoryLimit(t *testing.T, s glasshouse.Store) {
-	a, b := mustMember(t, s, "alice"), mustMember(t, s, "bob")
-	c := mustGroup(t, s, a, b)
-	sent := mustSendN(t, s, c, a, glasshouse.MaxPageSize+5)
+	a, b := MustMember(t, s, "alice"), MustMember(t, s, "bob")
+	c := MustGroup(t, s, a, b)
+	sent := MustSendN(t, s, c, a, glasshouse.MaxPageSize+5)
 	q := glasshouse.MessageQuery{ConversationID: c.ID, MemberID: b.ID}
 	p, err := s.Messages(t.Context(), q)
 	must(t, err)
@@ -349,18 +349,18 @@ func testHistoryLimit(t *testing.T, s glasshouse.Store) {
 }
 
 func testHistoryBothCursors(t *testing.T, s glasshouse.Store) {
-	a, b := mustMember(t, s, "alice"), mustMember(t, s, "bob")
-	c := mustGroup(t, s, a, b)
-	mustSendN(t, s, c, a, 5)
+	a, b := MustMember(t, s, "alice"), MustMember(t, s, "bob")
+	c := MustGroup(t, s, a, b)
+	MustSendN(t, s, c, a, 5)
 	_, err := s.Messages(t.Context(), glasshouse.MessageQuery{ConversationID: c.ID, MemberID: b.ID, Forward: true, Before: 4, After: 1, Limit: 10})
 	wantCode(t, err, glasshouse.EINVALID, "Messages with both Before and After")
 }
 
 func testDeleteForMe(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	a, b := mustMember(t, s, "alice"), mustMember(t, s, "bob")
-	c := mustGroup(t, s, a, b)
-	sent := mustSendN(t, s, c, a, 6)
+	a, b := MustMember(t, s, "alice"), MustMember(t, s, "bob")
+	c := MustGroup(t, s, a, b)
+	sent := MustSendN(t, s, c, a, 6)
 	must(t, s.DeleteForMe(ctx, b.ID, c.ID, 5))
 	must(t, s.DeleteForMe(ctx, b.ID, c.ID, 1))
 	// bob deletes alice's messages for himself; alice deletes her own.
@@ -406,11 +406,11 @@ func testDeleteForMe(t *testing.T, s glasshouse.Store) {
 
 func testMessagesAfter(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	a, b, c, d := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol"), mustMember(t, s, "dave")
-	ab := mustDirect(t, s, a, b)
-	acd := mustGroup(t, s, a, c, d)
-	bc := mustDirect(t, s, b, c)
-	mustDirect(t, s, a, d) // no messages
+	a, b, c, d := MustMember(t, s, "alice"), MustMember(t, s, "bob"), MustMember(t, s, "carol"), MustMember(t, s, "dave")
+	ab := MustDirect(t, s, a, b)
+	acd := MustGroup(t, s, a, c, d)
+	bc := MustDirect(t, s, b, c)
+	MustDirect(t, s, a, d) // no messages
 	var all []*glasshouse.Message
 	for i, p := range []struct {
 		conv *glasshouse.Conversation
@@ -418,7 +418,7 @@ func testMessagesAfter(t *testing.T, s glasshouse.Store) {
 	}{
 		{ab, a}, {bc, b}, {acd, c}, {bc, c}, {ab, b}, {acd, a}, {bc, b}, {acd, d}, {ab, a}, {bc, c},
 	} {
-		all = append(all, mustSend(t, s, p.conv, p.from, fmt.Sprint(i)))
+		all = append(all, MustSend(t, s, p.conv, p.from, fmt.Sprint(i)))
 	}
 	in := func(convs ...*glasshouse.Conversation) []*glasshouse.Message {
 		return slices.DeleteFunc(slices.Clone(all), func(m *glasshouse.Message) bool {
@@ -454,19 +454,19 @@ func testMessagesAfter(t *testing.T, s glasshouse.Store) {
 
 func testLatestMessages(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
-	a, b, c, d := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol"), mustMember(t, s, "dave")
-	ab := mustDirect(t, s, a, b)
-	acd := mustGroup(t, s, a, c, d)
-	ad := mustDirect(t, s, a, d) // no messages
-	bc := mustDirect(t, s, b, c)
-	mustSend(t, s, ab, a, "first")
-	abSecond := mustSend(t, s, ab, b, "second, and the newest for alice")
-	abThird := mustSend(t, s, ab, a, "third: alice deletes it for herself")
-	mustSend(t, s, acd, c, "group hello")
-	acdLast := mustSend(t, s, acd, d, "héllo from dave 👋")
-	bcLast := mustSend(t, s, bc, c, "bob and carol only")
-	hidden := mustGroup(t, s, a, b)
-	only := mustSend(t, s, hidden, b, "alice hides the only message")
+	a, b, c, d := MustMember(t, s, "alice"), MustMember(t, s, "bob"), MustMember(t, s, "carol"), MustMember(t, s, "dave")
+	ab := MustDirect(t, s, a, b)
+	acd := MustGroup(t, s, a, c, d)
+	ad := MustDirect(t, s, a, d) // no messages
+	bc := MustDirect(t, s, b, c)
+	MustSend(t, s, ab, a, "first")
+	abSecond := MustSend(t, s, ab, b, "second, and the newest for alice")
+	abThird := MustSend(t, s, ab, a, "third: alice deletes it for herself")
+	MustSend(t, s, acd, c, "group hello")
+	acdLast := MustSend(t, s, acd, d, "héllo from dave 👋")
+	bcLast := MustSend(t, s, bc, c, "bob and carol only")
+	hidden := MustGroup(t, s, a, b)
+	only := MustSend(t, s, hidden, b, "alice hides the only message")
 	must(t, s.DeleteForMe(ctx, a.ID, ab.ID, abThird.Seq))
 	must(t, s.DeleteForMe(ctx, a.ID, hidden.ID, only.Seq))
 
@@ -496,11 +496,11 @@ func testLatestMessages(t *testing.T, s glasshouse.Store) {
 }
 
 func testMessagesAfterLeave(t *testing.T, s glasshouse.Store) {
-	a, b, c := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol")
-	g := mustGroup(t, s, a, b, c)
-	before := mustSend(t, s, g, a, "before")
+	a, b, c := MustMember(t, s, "alice"), MustMember(t, s, "bob"), MustMember(t, s, "carol")
+	g := MustGroup(t, s, a, b, c)
+	before := MustSend(t, s, g, a, "before")
 	must(t, s.Leave(t.Context(), c.ID, g.ID))
-	mustSend(t, s, g, a, "after")
+	MustSend(t, s, g, a, "after")
 	got, err := s.MessagesAfter(t.Context(), c.ID, before.ID, 100)
 	must(t, err)
 	if len(got) != 0 {

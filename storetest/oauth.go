@@ -152,7 +152,7 @@ func wantAbsent(t *testing.T, s glasshouse.Store, ids ...string) {
 // oauthWorld is a member and an approved partner.
 func oauthWorld(t *testing.T, s glasshouse.Store) (*glasshouse.Member, *glasshouse.Partner) {
 	t.Helper()
-	return mustMember(t, s, "alice"), everyScope(t, s, "streamflix")
+	return MustMember(t, s, "alice"), everyScope(t, s, "streamflix")
 }
 
 func testAuthRequest(t *testing.T, s glasshouse.Store) {
@@ -511,9 +511,9 @@ func wantAccess(t *testing.T, s glasshouse.Store, id string) *glasshouse.TokenAc
 func testAccessByTokenID(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
 	a, p := oauthWorld(t, s)
-	b := mustMember(t, s, "bob")
+	b := MustMember(t, s, "bob")
 	g := newGrant(a, p, glasshouse.ScopeMessagesRead, glasshouse.ScopeFriends)
-	g.Conversations = []int64{mustGroup(t, s, a, b).ID, mustDirect(t, s, a, b).ID}
+	g.Conversations = []int64{MustGroup(t, s, a, b).ID, MustDirect(t, s, a, b).ID}
 	mustSaveGrant(t, s, g, relayEmail(a, p))
 	_, err := s.ProposeAgreement(ctx, p.ID, glasshouse.Agreement{Scopes: []string{glasshouse.ScopeFriends},
 		Purpose: "Only friends from now on.", ExpiresAt: agreementEnd}) // version 2, unapproved

@@ -41,7 +41,7 @@ func operatorHandles(t *testing.T, s glasshouse.Store) []string {
 }
 
 func testSetOperator(t *testing.T, s glasshouse.Store) {
-	ms := mustMembers(t, s, "alice", "bob", "carol")
+	ms := MustMembers(t, s, "alice", "bob", "carol")
 	alice, bob, carol := ms[0], ms[1], ms[2]
 	if got := operatorHandles(t, s); len(got) != 0 {
 		t.Fatalf("Operators of a new store = %v, want none", got)
@@ -67,7 +67,7 @@ func testSetOperator(t *testing.T, s glasshouse.Store) {
 }
 
 func testSetOperatorErrors(t *testing.T, s glasshouse.Store) {
-	alice := mustMember(t, s, "alice")
+	alice := MustMember(t, s, "alice")
 	must(t, s.SetOperator(t.Context(), alice.ID, true))
 	for _, tt := range []struct {
 		name     string

@@ -35,7 +35,7 @@ func mustAccessAt(t *testing.T, s glasshouse.Store, m *glasshouse.Member, p *gla
 }
 
 func testPartnerUsage(t *testing.T, s glasshouse.Store) {
-	ms := mustMembers(t, s, "alice", "bob")
+	ms := MustMembers(t, s, "alice", "bob")
 	alice, bob := ms[0], ms[1]
 	sf, other := everyScope(t, s, "streamflix"), everyScope(t, s, "shopzon")
 	const notGranted = "scope_not_granted"
@@ -97,7 +97,7 @@ func testPartnerUsage(t *testing.T, s glasshouse.Store) {
 // window, the receipts), and an entry integrated after the deletion gets
 // its place in the log on its receipt.
 func testPartnerUsageAfterDeletion(t *testing.T, s glasshouse.Store) {
-	ms := mustMembers(t, s, "alice", "bob")
+	ms := MustMembers(t, s, "alice", "bob")
 	alice, bob := ms[0], ms[1]
 	sf := everyScope(t, s, "streamflix")
 	mine := mustAccessAt(t, s, alice, sf, day(0).Add(time.Hour), "", glasshouse.ScopeFriends)
@@ -129,7 +129,7 @@ func testPartnerUsageAfterDeletion(t *testing.T, s glasshouse.Store) {
 }
 
 func testPartnerUsageReceiptsLimit(t *testing.T, s glasshouse.Store) {
-	alice := mustMember(t, s, "alice")
+	alice := MustMember(t, s, "alice")
 	sf := everyScope(t, s, "streamflix")
 	var recs []*glasshouse.AccessRecord
 	for i := range 5 {

@@ -16,7 +16,7 @@ var purgeTests = []test{
 func testPurge(t *testing.T, s glasshouse.Store) {
 	ctx := t.Context()
 	p := mustPartner(t, s, newPartner("streamflix", glasshouse.ScopeMessagesSend))
-	m := mustMember(t, s, "alice")
+	m := MustMember(t, s, "alice")
 	sess := mustSession(t, s, m, "session token")
 	req := mustAuthRequest(t, s, p, m, "req-1", glasshouse.ScopeMessagesSend)
 	access, refresh := mustTokens(t, s, m, p, "f1", glasshouse.ScopeMessagesSend)

@@ -49,7 +49,7 @@ func wantSessions(t *testing.T, s glasshouse.Store, valid map[*glasshouse.Sessio
 }
 
 func testCreateSession(t *testing.T, s glasshouse.Store) {
-	a := mustMember(t, s, "alice")
+	a := MustMember(t, s, "alice")
 	want := mustSession(t, s, a, "a1")
 	mustSession(t, s, a, "a2")
 	got, err := s.SessionByTokenHash(t.Context(), tokenHash("a1"), sessionStart)
@@ -63,7 +63,7 @@ func testCreateSession(t *testing.T, s glasshouse.Store) {
 }
 
 func testSessionExpiry(t *testing.T, s glasshouse.Store) {
-	a := mustMember(t, s, "alice")
+	a := MustMember(t, s, "alice")
 	sess := mustSession(t, s, a, "a1")
 	for _, tt := range []struct {
 		name  string
@@ -87,7 +87,7 @@ func testSessionExpiry(t *testing.T, s glasshouse.Store) {
 }
 
 func testDeleteSession(t *testing.T, s glasshouse.Store) {
-	a := mustMember(t, s, "alice")
+	a := MustMember(t, s, "alice")
 	a1, a2 := mustSession(t, s, a, "a1"), mustSession(t, s, a, "a2")
 	must(t, s.DeleteSession(t.Context(), a1.TokenHash))
 	wantSessions(t, s, map[*glasshouse.Session]bool{a1: false, a2: true})
@@ -100,8 +100,8 @@ func testDeleteSession(t *testing.T, s glasshouse.Store) {
 }
 
 func testDeleteMemberSessions(t *testing.T, s glasshouse.Store) {
-	a := mustMember(t, s, "alice")
-	b := mustMember(t, s, "bob")
+	a := MustMember(t, s, "alice")
+	b := MustMember(t, s, "bob")
 	a1, a2 := mustSession(t, s, a, "a1"), mustSession(t, s, a, "a2")
 	b1 := mustSession(t, s, b, "b1")
 	must(t, s.DeleteMemberSessions(t.Context(), a.ID))
