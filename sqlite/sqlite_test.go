@@ -14,6 +14,7 @@ import (
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/sqlite"
 	"github.com/glasshouse/glasshouse/sqlstore"
+	"github.com/glasshouse/glasshouse/storetest"
 )
 
 // MustOpenDB opens the store's two pools on a new file, closed when tb ends.
@@ -95,7 +96,7 @@ func TestOpenPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustMember(t, s, "alice")
+	storetest.MustMember(t, s, "alice")
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +121,7 @@ func TestReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	alice, bob := mustMember(t, s, "alice"), mustMember(t, s, "bob")
+	alice, bob := storetest.MustMember(t, s, "alice"), storetest.MustMember(t, s, "bob")
 	req, err := s.RequestFriend(t.Context(), alice.ID, "bob")
 	if err != nil {
 		t.Fatal(err)
@@ -207,14 +208,4 @@ func TestDBStats(t *testing.T) {
 	if err := s.Ping(t.Context()); err != nil {
 		t.Error(err)
 	}
-}
-
-// mustMember creates a member with the given handle.
-func mustMember(tb testing.TB, s glasshouse.Store, handle string) *glasshouse.Member {
-	tb.Helper()
-	m := &glasshouse.Member{Handle: handle, Email: handle + "@example.org"}
-	if err := s.CreateMember(context.Background(), m, "hash"); err != nil {
-		tb.Fatal(err)
-	}
-	return m
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/sqlstore"
+	"github.com/glasshouse/glasshouse/storetest"
 )
 
 // testKEK is the key-encryption key of these tests' stores.
@@ -129,33 +130,6 @@ func mustWrappedSecrets(t *testing.T, s *sqlstore.Store) map[int64][]byte {
 	return out
 }
 
-// befriendDirect makes a and b friends and returns their conversation.
-func befriendDirect(t *testing.T, s *sqlstore.Store, a, b *glasshouse.Member) *glasshouse.Conversation {
-	t.Helper()
-	ctx := t.Context()
-	req, err := s.RequestFriend(ctx, a.ID, b.Handle)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.AcceptFriendRequest(ctx, b.ID, req.ID); err != nil {
-		t.Fatal(err)
-	}
-	c, _, err := s.CreateDirect(ctx, a.ID, b.Handle)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-func send(t *testing.T, s *sqlstore.Store, c *glasshouse.Conversation, from *glasshouse.Member, text string) *glasshouse.Message {
-	t.Helper()
-	m, _, err := s.SendMessage(t.Context(), glasshouse.NewMessage{ConversationID: c.ID, SenderID: from.ID, Text: text})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 // TestMessagesOnDisk checks the bytes the database holds: bodies sealed in
 // the documented format under the sender's secret, no plain text in any
 // column or, for SQLite, anywhere in the files; and after the sender's
@@ -166,12 +140,12 @@ func TestMessagesOnDisk(t *testing.T) {
 		ctx := t.Context()
 		location := b.newDB(t)
 		s := b.mustOpenAt(t, location, sqlstore.Config{KeyEncryptionKey: testKEK})
-		alice, bob := mustMember(t, s, "alice"), mustMember(t, s, "bob")
-		direct := befriendDirect(t, s, alice, bob)
+		alice, bob := storetest.MustMember(t, s, "alice"), storetest.MustMember(t, s, "bob")
+		direct := storetest.MustDirect(t, s, alice, bob)
 		texts := map[int64]string{} // by message id
 		for i := range 3 {
 			for _, m := range []*glasshouse.Member{alice, bob} {
-				msg := send(t, s, direct, m, fmt.Sprintf("plaintext-marker %s #%d", m.Handle, i))
+				msg := storetest.MustSend(t, s, direct, m, fmt.Sprintf("plaintext-marker %s #%d", m.Handle, i))
 				texts[msg.ID] = msg.Text
 			}
 		}
@@ -259,9 +233,9 @@ func wantNotInFiles(t *testing.T, path, s string) {
 func TestBodiesBoundToTheirRow(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		s := b.open(t, sqlstore.Config{})
-		alice, bob := mustMember(t, s, "alice"), mustMember(t, s, "bob")
-		direct := befriendDirect(t, s, alice, bob)
-		first, second := send(t, s, direct, alice, "first"), send(t, s, direct, alice, "second")
+		alice, bob := storetest.MustMember(t, s, "alice"), storetest.MustMember(t, s, "bob")
+		direct := storetest.MustDirect(t, s, alice, bob)
+		first, second := storetest.MustSend(t, s, direct, alice, "first"), storetest.MustSend(t, s, direct, alice, "second")
 		err := s.Write(t.Context(), func(tx sqlstore.TestTx) error {
 			return tx.Exec(`UPDATE messages SET body = (SELECT body FROM messages WHERE id = ?) WHERE id = ?`, first.ID, second.ID)
 		})
@@ -335,12 +309,12 @@ func mustEverything(t *testing.T, s *sqlstore.Store) *glasshouse.Member {
 	t.Helper()
 	ctx := t.Context()
 	now := time.Now()
-	alice, bob, carol := mustMember(t, s, "alice"), mustMember(t, s, "bob"), mustMember(t, s, "carol")
-	dave, erin, frank, gina := mustMember(t, s, "dave"), mustMember(t, s, "erin"), mustMember(t, s, "frank"), mustMember(t, s, "gina")
-	direct := befriendDirect(t, s, alice, bob)
-	befriendDirect(t, s, alice, carol)
-	send(t, s, direct, alice, "hello")
-	send(t, s, direct, bob, "hi")
+	alice, bob, carol := storetest.MustMember(t, s, "alice"), storetest.MustMember(t, s, "bob"), storetest.MustMember(t, s, "carol")
+	dave, erin, frank, gina := storetest.MustMember(t, s, "dave"), storetest.MustMember(t, s, "erin"), storetest.MustMember(t, s, "frank"), storetest.MustMember(t, s, "gina")
+	direct := storetest.MustDirect(t, s, alice, bob)
+	storetest.MustDirect(t, s, alice, carol)
+	storetest.MustSend(t, s, direct, alice, "hello")
+	storetest.MustSend(t, s, direct, bob, "hi")
 	if _, err := s.CreateGroup(ctx, alice.ID, glasshouse.NewGroup{Title: "g", Members: []string{"bob", "carol"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -494,8 +468,8 @@ func TestMessagesFromBeforeSecrets(t *testing.T) {
 		if again, err := s.MemberSecret(ctx, alice.ID); err != nil || !bytes.Equal(again, secret) {
 			t.Errorf("MemberSecret(alice) again = %x, %v; want %x", again, err, secret)
 		}
-		send(t, s, c, alice, "new words of alice")
-		send(t, s, c, bob, "new words of bob") // bob's secret is created by the send
+		storetest.MustSend(t, s, c, alice, "new words of alice")
+		storetest.MustSend(t, s, c, bob, "new words of bob") // bob's secret is created by the send
 		wantTexts("old words of alice", "old words of bob", "new words of alice", "new words of bob")
 		for _, m := range mustRawMessages(t, s)[2:] {
 			if m.text != "" || m.body == nil {
@@ -554,7 +528,7 @@ func TestKeyEncryptionKey(t *testing.T) {
 
 		configured := b.newDB(t)
 		s := b.mustOpenAt(t, configured, sqlstore.Config{KeyEncryptionKey: testKEK})
-		mustMember(t, s, "alice")
+		storetest.MustMember(t, s, "alice")
 		s.Close()
 		other := bytes.Repeat([]byte{1}, 32)
 		if _, err := b.openAt(ctx, configured, sqlstore.Config{KeyEncryptionKey: other}); !errors.Is(err, sqlstore.ErrKEKMismatch) {
@@ -567,7 +541,7 @@ func TestKeyEncryptionKey(t *testing.T) {
 
 		kept := b.newDB(t)
 		s = b.mustOpenAt(t, kept, sqlstore.Config{})
-		mustMember(t, s, "alice")
+		storetest.MustMember(t, s, "alice")
 		s.Close()
 		if _, err := b.openAt(ctx, kept, sqlstore.Config{KeyEncryptionKey: testKEK}); !errors.Is(err, sqlstore.ErrKEKMismatch) {
 			t.Errorf("Open with a KEK on a database whose store kept its own: %v, want ErrKEKMismatch", err)
@@ -582,10 +556,10 @@ func TestDeleteMemberWhileSending(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
 		s := b.open(t, sqlstore.Config{})
-		owner := mustMember(t, s, "owner")
+		owner := storetest.MustMember(t, s, "owner")
 		var senders []*glasshouse.Member
 		for i := range 6 {
-			m := mustMember(t, s, fmt.Sprintf("sender%d", i))
+			m := storetest.MustMember(t, s, fmt.Sprintf("sender%d", i))
 			req, err := s.RequestFriend(ctx, owner.ID, m.Handle)
 			if err != nil {
 				t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/sqlstore"
+	"github.com/glasshouse/glasshouse/storetest"
 )
 
 // TestBatchIsolatesFailures queues writes that the writer runs in one
@@ -223,7 +224,7 @@ func TestRepeatInOneBatch(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		s := b.open(t, sqlstore.Config{})
 		ctx := t.Context()
-		alice, bob := mustMember(t, s, "alice"), mustMember(t, s, "bob")
+		alice, bob := storetest.MustMember(t, s, "alice"), storetest.MustMember(t, s, "bob")
 		req, err := s.RequestFriend(ctx, alice.ID, "bob")
 		if err != nil {
 			t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/sqlstore"
+	"github.com/glasshouse/glasshouse/storetest"
 )
 
 // BenchmarkMessagesPage measures reading a full page of a direct
@@ -19,7 +20,7 @@ func BenchmarkMessagesPage(b *testing.B) {
 		b.Run(be.name, func(b *testing.B) {
 			s := be.open(b, sqlstore.Config{})
 			ctx := context.Background()
-			alice, bob := mustMember(b, s, "alice"), mustMember(b, s, "bob")
+			alice, bob := storetest.MustMember(b, s, "alice"), storetest.MustMember(b, s, "bob")
 			req, err := s.RequestFriend(ctx, alice.ID, bob.Handle)
 			if err != nil {
 				b.Fatal(err)

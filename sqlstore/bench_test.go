@@ -8,6 +8,7 @@ import (
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/sqlstore"
+	"github.com/glasshouse/glasshouse/storetest"
 )
 
 // BenchmarkSendMessageParallel measures durable sends from 32 concurrent
@@ -24,9 +25,9 @@ func BenchmarkSendMessageParallel(b *testing.B) {
 			ctx := context.Background()
 			convs := make([]*glasshouse.Conversation, senders)
 			members := make([]*glasshouse.Member, senders)
-			peer := mustMember(b, s, "peer")
+			peer := storetest.MustMember(b, s, "peer")
 			for i := range convs {
-				members[i] = mustMember(b, s, fmt.Sprintf("sender%02d", i))
+				members[i] = storetest.MustMember(b, s, fmt.Sprintf("sender%02d", i))
 				req, err := s.RequestFriend(ctx, members[i].ID, peer.Handle)
 				if err != nil {
 					b.Fatal(err)

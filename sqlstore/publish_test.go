@@ -7,6 +7,7 @@ import (
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/sqlstore"
+	"github.com/glasshouse/glasshouse/storetest"
 )
 
 // visibility is a Publisher that checks, for each event, that the message
@@ -36,7 +37,7 @@ func TestPublishAfterCommitBeforeAck(t *testing.T) {
 		s := b.open(t, sqlstore.Config{Publisher: v})
 		v.s = s
 		ctx := t.Context()
-		alice, bob := mustMember(t, s, "alice"), mustMember(t, s, "bob")
+		alice, bob := storetest.MustMember(t, s, "alice"), storetest.MustMember(t, s, "bob")
 		req, err := s.RequestFriend(ctx, alice.ID, "bob")
 		if err != nil {
 			t.Fatal(err)
@@ -67,14 +68,4 @@ func TestPublishAfterCommitBeforeAck(t *testing.T) {
 			t.Errorf("messages %v were published before they could be read", v.unseen)
 		}
 	})
-}
-
-// mustMember creates a member with the given handle.
-func mustMember(tb testing.TB, s glasshouse.Store, handle string) *glasshouse.Member {
-	tb.Helper()
-	m := &glasshouse.Member{Handle: handle, Email: handle + "@example.org"}
-	if err := s.CreateMember(context.Background(), m, "hash"); err != nil {
-		tb.Fatal(err)
-	}
-	return m
 }
