@@ -1,5 +1,3 @@
-// Command glasshouse runs the glasshouse platform: `serve` for production,
-// `demo` for a seeded local world, `version`. See README.md.
 package main
 
 import (
