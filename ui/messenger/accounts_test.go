@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/internal/sitetest"
 	"github.com/glasshouse/glasshouse/ratelimit"
 	"github.com/glasshouse/glasshouse/signin"
 	"github.com/glasshouse/glasshouse/web"
@@ -83,8 +84,10 @@ func TestSignup(t *testing.T) {
 // soon.
 func TestRetryAfterRoundsUp(t *testing.T) {
 	still := time.Now()
-	s := MustSite(t, func(c *web.Config) {
-		c.SignupsPerIP = ratelimit.New(ratelimit.Config{Every: 400 * time.Millisecond, Burst: 1, Now: func() time.Time { return still }})
+	s := MustSite(t, func(o *sitetest.Options) {
+		o.Web = func(c *web.Config) {
+			c.SignupsPerIP = ratelimit.New(ratelimit.Config{Every: 400 * time.Millisecond, Burst: 1, Now: func() time.Time { return still }})
+		}
 	})
 	s.MustMember(t, "first", "")
 	p := s.NewClient(t).Post("/signup", url.Values{"handle": {"second"}, "email": {"second@example.org"}, "new_password": {testPassword}}).
@@ -97,7 +100,9 @@ func TestRetryAfterRoundsUp(t *testing.T) {
 
 func TestSignin(t *testing.T) {
 	perAccount := ratelimit.New(ratelimit.Config{Every: time.Hour, Burst: 3})
-	s := MustSite(t, withSignIn(func(c *signin.Config) { c.PerAccount = perAccount }))
+	s := MustSite(t, func(o *sitetest.Options) {
+		o.SignIn = func(c *signin.Config) { c.PerAccount = perAccount }
+	})
 	s.MustMember(t, "alice", "Alice")
 	for _, tc := range []struct {
 		name, next, want string

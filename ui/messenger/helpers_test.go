@@ -2,20 +2,13 @@ package messenger_test
 
 import (
 	"context"
-	"crypto/rand"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"testing"
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/internal/pagetest"
-	"github.com/glasshouse/glasshouse/realtime"
-	"github.com/glasshouse/glasshouse/signin"
-	"github.com/glasshouse/glasshouse/sqlite"
-	"github.com/glasshouse/glasshouse/sqlstore"
-	"github.com/glasshouse/glasshouse/ui"
+	"github.com/glasshouse/glasshouse/internal/sitetest"
 	"github.com/glasshouse/glasshouse/ui/messenger"
 	"github.com/glasshouse/glasshouse/web"
 )
@@ -23,58 +16,20 @@ import (
 var _ messenger.Accounts = (*web.Server)(nil)
 
 // testPassword is every test member's password.
-const testPassword = "correct horse battery staple"
+const testPassword = sitetest.Password
 
-// site is the whole member web, as cmd/glasshouse wires it: the API
-// (web.Server) on a SQLite store in a temporary folder and a real hub, with
-// the messenger pages and the assets mounted on it.
+// site is the whole member web, as cmd/glasshouse wires it (package
+// sitetest), with the messenger pages mounted on it.
 type site struct {
-	*httptest.Server
-	Store *sqlstore.Store
+	*sitetest.Site
 }
 
-// MustSite starts a site; options adjust the API's config, which holds the
-// sign-in service's (web.Config.SignIn, made here unless an option did).
-func MustSite(tb testing.TB, options ...func(*web.Config)) *site {
+// MustSite starts a site with the options that adjust set.
+func MustSite(tb testing.TB, adjust ...func(*sitetest.Options)) *site {
 	tb.Helper()
-	hub := realtime.NewHub(0)
-	store, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "glasshouse.db"), sqlstore.Config{Publisher: hub})
-	if err != nil {
-		tb.Fatalf("open store: %v", err)
-	}
-	cfg := web.Config{Store: store, Hub: hub}
-	for _, o := range options {
-		o(&cfg)
-	}
-	if cfg.SignIn == nil {
-		withSignIn(func(*signin.Config) {})(&cfg)
-	}
-	srv := web.New(cfg)
-	kit := ui.New(ui.Config{Store: store, SignIn: cfg.SignIn})
-	srv.Mount(messenger.New(messenger.Config{Kit: kit, Store: store, Accounts: srv}).Mount)
-	srv.Mount(kit.Mount)
-	s := &site{Server: httptest.NewServer(srv.Handler()), Store: store}
-	tb.Cleanup(func() {
-		srv.CloseStreams()
-		s.Close()
-		hub.Close()
-		if err := store.Close(); err != nil {
-			tb.Errorf("close store: %v", err)
-		}
-	})
-	return s
-}
-
-// withSignIn gives the site a sign-in service on its store, as adjust
-// changes its config.
-func withSignIn(adjust func(*signin.Config)) func(*web.Config) {
-	return func(c *web.Config) {
-		key := make([]byte, 32)
-		rand.Read(key)
-		sc := signin.Config{Store: c.Store, Key: key}
-		adjust(&sc)
-		c.SignIn = signin.New(sc)
-	}
+	s := sitetest.New(tb, adjust...)
+	s.Start(messenger.New(messenger.Config{Kit: s.Kit, Store: s.Store, Accounts: s.Web}).Mount)
+	return &site{s}
 }
 
 // client is a browser without JavaScript (package pagetest), signed in

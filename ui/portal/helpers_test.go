@@ -3,72 +3,40 @@ package portal_test
 import (
 	"context"
 	"crypto/rand"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/internal/pagetest"
+	"github.com/glasshouse/glasshouse/internal/sitetest"
 	"github.com/glasshouse/glasshouse/internal/testclock"
 	"github.com/glasshouse/glasshouse/oauth"
 	"github.com/glasshouse/glasshouse/ratelimit"
-	"github.com/glasshouse/glasshouse/realtime"
-	"github.com/glasshouse/glasshouse/signin"
-	"github.com/glasshouse/glasshouse/sqlite"
-	"github.com/glasshouse/glasshouse/sqlstore"
-	"github.com/glasshouse/glasshouse/ui"
 	"github.com/glasshouse/glasshouse/ui/portal"
-	"github.com/glasshouse/glasshouse/web"
 )
 
-// testPassword is every test member's password.
-const testPassword = "correct horse battery staple"
-
-// site is the member web as cmd/glasshouse wires it (web.Server on a
-// SQLite store in a temporary folder, the assets), with the portal
-// mounted on it.
+// site is the member web as cmd/glasshouse wires it (package sitetest),
+// with the portal mounted on it, on a clock that the test moves.
 type site struct {
-	*httptest.Server
-	Store  *sqlstore.Store
-	Web    *web.Server
-	SignIn *signin.Service
-	Clock  *testclock.Clock // shared by the site's parts
+	*sitetest.Site
+	Clock *testclock.Clock
 }
 
 // MustSite starts a site; options adjust the portal's config.
 func MustSite(tb testing.TB, options ...func(*portal.Config)) *site {
 	tb.Helper()
-	hub := realtime.NewHub(0)
-	store, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "glasshouse.db"), sqlstore.Config{Publisher: hub})
-	if err != nil {
-		tb.Fatalf("open store: %v", err)
-	}
 	clk := testclock.At(time.Now().UTC())
+	s := sitetest.New(tb, func(o *sitetest.Options) { o.Now = clk.Now })
 	key := make([]byte, 32)
 	rand.Read(key)
-	signIn := signin.New(signin.Config{Store: store, Key: key, Now: clk.Now})
-	srv := web.New(web.Config{Store: store, Hub: hub, SignIn: signIn})
-	kit := ui.New(ui.Config{Store: store, SignIn: signIn, IsOperator: store.IsOperator})
-	cfg := portal.Config{Kit: kit, Store: store, Key: key, Now: clk.Now}
+	cfg := portal.Config{Kit: s.Kit, Store: s.Store, Key: key, Now: clk.Now}
 	for _, o := range options {
 		o(&cfg)
 	}
-	srv.Mount(kit.Mount)
-	srv.Mount(portal.New(cfg).Mount)
-	s := &site{Server: httptest.NewServer(srv.Handler()), Store: store, Web: srv, SignIn: signIn, Clock: clk}
-	tb.Cleanup(func() {
-		srv.CloseStreams()
-		s.Close()
-		hub.Close()
-		if err := store.Close(); err != nil {
-			tb.Errorf("close store: %v", err)
-		}
-	})
-	return s
+	s.Start(portal.New(cfg).Mount)
+	return &site{Site: s, Clock: clk}
 }
 
 // testPartner is a registered partner with its credentials.
@@ -116,25 +84,13 @@ func (s *site) NewClient(tb testing.TB) *client {
 // client; with operator, the member is made an operator.
 func (s *site) MustMember(tb testing.TB, handle string, operator bool) *client {
 	tb.Helper()
-	ctx := context.Background()
-	m, err := s.Web.Signup(ctx, glasshouse.Signup{Handle: handle, Email: handle + "@example.org", Password: testPassword, DisplayName: handle}, "192.0.2.1")
-	if err != nil {
-		tb.Fatal(err)
-	}
+	m, token := s.Site.MustMember(tb, handle, handle)
 	if operator {
-		if err := s.Store.SetOperator(ctx, m.ID, true); err != nil {
+		if err := s.Store.SetOperator(context.Background(), m.ID, true); err != nil {
 			tb.Fatal(err)
 		}
 	}
-	token, _, err := s.SignIn.Login(ctx, handle, testPassword, "192.0.2.1")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	c := s.NewClient(tb)
-	c.SetCookie(&http.Cookie{Name: signin.CookieName, Value: token, Path: "/"})
-	c.Get("/developers").MustStatus(http.StatusOK) // a page of the session: its forms' tokens
-	c.me = m
-	return c
+	return &client{Client: s.Client(tb, token, "/developers"), me: m}
 }
 
 // SignIn signs c in to the portal as p.

@@ -21,6 +21,7 @@ import (
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/accesslog"
 	"github.com/glasshouse/glasshouse/internal/browsertest"
+	"github.com/glasshouse/glasshouse/internal/sitetest"
 	"github.com/glasshouse/glasshouse/signin"
 )
 
@@ -109,7 +110,7 @@ func rowsWhen(t *testing.T, tab context.Context, cond string) []row {
 func TestBrowserVerifies(t *testing.T) {
 	b := browsertest.New(t)
 	tm := &tamperer{}
-	s := MustSite(t, func(o *siteOptions) { o.wrap = tm.wrap })
+	s := MustSite(t, func(o *sitetest.Options) { o.Wrap = tm.wrap })
 	alice, bob := s.MustMember(t, "alice"), s.MustMember(t, "bobby")
 	s.MustGrant(t, alice, s.Streamflix, glasshouse.ScopeFriends, glasshouse.ScopeMessagesSend)
 	s.MustGrant(t, alice, s.Shopzon, glasshouse.ScopeProfile, glasshouse.ScopeEmail)
@@ -137,7 +138,7 @@ func TestBrowserVerifies(t *testing.T) {
 			recs = append(recs, rec)
 		}
 	}
-	s.MustFeed(t)
+	s.Log.MustFeed(t)
 	pending := s.MustRecord(t, alice, s.Streamflix, now, "POST /graph/v1/me/messages", true, glasshouse.ScopeMessagesSend)
 
 	signedIn := func(t *testing.T) context.Context {
@@ -150,7 +151,7 @@ func TestBrowserVerifies(t *testing.T) {
 	}
 	tab := signedIn(t)
 	history := fmt.Sprintf("%s/privacy/apps/%d", s.URL, s.Streamflix.ID)
-	key := strings.SplitN(s.Key.VerifierKey, "+", 3)
+	key := strings.SplitN(s.Log.Key.VerifierKey, "+", 3)
 	keyID := key[0] + "+" + key[1]
 
 	t.Run("verified", func(t *testing.T) {
@@ -178,7 +179,7 @@ func TestBrowserVerifies(t *testing.T) {
 
 		// Once the log takes the last event in, the page marks it too,
 		// without a reload.
-		s.MustFeed(t)
+		s.Log.MustFeed(t)
 		rows = rowsWhen(t, tab, `st.every(v => v === "verified")`)
 		if !strings.HasSuffix(rows[0].Checked, "root of checkpoint 8 signed by key "+keyID+".") || rows[0].Index == "not yet" {
 			t.Errorf("the newly fed event: %+v; want verified against checkpoint 8 with its index", rows[0])
@@ -344,7 +345,7 @@ func TestBrowserVerifies(t *testing.T) {
 		// A wrong handle first: the message shows next to the field.
 		browsertest.Do(t, tab,
 			chromedp.SendKeys(chromedp.ID("f-handle"), "bobby"),
-			chromedp.SendKeys(chromedp.ID("f-password"), testPassword),
+			chromedp.SendKeys(chromedp.ID("f-password"), sitetest.Password),
 			chromedp.Click(chromedp.CSS("form.confirm button[type=submit]")),
 			chromedp.WaitVisible(chromedp.ID("e-handle")))
 		browsertest.Run(t, tab, chromedp.Poll[bool](`document.readyState === "complete"`))
@@ -354,7 +355,7 @@ func TestBrowserVerifies(t *testing.T) {
 		}
 		browsertest.Do(t, tab,
 			chromedp.SetValue(chromedp.ID("f-handle"), "alice"),
-			chromedp.SendKeys(chromedp.ID("f-password"), testPassword),
+			chromedp.SendKeys(chromedp.ID("f-password"), sitetest.Password),
 			chromedp.Click(chromedp.CSS("form.confirm button[type=submit]")),
 			chromedp.WaitVisible(chromedp.ID("bye-h")))
 		browsertest.Screenshot(t, tab, "goodbye")

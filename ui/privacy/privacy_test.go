@@ -18,6 +18,7 @@ import (
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/internal/pagetest"
+	"github.com/glasshouse/glasshouse/internal/sitetest"
 )
 
 func TestSignedOut(t *testing.T) {
@@ -119,7 +120,7 @@ func TestOverview(t *testing.T) {
 	t.Run("trail", func(t *testing.T) {
 		// The key and count that `glasshouse audit trail` needs, and the
 		// command itself, filled in.
-		k, err := s.Recorder.MemberKey(context.Background(), alice.ID)
+		k, err := s.Log.Recorder.MemberKey(context.Background(), alice.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,7 +133,7 @@ func TestOverview(t *testing.T) {
 			`data-copy="trail-command" hidden>Copy the command</button>`,
 			`<script src="/assets/js/copy.js?v=`,
 		)
-		kb, err := s.Recorder.MemberKey(context.Background(), bob.ID)
+		kb, err := s.Log.Recorder.MemberKey(context.Background(), bob.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -155,7 +156,7 @@ func TestAppHistory(t *testing.T) {
 	denied := s.MustRecord(t, alice, s.Streamflix, now.Add(-48*time.Hour), "GET /graph/v1/me/conversations/{id}/messages", false, glasshouse.ScopeMessagesRead)
 	s.MustRecord(t, bob, s.Shopzon, now, "GET /graph/v1/me", true, glasshouse.ScopeProfile)
 	sent := s.MustRecord(t, alice, s.Streamflix, now.Add(-time.Hour), "POST /graph/v1/me/messages", true, glasshouse.ScopeMessagesSend)
-	s.MustFeed(t)
+	s.Log.MustFeed(t)
 	pending := s.MustRecord(t, alice, s.Streamflix, now, "POST /graph/v1/me/messages", true, glasshouse.ScopeMessagesSend)
 	path := fmt.Sprintf("/privacy/apps/%d", s.Streamflix.ID)
 
@@ -433,7 +434,7 @@ func TestExport(t *testing.T) {
 	s.MustGrant(t, bob, s.Shopzon, glasshouse.ScopeProfile)
 	mine := s.MustRecord(t, alice, s.Streamflix, time.Now(), "POST /graph/v1/me/messages", true, glasshouse.ScopeMessagesSend)
 	theirs := s.MustRecord(t, bob, s.Shopzon, time.Now(), "GET /graph/v1/me", true, glasshouse.ScopeProfile)
-	s.MustFeed(t)
+	s.Log.MustFeed(t)
 
 	t.Run("download", func(t *testing.T) {
 		day := time.Now().UTC().Format("2006-01-02")
@@ -526,12 +527,12 @@ func TestDeleteAccount(t *testing.T) {
 		status       int
 		field, error string
 	}{
-		{"wrong handle", map[string]string{"handle": "bobby", "password": testPassword}, http.StatusBadRequest, "handle", "Type your handle, alice, to confirm."},
-		{"no handle", map[string]string{"password": testPassword}, http.StatusBadRequest, "handle", "Type your handle, alice, to confirm."},
-		{"markup in handle", map[string]string{"handle": `<script>x</script>`, "password": testPassword}, http.StatusBadRequest, "handle", "Type your handle, alice, to confirm."},
+		{"wrong handle", map[string]string{"handle": "bobby", "password": sitetest.Password}, http.StatusBadRequest, "handle", "Type your handle, alice, to confirm."},
+		{"no handle", map[string]string{"password": sitetest.Password}, http.StatusBadRequest, "handle", "Type your handle, alice, to confirm."},
+		{"markup in handle", map[string]string{"handle": `<script>x</script>`, "password": sitetest.Password}, http.StatusBadRequest, "handle", "Type your handle, alice, to confirm."},
 		{"no password", map[string]string{"handle": "alice"}, http.StatusBadRequest, "password", "Enter your password."},
 		{"wrong password", map[string]string{"handle": "alice", "password": "not the password"}, http.StatusBadRequest, "password", "That is not your password."},
-		{"forged csrf", map[string]string{"csrf": "forged", "handle": "alice", "password": testPassword}, http.StatusForbidden, "", "This form has expired"},
+		{"forged csrf", map[string]string{"csrf": "forged", "handle": "alice", "password": sitetest.Password}, http.StatusForbidden, "", "This form has expired"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			form := url.Values{"csrf": {alice.CSRF}}
@@ -545,7 +546,7 @@ func TestDeleteAccount(t *testing.T) {
 			} else {
 				p.MustContain(tc.error)
 			}
-			p.MustNotContain("<script>x", testPassword, "Goodbye")
+			p.MustNotContain("<script>x", sitetest.Password, "Goodbye")
 			if len(s.Deleted()) != 0 {
 				t.Fatalf("deleted %v after a refused confirmation", s.Deleted())
 			}
@@ -554,7 +555,7 @@ func TestDeleteAccount(t *testing.T) {
 	}
 
 	t.Run("delete", func(t *testing.T) {
-		form := url.Values{"handle": {"@Alice"}, "password": {testPassword}}
+		form := url.Values{"handle": {"@Alice"}, "password": {sitetest.Password}}
 		p := alice.T(t).Post("/privacy/delete", form).MustStatus(http.StatusOK)
 		p.MustContain("Goodbye, @alice", "Your account is deleted and you are signed out.").MustNotContain("Sign out @alice")
 		if got := s.Deleted(); !slices.Equal(got, []int64{alice.ID}) {
@@ -592,7 +593,7 @@ func TestDeleteAccountPasswordLimit(t *testing.T) {
 			MustStatus(http.StatusBadRequest)
 	}
 	// The limit holds even for the right password.
-	alice.Post("/privacy/delete", url.Values{"handle": {"alice"}, "password": {testPassword}}).
+	alice.Post("/privacy/delete", url.Values{"handle": {"alice"}, "password": {sitetest.Password}}).
 		MustStatus(http.StatusTooManyRequests).MustContain("Too many wrong passwords for this account")
 	if len(s.Deleted()) != 0 {
 		t.Fatal("deleted past the limit")

@@ -24,7 +24,7 @@ func TestBrowserLogPage(t *testing.T) {
 	at := time.Date(2026, 12, 3, 14, 5, 0, 0, time.UTC)
 	s.MustRecord(t, sf, at, "GET /graph/v1/me/friends", true, glasshouse.ScopeFriends)
 	s.MustRecord(t, sf, at.Add(11*time.Hour), "GET /graph/v1/me/conversations/{id}/messages", false, glasshouse.ScopeMessagesRead)
-	s.MustFeed(t)
+	s.Log.MustFeed(t)
 
 	tab := b.NewContext(t)
 	browsertest.Do(t, tab, chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {

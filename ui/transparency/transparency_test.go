@@ -17,7 +17,7 @@ import (
 func TestEmptyLog(t *testing.T) {
 	s := MustSite(t)
 	p := pagetest.New(t, s.URL, "").Get("/log").MustStatus(http.StatusOK)
-	p.MustContain(`<dd id="log-size">0</dd>`, "the log is empty", "glasshouse audit verify "+s.URL+" --key "+html(s.Key.VerifierKey))
+	p.MustContain(`<dd id="log-size">0</dd>`, "the log is empty", "glasshouse audit verify "+s.URL+" --key "+html(s.Log.Key.VerifierKey))
 	p.MustNotContain("<table")
 }
 
@@ -29,18 +29,18 @@ func TestLogPage(t *testing.T) {
 	s.MustRecord(t, sf, at, "GET /graph/v1/me/friends", true, glasshouse.ScopeFriends)
 	s.MustRecord(t, evil, at.Add(time.Minute), "GET /graph/v1/me", true, glasshouse.ScopeProfile)
 	s.MustRecord(t, sf, at.Add(2*time.Minute), "GET /graph/v1/me/conversations/{id}/messages", false, glasshouse.ScopeMessagesRead)
-	cp := s.MustFeed(t)
+	cp := s.Log.MustFeed(t)
 
 	c := pagetest.New(t, s.URL, "")
 	p := c.Get("/log").MustStatus(http.StatusOK)
 	p.MustContain(
 		`<dd id="log-size">3</dd>`,
 		`<code id="log-root">`+html(base64.StdEncoding.EncodeToString(cp.Hash[:]))+`</code>`,
-		`<code id="log-key">`+html(s.Key.VerifierKey)+`</code>`,
+		`<code id="log-key">`+html(s.Log.Key.VerifierKey)+`</code>`,
 		"<code>glasshouse.test/log</code>",
 		`href="/log/checkpoint"`, `href="/log/key"`,
-		"glasshouse audit verify "+s.URL+" --key "+html(s.Key.VerifierKey),
-		"glasshouse audit report "+s.URL+" --key "+html(s.Key.VerifierKey),
+		"glasshouse audit verify "+s.URL+" --key "+html(s.Log.Key.VerifierKey),
+		"glasshouse audit report "+s.URL+" --key "+html(s.Log.Key.VerifierKey),
 		`data-copy="verify-command" hidden>Copy the command</button>`,
 		"Evil&lt;script&gt;alert(1)&lt;/script&gt;",
 	)
@@ -91,7 +91,7 @@ func TestLatestOnly(t *testing.T) {
 	for i := range n {
 		s.MustRecord(t, sf, at.Add(time.Duration(i)*time.Minute), "GET /graph/v1/me/friends", true, glasshouse.ScopeFriends)
 	}
-	s.MustFeed(t)
+	s.Log.MustFeed(t)
 	p := pagetest.New(t, s.URL, "").Get("/log").MustStatus(http.StatusOK)
 	if got := strings.Count(p.Body, `<span class="badge ok">granted</span>`); got != transparency.Latest {
 		t.Errorf("%d entries shown; want the latest %d", got, transparency.Latest)
