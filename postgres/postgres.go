@@ -25,6 +25,9 @@ var Dialect = sqlstore.Dialect{
 	LockMigrations:    `SELECT pg_advisory_xact_lock(` + migrationLock + `)`,
 	TryLockFeeder:     `SELECT pg_try_advisory_lock(` + feederLock + `)`,
 	UnlockFeeder:      `SELECT pg_advisory_unlock(` + feederLock + `)`,
+	TryLockNode:       `SELECT pg_try_advisory_lock(` + nodeLock + `)`,
+	TryLockNodeShared: `SELECT pg_try_advisory_lock_shared(` + nodeLock + `)`,
+	UnlockNode:        `SELECT pg_advisory_unlock_all()`, // on the lock's own connection
 	ReadTx:            sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
 	Migrations:        mustSub(migrations, "migrations"),
 }
@@ -43,6 +46,10 @@ const migrationLock = "7452438631876686693"
 // feederLock is the advisory lock key of the deployment's one feeder
 // ("glassfdr").
 const feederLock = "7452438631876551794"
+
+// nodeLock is the advisory lock key that every serving node holds, shared
+// with NATS and alone without ("glassnod"); see sqlstore.Store.LockNode.
+const nodeLock = "7452438631877078884"
 
 // uniqueViolation is PostgreSQL's SQLSTATE for a unique constraint failure.
 const uniqueViolation = "23505"

@@ -12,6 +12,7 @@ import (
 type op struct {
 	ctx    context.Context
 	fn     func(t *tx) error
+	send   *send // set for a SendMessage, which may run with the sends next to it (see runSends) instead of fn
 	state  atomic.Int32
 	err    error              // set by the writer before done is closed
 	events []glasshouse.Event // what fn published, if it succeeded
@@ -32,7 +33,13 @@ const (
 // caller's without its cancellation: once fn has started it runs to the end.
 // If ctx is done before fn starts, fn is skipped and write returns ctx.Err().
 func (s *Store) write(ctx context.Context, fn func(t *tx) error) error {
-	o := &op{ctx: ctx, fn: fn, done: make(chan struct{})}
+	return s.submit(&op{ctx: ctx, fn: fn})
+}
+
+// submit queues o and waits for it, as write does.
+func (s *Store) submit(o *op) error {
+	ctx := o.ctx
+	o.done = make(chan struct{})
 
 	s.mu.RLock()
 	if s.closed {
@@ -134,26 +141,24 @@ func (s *Store) runBatch(ops []*op) error {
 		}
 		b.loaded = true
 	}
-	for _, o := range ops {
-		if err := o.ctx.Err(); err != nil {
-			o.err = err
-			continue
-		}
-		if _, err := bt.exec("SAVEPOINT op"); err != nil {
-			return fmt.Errorf("savepoint: %w", err)
-		}
-		t := &tx{ctx: context.WithoutCancel(o.ctx), s: s, pool: s.writer, sqlTx: sqlTx, batch: b}
-		if err := o.fn(t); err != nil {
-			o.err = err
-			if _, err := bt.exec("ROLLBACK TO SAVEPOINT op"); err != nil {
-				return fmt.Errorf("rollback to savepoint: %w", err)
+	for len(ops) > 0 {
+		// Sends queued one after another run together; if that fails,
+		// one by one, as every other op.
+		n := sendsAhead(ops)
+		if n > 1 {
+			if ok, err := s.runSends(bt, ops[:n]); err != nil {
+				return err
+			} else if ok {
+				ops = ops[n:]
+				continue
 			}
-		} else {
-			o.events = t.events
 		}
-		if _, err := bt.exec("RELEASE SAVEPOINT op"); err != nil {
-			return fmt.Errorf("release savepoint: %w", err)
+		for _, o := range ops[:max(n, 1)] {
+			if err := s.runOp(bt, o); err != nil {
+				return err
+			}
 		}
+		ops = ops[max(n, 1):]
 	}
 	if b.used {
 		if _, err := bt.exec(`UPDATE counters SET value = ? WHERE name = 'message'`, b.lastID); err != nil {
@@ -166,11 +171,42 @@ func (s *Store) runBatch(ops []*op) error {
 	return nil
 }
 
+// runOp runs one op in bt's transaction, under a savepoint of its own. The
+// op's error is left in op.err; the returned error means the transaction is
+// unusable.
+func (s *Store) runOp(bt *tx, o *op) error {
+	if err := o.ctx.Err(); err != nil {
+		o.err = err
+		return nil
+	}
+	if _, err := bt.exec("SAVEPOINT op"); err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	t := &tx{ctx: context.WithoutCancel(o.ctx), s: s, pool: s.writer, sqlTx: bt.sqlTx, batch: bt.batch}
+	before := *bt.batch
+	if err := o.fn(t); err != nil {
+		o.err = err
+		*bt.batch = before // the ids it took are handed out again
+		if _, err := bt.exec("ROLLBACK TO SAVEPOINT op"); err != nil {
+			return fmt.Errorf("rollback to savepoint: %w", err)
+		}
+	} else {
+		o.events = t.events
+	}
+	if _, err := bt.exec("RELEASE SAVEPOINT op"); err != nil {
+		return fmt.Errorf("release savepoint: %w", err)
+	}
+	return nil
+}
+
 // batch is what the operations of one write transaction share: message ids
 // are handed out from the counter row read once, and the row is written
 // back before commit. Write transactions run one at a time, so no other
 // transaction hands out ids meanwhile. An id handed to an operation that
-// fails is not reused: ids grow in commit order but may skip.
+// fails, or to a send that stores nothing (a repeated ClientTxnID), is
+// handed out again: committed message ids grow in commit order without
+// gaps, which is how a node fed by NATS tells a missed event from no event
+// (see package natshub).
 type batch struct {
 	lastID int64 // the last message id handed out, or stored in counters
 	loaded bool  // lastID was read from counters
@@ -189,6 +225,14 @@ func (t *tx) nextMessageID() (int64, error) {
 	b.lastID++
 	b.used = true
 	return b.lastID, nil
+}
+
+// returnMessageID takes back the id nextMessageID just handed out, for an
+// operation that ends up storing no message with it.
+func (t *tx) returnMessageID(id int64) {
+	if t.batch.lastID == id {
+		t.batch.lastID--
+	}
 }
 
 // lockWrites makes write transactions run one at a time across every

@@ -45,6 +45,14 @@ type Dialect struct {
 	// leaves them empty: the lock is then the Store's own.
 	TryLockFeeder, UnlockFeeder string
 
+	// TryLockNode and TryLockNodeShared, if set, take the deployment's
+	// node lock without waiting, alone or shared, on one connection held
+	// for as long as the lock is (see Store.LockNode); each returns one
+	// boolean: whether it got the lock. UnlockNode frees either at once
+	// (the connection is then closed too, but a server may take a moment
+	// to notice). A database that one process owns leaves them empty.
+	TryLockNode, TryLockNodeShared, UnlockNode string
+
 	// Checkpoint, if set, runs on the readers' pool every
 	// CheckpointInterval while the Store is open, so that moving the
 	// write-ahead log into the database (an SQLite checkpoint) happens beside

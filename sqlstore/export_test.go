@@ -29,3 +29,6 @@ func (s *Store) Queued() int { return len(s.queue) }
 func (s *Store) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	return s.read(ctx).query(query, args...)
 }
+
+// NextMessageID hands out the next message id, as a send does.
+func (t TestTx) NextMessageID() (int64, error) { return t.t.nextMessageID() }

@@ -29,7 +29,6 @@ import (
 	"github.com/glasshouse/glasshouse/oauth"
 	"github.com/glasshouse/glasshouse/postgres"
 	"github.com/glasshouse/glasshouse/ratelimit"
-	"github.com/glasshouse/glasshouse/realtime"
 	"github.com/glasshouse/glasshouse/signin"
 	"github.com/glasshouse/glasshouse/sqlite"
 	"github.com/glasshouse/glasshouse/sqlstore"
@@ -57,6 +56,7 @@ type Config struct {
 	Ceiling        string // comma-separated data scopes any partner may use at all
 	PublicURL      string // the origin partners and browsers reach us at; default from the listener
 	MaxStreams     int    // open streams one member may hold on a node; 0 or less: no limit
+	NATS           string // NATS URL that the nodes of a cluster share their events through; empty: one node
 	Demo           bool   // seed the demo world
 }
 
@@ -67,7 +67,7 @@ type Main struct {
 	Logger *slog.Logger
 
 	Store    *sqlstore.Store
-	Hub      *realtime.Hub
+	Hub      Hub
 	OAuth    *oauth.Server
 	Graph    *graph.API
 	Log      *accesslog.Log    // the transparency log, as this node reads and serves it
@@ -80,6 +80,9 @@ type Main struct {
 	ln       net.Listener
 	done     chan error
 	debug    *http.Server
+
+	nodeLock      *sqlstore.NodeLock // this node's hold on the deployment's node lock
+	stopNodeCheck func()
 
 	stopFeeder func()
 	feederDone chan error
@@ -110,6 +113,7 @@ func (m *Main) ParseFlags(cmd string, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.Ceiling, "ceiling", c.Ceiling, "platform ceiling: the comma-separated data scopes any partner agreement may use")
 	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "serve Go profiles (net/http/pprof) on this address; keep it on loopback (default off)")
 	fs.IntVar(&c.MaxStreams, "max-streams-per-member", c.MaxStreams, "open real-time streams one member may hold on this node (0 or less: no limit)")
+	fs.StringVar(&c.NATS, "nats", c.NATS, "`URL` of the NATS server(s) through which the nodes sharing a PostgreSQL database deliver each other's messages to their streams, e.g. nats://10.0.0.5:4222 (default none: a single node)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For names the client (default none)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: glasshouse %s [flags]\n\n", cmd)
@@ -152,10 +156,14 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("--ceiling: %s", glasshouse.ErrorMessage(err))
 	}
 
-	// The store, and the listener: the issuer is the URL partners reach us
-	// at, so it must be known before the authorization server is built.
-	m.Hub = realtime.NewHub(0)
+	// The store, fed to the realtime hub (through NATS with --nats, see
+	// cluster.go), and the listener: the issuer is the URL partners reach
+	// us at, so it must be known before the authorization server is built.
+	m.Hub = m.newHub(logger)
 	if m.Store, err = openStore(ctx, m.Config.Data, m.Config.DB, m.Hub); err != nil {
+		return err
+	}
+	if err := m.joinCluster(ctx, logger); err != nil {
 		return err
 	}
 	if m.ln, err = net.Listen("tcp", m.Config.Addr); err != nil {
@@ -584,6 +592,7 @@ func (m *Main) Close() error {
 	if m.Hub != nil {
 		m.Hub.Close()
 	}
+	m.leaveCluster()
 	if m.Store != nil {
 		if err := m.Store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close store: %w", err))
