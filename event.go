@@ -28,7 +28,8 @@ type Subscription interface {
 }
 
 // Hub fans events out to the open streams of each member (package realtime
-// implements it for one node).
+// implements it for one node, package realtime/natshub for the nodes that
+// share one database, through NATS).
 type Hub interface {
 	Publisher
 	Subscribe(ctx context.Context, memberID int64) (Subscription, error)

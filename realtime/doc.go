@@ -7,5 +7,7 @@
 // stream ends and the client resumes from the last message id it saw, so a
 // slow client never holds up the store's writer or other members. It
 // serves one node: a message committed through another node does not reach
-// its streams.
+// its streams. Package natshub shares events between the nodes of one
+// database through NATS, and delivers them to its streams through a Hub of
+// this package.
 package realtime

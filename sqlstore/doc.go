@@ -17,8 +17,13 @@
 // transactions run one at a time, also across nodes sharing one PostgreSQL
 // (see Dialect.SerializeWrites). Message ids are handed out from a counter
 // row that each transaction reads and writes back, so they grow in commit
-// order across conversations and nodes; a conversation's seq is its
-// last_seq plus one.
+// order across conversations and nodes, without gaps (an id taken by an
+// operation that fails, or by a repeated send, is handed out again); a
+// conversation's seq is its last_seq plus one. A node fed by other nodes
+// relies on the missing gaps to notice an event it missed, and reads it
+// back with EventsAfter (see package natshub). Each serving node holds the
+// database's node lock (LockNode), which keeps several nodes that do not
+// share their events from serving one database.
 //
 // Access records (glasshouse.AccessStore) follow the same path: a record,
 // its member's next counter and its outbox row are one operation, so a
