@@ -15,14 +15,24 @@ type Config struct {
 	Burst   int
 	MaxKeys int              // default 100,000
 	Now     func() time.Time // default time.Now
+
+	// Shared, when set, keeps the buckets there instead of in this
+	// process, under Name, which must then be unique among the limiters
+	// that share them (MaxKeys does not apply: the store drops full
+	// buckets itself).
+	Shared Buckets
+	Name   string
 }
 
 // Limiter holds one token bucket per key. It is safe for concurrent use.
 type Limiter struct {
 	limit   rate.Limit
+	every   time.Duration
 	burst   int
 	maxKeys int
 	now     func() time.Time
+	shared  Buckets // nil: the buckets below
+	name    string  // the limiter's name in shared
 
 	mu   sync.Mutex
 	keys map[string]*list.Element // of *entry
@@ -40,6 +50,9 @@ func New(c Config) *Limiter {
 	if c.Every <= 0 || c.Burst <= 0 {
 		panic("ratelimit: Every and Burst must be positive")
 	}
+	if c.Shared != nil && c.Name == "" {
+		panic("ratelimit: a shared limiter needs a Name")
+	}
 	if c.MaxKeys <= 0 {
 		c.MaxKeys = 100_000
 	}
@@ -48,7 +61,10 @@ func New(c Config) *Limiter {
 	}
 	return &Limiter{
 		limit:   rate.Every(c.Every),
+		every:   c.Every,
 		burst:   c.Burst,
+		shared:  c.Shared,
+		name:    c.Name,
 		maxKeys: c.MaxKeys,
 		now:     c.Now,
 		keys:    make(map[string]*list.Element),
@@ -58,6 +74,9 @@ func New(c Config) *Limiter {
 // Allow takes one token from key's bucket. When the bucket is empty it
 // returns false and how long until a token is back (for Retry-After).
 func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
+	if l.shared != nil {
+		return l.sharedAllow(key)
+	}
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -77,6 +96,9 @@ func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
 // are done, so that many at once cannot slip past the limit together. When
 // no token is left it returns ok false and how long until one is back.
 func (l *Limiter) Attempt(key string) (done func(failed bool), ok bool, retryAfter time.Duration) {
+	if l.shared != nil {
+		return l.sharedAttempt(key)
+	}
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
