@@ -17,6 +17,8 @@
 //	auditors:           Verify fetches, checks and counts the whole log
 //
 // Recorder does the store-transaction and receipt steps for the Graph API.
-// The package reaches the store only through the Outbox and EventIndex
-// interfaces; StoreOutbox provides both from a glasshouse.AccessStore.
+// The package reaches the store only through small interfaces of its own:
+// Recorder through RecorderStore, MemberView through PartnerNames, and the
+// feeder and the handler through Outbox and EventIndex, which StoreOutbox
+// provides from an OutboxStore.
 package accesslog

@@ -10,12 +10,19 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
-// RecorderStore is what a Recorder needs of the store: the access records,
-// and the member secrets their tag keys are derived from.
+// RecorderStore is what a Recorder needs of the store: writing the access
+// records, and the member secrets their tag keys are derived from.
+// *sqlstore.Store implements it, as does every glasshouse.Store.
 type RecorderStore interface {
-	glasshouse.AccessStore
+	// glasshouse.AccessStore
+	RecordAccess(ctx context.Context, rec *glasshouse.AccessRecord, encode func(counter uint64, memberSecret []byte) ([]byte, error)) error
+	RecordWith(ctx context.Context, rec *glasshouse.AccessRecord, encode func(counter uint64, memberSecret []byte) ([]byte, error), do func(ctx context.Context, tx glasshouse.Within) error) error
+	// glasshouse.AccountStore
 	MemberSecret(ctx context.Context, memberID int64) ([]byte, error)
 }
+
+// Every glasshouse.Store is a RecorderStore.
+var _ RecorderStore = glasshouse.Store(nil)
 
 // RecorderConfig configures a Recorder. Store, MasterKey and Signer are
 // required.
@@ -165,10 +172,24 @@ func EntryOf(rec *glasshouse.AccessRecord, tag Tag) *Entry {
 	}
 }
 
+// OutboxStore is what StoreOutbox needs of the store: the outbox of log
+// entries, and where each event's entry went. *sqlstore.Store implements
+// it, as does every glasshouse.AccessStore.
+type OutboxStore interface {
+	// glasshouse.AccessStore
+	EventLogIndex(ctx context.Context, eventID [16]byte) (index uint64, integrated bool, err error)
+	LogSize(ctx context.Context) (uint64, error)
+	MarkIntegrated(ctx context.Context, positions []glasshouse.LogPosition) error
+	PendingEntries(ctx context.Context, limit int) ([]glasshouse.OutboxEntry, error)
+}
+
+// Every glasshouse.AccessStore is an OutboxStore.
+var _ OutboxStore = glasshouse.AccessStore(nil)
+
 // StoreOutbox is the store's access records seen as the feeder's Outbox
 // and the handler's EventIndex.
 type StoreOutbox struct {
-	Store glasshouse.AccessStore
+	Store OutboxStore
 }
 
 var (

@@ -29,7 +29,7 @@ type Log interface {
 
 // Config configures an Exporter. Store is required.
 type Config struct {
-	Store glasshouse.Store
+	Store Store
 	// Log, when set, adds to each access event in the log's latest
 	// checkpoint its entry and inclusion proof, and puts the checkpoint
 	// (checkpoint.txt) and LogKey (log-key.txt) into the zip. Nil leaves
@@ -51,7 +51,7 @@ type Config struct {
 
 // Exporter writes members' data exports. It is safe for concurrent use.
 type Exporter struct {
-	store    glasshouse.Store
+	store    Store
 	log      Log
 	logKey   string
 	verifier note.Verifier

@@ -23,16 +23,23 @@ const (
 	routeOther    = "/graph/v1/"
 )
 
-// Store is what the Graph API reads and writes.
+// Store is what the Graph API reads from the store outside an access's
+// transaction: the secret its ids' keys derive from (at New), and the
+// friends and grant a message's recipient is checked against before the
+// policy decides. What an access reads and writes goes through the
+// glasshouse.Within that Recorder.RecordWith hands it. *sqlstore.Store
+// implements it, as does every glasshouse.Store.
 type Store interface {
-	MemberByID(ctx context.Context, id int64) (*glasshouse.Member, error)
+	// glasshouse.FriendStore
 	Friends(ctx context.Context, memberID int64) ([]*glasshouse.Member, error)
+	// glasshouse.GrantStore
 	Grant(ctx context.Context, memberID, partnerID int64) (*glasshouse.Grant, error)
-	FriendsWithGrants(ctx context.Context, memberID, partnerID int64, scope string, now time.Time, afterID int64, limit int) ([]glasshouse.FriendGrant, error)
-	CreateDirect(ctx context.Context, memberID int64, other string) (*glasshouse.Conversation, bool, error)
-	Messages(ctx context.Context, q glasshouse.MessageQuery) (*glasshouse.MessagePage, error)
+	// glasshouse.OAuthStore
 	Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error)
 }
+
+// Every glasshouse.Store is a Store.
+var _ Store = glasshouse.Store(nil)
 
 // Verifier is the authorization server, *oauth.Server.
 type Verifier interface {

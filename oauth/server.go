@@ -22,15 +22,42 @@ import (
 
 // Store is what the authorization server needs of the store: partners,
 // grants and its own state, plus members and conversations for the consent
-// page. Sessions and passwords are Config.SignIn's.
+// page; the methods of glasshouse.Store it uses, under the name of the
+// interface that documents each. Sessions and passwords are
+// Config.SignIn's. *sqlstore.Store implements it, as does every
+// glasshouse.Store.
 type Store interface {
-	glasshouse.PartnerStore
-	glasshouse.GrantStore
-	glasshouse.OAuthStore
+	// glasshouse.MemberStore
 	MemberByID(ctx context.Context, id int64) (*glasshouse.Member, error)
+	// glasshouse.ConversationStore
 	Conversations(ctx context.Context, memberID int64) ([]*glasshouse.Conversation, error)
+	// glasshouse.PartnerStore
+	CurrentAgreement(ctx context.Context, partnerID int64) (*glasshouse.Agreement, error)
+	PartnerByClientID(ctx context.Context, clientID string) (*glasshouse.Partner, error)
+	PartnerSecretHash(ctx context.Context, clientID string) ([]byte, error)
+	// glasshouse.GrantStore
+	Grant(ctx context.Context, memberID, partnerID int64) (*glasshouse.Grant, error)
+	SaveGrant(ctx context.Context, g glasshouse.Grant, relayEmail string) (*glasshouse.Grant, error)
+	// glasshouse.OAuthStore
+	AccessByTokenID(ctx context.Context, id string) (*glasshouse.TokenAccess, error)
+	AuthRequest(ctx context.Context, id string, now time.Time) (*glasshouse.AuthRequest, error)
+	AuthRequestByCode(ctx context.Context, codeHash []byte, now time.Time) (*glasshouse.AuthRequest, error)
+	CompleteAuthRequest(ctx context.Context, id string, memberID int64, authTime time.Time, granted []string) error
+	ConsumeAuthCode(ctx context.Context, codeHash []byte, now time.Time) (*glasshouse.AuthRequest, error)
+	CreateAuthRequest(ctx context.Context, r *glasshouse.AuthRequest) error
+	CreateTokens(ctx context.Context, access, refresh *glasshouse.Token, spentRefreshID string, now time.Time) error
+	RefreshTokenByHash(ctx context.Context, hash []byte) (*glasshouse.Token, error)
+	RevokeToken(ctx context.Context, id string, now time.Time) error
+	SaveAuthCode(ctx context.Context, id string, codeHash []byte, expiresAt time.Time) error
+	Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error)
+	Token(ctx context.Context, id string) (*glasshouse.Token, error)
+	TokenBySubject(ctx context.Context, clientID, subject string) (*glasshouse.Token, error)
+	// glasshouse.Store
 	Ping(ctx context.Context) error
 }
+
+// Every glasshouse.Store is a Store.
+var _ Store = glasshouse.Store(nil)
 
 // Config configures a Server. Issuer, Store and SignIn are required.
 type Config struct {

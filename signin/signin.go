@@ -14,12 +14,16 @@ import (
 const DefaultLifetime = 30 * 24 * time.Hour
 
 // Store is what sign-in needs of the store: password hashes and sessions.
+// *sqlstore.Store implements it, as does every glasshouse.Store.
 type Store interface {
 	// PasswordHash returns the member id and stored hash for a handle.
 	// ENOTFOUND if absent.
 	PasswordHash(ctx context.Context, handle string) (int64, string, error)
 	glasshouse.SessionStore
 }
+
+// Every glasshouse.Store is a Store.
+var _ Store = glasshouse.Store(nil)
 
 // Config wires a Service. Store and Key are required.
 type Config struct {

@@ -25,7 +25,7 @@ var embedded embed.FS
 // Config wires a Kit. SignIn is required; Store is, for pages that have a
 // signed-in member.
 type Config struct {
-	Store glasshouse.Store
+	Store Store
 	// SignIn is the member's session (the one the member API and the
 	// OAuth pages share) and the forms' CSRF tokens.
 	SignIn *signin.Service

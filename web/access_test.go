@@ -47,7 +47,7 @@ func MustAccessServer(tb testing.TB) *accessServer {
 	rand.Read(as.Master)
 	as.testServer = MustServer(tb, func(c *web.Config) {
 		as.Feeder, err = accesslog.NewFeeder(ctx, accesslog.FeederConfig{
-			Dir: tb.TempDir(), Key: key, Outbox: accesslog.StoreOutbox{Store: c.Store},
+			Dir: tb.TempDir(), Key: key, Outbox: accesslog.StoreOutbox{Store: c.Store.(glasshouse.AccessStore)},
 			CheckpointInterval: 100 * time.Millisecond,
 		})
 		if err != nil {

@@ -22,7 +22,7 @@ import (
 // Config wires a Server. Store, Hub and SignIn are required; the other
 // fields have usable zero values.
 type Config struct {
-	Store  glasshouse.Store
+	Store  Store
 	Hub    glasshouse.Hub
 	Logger *slog.Logger     // nil discards logs
 	Now    func() time.Time // nil means time.Now
@@ -68,7 +68,7 @@ type Config struct {
 
 // Server is the HTTP API. Create it with New.
 type Server struct {
-	store      glasshouse.Store
+	store      Store
 	hub        glasshouse.Hub
 	log        *slog.Logger
 	now        func() time.Time

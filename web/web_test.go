@@ -81,7 +81,7 @@ func mustServer(tb testing.TB, hub *realtime.Hub, options ...func(*web.Config)) 
 // (an option that sets Now goes first), as adjust changes its config.
 func withSignIn(adjust func(*signin.Config)) func(*web.Config) {
 	return func(c *web.Config) {
-		sc := signin.Config{Store: c.Store, Key: make([]byte, 32), Now: c.Now}
+		sc := signin.Config{Store: c.Store.(signin.Store), Key: make([]byte, 32), Now: c.Now}
 		adjust(&sc)
 		c.SignIn = signin.New(sc)
 	}

@@ -34,7 +34,7 @@ type Accounts interface {
 // Config wires the pages. Kit, Store and Accounts are required.
 type Config struct {
 	Kit      *ui.Kit
-	Store    glasshouse.Store
+	Store    Store
 	Accounts Accounts
 	Logger   *slog.Logger     // nil discards logs
 	Now      func() time.Time // nil means time.Now
@@ -44,7 +44,7 @@ type Config struct {
 // routes with Mount.
 type Pages struct {
 	kit      *ui.Kit
-	store    glasshouse.Store
+	store    Store
 	accounts Accounts
 	log      *slog.Logger
 	now      func() time.Time

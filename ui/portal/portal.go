@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"embed"
 	"encoding/hex"
 	"html/template"
@@ -17,12 +18,28 @@ import (
 //go:embed pages/*.html
 var pagesFS embed.FS
 
-// Store is what the portal reads and changes.
+// Store is what the portal reads and changes: the methods of
+// glasshouse.Store it uses, under the name of the interface that documents
+// each. *sqlstore.Store implements it, as does every glasshouse.Store.
 type Store interface {
-	glasshouse.PartnerStore
-	glasshouse.PartnerStatsStore
-	glasshouse.OperatorStore
+	// glasshouse.PartnerStore
+	ApproveAgreement(ctx context.Context, clientID string, now time.Time) (*glasshouse.Agreement, error)
+	EndPortalSessions(ctx context.Context, clientID string) error
+	PartnerByClientID(ctx context.Context, clientID string) (*glasshouse.Partner, error)
+	PartnerSecretHash(ctx context.Context, clientID string) ([]byte, error)
+	Partners(ctx context.Context) ([]*glasshouse.Partner, error)
+	PortalEpoch(ctx context.Context, clientID string) (int64, error)
+	SetPartnerStatus(ctx context.Context, clientID, status string) (*glasshouse.Partner, error)
+	// glasshouse.OperatorStore
+	IsOperator(ctx context.Context, memberID int64) (bool, error)
+	// glasshouse.PartnerStatsStore
+	Agreements(ctx context.Context, partnerID int64) ([]*glasshouse.Agreement, error)
+	PartnerAccessTotals(ctx context.Context, partnerID int64) (glasshouse.AccessTotals, error)
+	PartnerUsage(ctx context.Context, partnerID int64, since, until time.Time, receipts int) (*glasshouse.PartnerUsage, error)
 }
+
+// Every glasshouse.Store is a Store.
+var _ Store = glasshouse.Store(nil)
 
 // Config wires the portal. Kit, Store and Key are required.
 type Config struct {

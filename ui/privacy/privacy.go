@@ -26,7 +26,7 @@ var pagesFS embed.FS
 // required.
 type Config struct {
 	Kit   *ui.Kit
-	Store glasshouse.Store
+	Store Store
 	// Export writes memberID's data, as a zip archive, to w. An error
 	// after the first byte aborts the download.
 	Export func(ctx context.Context, memberID int64, w io.Writer) error
@@ -61,7 +61,7 @@ type Config struct {
 type Center struct {
 	c     Config
 	kit   *ui.Kit
-	store glasshouse.Store
+	store Store
 	log   *slog.Logger
 	now   func() time.Time
 	pages map[string]*template.Template
