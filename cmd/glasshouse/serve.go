@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -89,6 +90,8 @@ type Main struct {
 	stopPurge  func()
 }
 
+var klogOnce sync.Once
+
 // NewMain returns a Main with the documented defaults.
 func NewMain() *Main {
 	return &Main{
@@ -146,7 +149,10 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.Logger = logger
-	klog.SetSlogLogger(logger.With("component", "tessera")) // Tessera logs through klog
+	// Tessera logs through klog, whose logger is global: set once, so that
+	// a second Main in one process (a test's second node) does not swap it
+	// under the first one's feeder.
+	klogOnce.Do(func() { klog.SetSlogLogger(logger.With("component", "tessera")) })
 	proxies, err := clientip.ParsePrefixes(m.Config.TrustedProxies)
 	if err != nil {
 		return fmt.Errorf("--trusted-proxies: %v", err)
