@@ -5,45 +5,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"runtime"
-	"sync"
 	"testing"
 
+	"github.com/glasshouse/glasshouse/internal/failtest"
 	"github.com/glasshouse/glasshouse/internal/pagetest"
 	"github.com/glasshouse/glasshouse/ui"
 )
-
-// recorder is a test that only records whether it failed.
-type recorder struct {
-	testing.TB
-	mu     sync.Mutex
-	failed []string
-}
-
-func (r *recorder) Helper() {}
-
-func (r *recorder) Errorf(format string, args ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.failed = append(r.failed, fmt.Sprintf(format, args...))
-}
-
-func (r *recorder) Fatalf(format string, args ...any) {
-	r.Errorf(format, args...)
-	runtime.Goexit()
-}
-
-// run runs f against r in its own goroutine, as the testing package does,
-// and returns what failed.
-func (r *recorder) run(f func()) []string {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f()
-	}()
-	<-done
-	return r.failed
-}
 
 // MustSite serves a few pages: good ones (with the CSP header), and bad
 // ones.
@@ -124,9 +91,8 @@ func TestFails(t *testing.T) {
 		{"no match", func(c *pagetest.Client) { c.Get("/form").Find(`value="(\d+)"`) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := &recorder{TB: t}
-			c := pagetest.New(t, srv.URL, "/form").T(r)
-			if failed := r.run(func() { tc.check(c) }); len(failed) == 0 {
+			c := pagetest.New(t, srv.URL, "/form")
+			if failed := failtest.Run(t, func(tb testing.TB) { tc.check(c.T(tb)) }); len(failed) == 0 {
 				t.Error("passed; want a failure")
 			} else {
 				t.Logf("failed: %q", failed)
