@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -30,24 +31,46 @@ func clusterPostgres(t *testing.T) string {
 	return pgtest.URL(t)
 }
 
-// startNATS runs a real nats-server in this process on a free loopback
-// port, shut down when tb ends, and returns its URL.
-func startNATS(tb testing.TB) string {
+// natsServer is a real nats-server run in this process on loopback.
+type natsServer struct {
+	tb   testing.TB
+	port int // -1 until first started
+	srv  *server.Server
+}
+
+// startNATS runs a NATS server on a free port, shut down when tb ends.
+func startNATS(tb testing.TB) *natsServer {
 	tb.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	n := &natsServer{tb: tb, port: -1}
+	n.start()
+	n.port = n.srv.Addr().(*net.TCPAddr).Port
+	tb.Cleanup(n.stop)
+	return n
+}
+
+// start (re)starts the server, on the same port once it has one.
+func (n *natsServer) start() {
+	n.tb.Helper()
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: n.port, NoLog: true, NoSigs: true})
 	if err != nil {
-		tb.Fatal(err)
+		n.tb.Fatal(err)
 	}
 	go srv.Start()
 	if !srv.ReadyForConnections(streamDeadline) {
-		tb.Fatal("nats-server did not start")
+		n.tb.Fatal("nats-server did not start")
 	}
-	tb.Cleanup(func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	})
-	return srv.ClientURL()
+	n.srv = srv
 }
+
+func (n *natsServer) stop() {
+	if n.srv != nil {
+		n.srv.Shutdown()
+		n.srv.WaitForShutdown()
+		n.srv = nil
+	}
+}
+
+func (n *natsServer) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.port) }
 
 // startNode runs one node of a deployment: data folder, database and NATS
 // as given ("" for none). It returns Run's error after closing what Run
@@ -182,10 +205,10 @@ func messageIDs(ms []*glasshouse.Message) []int64 {
 // reconnects to the other node resumes from its cursor.
 func TestClusterCrossNodeDelivery(t *testing.T) {
 	db := clusterPostgres(t)
-	natsURL := startNATS(t)
+	nats := startNATS(t)
 	data := t.TempDir() // shared, as the log and storage key must be
-	a := mustStartNode(t, data, db, natsURL)
-	b := mustStartNode(t, data, db, natsURL)
+	a := mustStartNode(t, data, db, nats.url())
+	b := mustStartNode(t, data, db, nats.url())
 	wa, wb := newTestWorld(t, a.URL()), newTestWorld(t, b.URL())
 
 	alice, carol := wa.member("alice"), wa.member("carol")
@@ -268,11 +291,30 @@ func TestClusterCrossNodeDelivery(t *testing.T) {
 	aliceOnB := wb.stream(alice, last)
 	check("alice's stream resumed on node B", aliceOnB, messageIDs(more))
 	bobSSE.waitFor(t, "bob's SSE stream on node B", append(both, messageIDs(more)...))
-	for _, n := range []*Main{a, b} {
-		if st := n.Hub.(interface{ Connected() bool }); !st.Connected() {
-			t.Errorf("node at %s is not connected to NATS", n.URL())
+
+	// NATS stops while alice sends through node A: bob's streams on node
+	// B get her messages from the database, then through NATS again once
+	// it is back, each once.
+	connected := func(n *Main) bool { return n.Hub.(interface{ Connected() bool }).Connected() }
+	nats.stop()
+	var down []*glasshouse.Message
+	for k := range 5 {
+		down = append(down, wa.send(alice, direct.ID, fmt.Sprint("NATS down ", k), fmt.Sprint("down-", k)))
+	}
+	check("bob's WebSocket on node B while NATS is down", bobWS, messageIDs(append(more, down...)))
+	nats.start()
+	for end := time.Now().Add(streamDeadline); !connected(a) || !connected(b); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("the nodes did not reconnect to NATS")
 		}
 	}
+	var up []*glasshouse.Message
+	for k := range 5 {
+		up = append(up, wa.send(alice, group.ID, fmt.Sprint("NATS back ", k), fmt.Sprint("up-", k)))
+	}
+	check("bob's WebSocket on node B once NATS is back", bobWS, messageIDs(up))
+	check("alice's stream on node B", aliceOnB, messageIDs(append(down, up...)))
+	bobSSE.waitFor(t, "bob's SSE stream on node B", slices.Concat(both, messageIDs(more), messageIDs(down), messageIDs(up)))
 }
 
 // TestClusterRefusesNodesWithoutNATS: several nodes on one PostgreSQL
@@ -280,7 +322,7 @@ func TestClusterCrossNodeDelivery(t *testing.T) {
 // and says why.
 func TestClusterRefusesNodesWithoutNATS(t *testing.T) {
 	db := clusterPostgres(t)
-	natsURL := startNATS(t)
+	natsURL := startNATS(t).url()
 	data := t.TempDir()
 
 	// refused starts a node that must be refused with want.
