@@ -8,6 +8,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/internal/browsertest"
+	"github.com/glasshouse/glasshouse/internal/oauthtest"
 )
 
 // TestInBrowser drives the demo apps and the consent screen in Chromium and
@@ -42,7 +43,7 @@ func TestInBrowser(t *testing.T) {
 	)
 	shot(bob, "login-error")
 	browsertest.Do(t, bob,
-		chromedp.SendKeys(chromedp.CSS("#password"), testPassword),
+		chromedp.SendKeys(chromedp.CSS("#password"), oauthtest.Password),
 		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(`button[value=allow]`)),
 	)
@@ -71,7 +72,7 @@ func TestInBrowser(t *testing.T) {
 			browsertest.Do(t, alice,
 				chromedp.WaitVisible(chromedp.CSS("#password")),
 				chromedp.SendKeys(chromedp.CSS("#handle"), "alice"),
-				chromedp.SendKeys(chromedp.CSS("#password"), testPassword),
+				chromedp.SendKeys(chromedp.CSS("#password"), oauthtest.Password),
 				chromedp.Click(chromedp.CSS(`button[type=submit]`)),
 			)
 		}

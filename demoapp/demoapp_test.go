@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/internal/oauthtest"
 )
 
 var (
@@ -36,16 +37,16 @@ func TestHomePages(t *testing.T) {
 			"Friends on Searchly", `action="/demo/searchly/connect"`, "Connect your glasshouse account"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := b.do(http.MethodGet, tc.path, nil)
-			if p.status != http.StatusOK {
-				t.Fatalf("status %d", p.status)
+			p := b.Get(tc.path)
+			if p.Status != http.StatusOK {
+				t.Fatalf("status %d", p.Status)
 			}
 			for _, want := range tc.want {
-				if !strings.Contains(p.body, want) {
+				if !strings.Contains(p.Body, want) {
 					t.Errorf("the page lacks %q", want)
 				}
 			}
-			csp := p.header.Get("Content-Security-Policy")
+			csp := p.Header.Get("Content-Security-Policy")
 			for _, want := range []string{"default-src 'none'", "style-src 'self'", "img-src 'self'",
 				"form-action 'self' " + w.url + ";", "frame-ancestors 'none'"} {
 				if !strings.Contains(csp, want) {
@@ -56,23 +57,23 @@ func TestHomePages(t *testing.T) {
 				t.Errorf("Content-Security-Policy %q allows script or unsafe sources", csp)
 			}
 			for _, bad := range []string{"<script", "<style", " style=", "http://", "https://"} {
-				if strings.Contains(strings.ReplaceAll(p.body, w.url, ""), bad) {
+				if strings.Contains(strings.ReplaceAll(p.Body, w.url, ""), bad) {
 					t.Errorf("the page holds %q (inline code or an outside resource)", bad)
 				}
 			}
-			for _, img := range imgRE.FindAllString(p.body, -1) {
+			for _, img := range imgRE.FindAllString(p.Body, -1) {
 				if !strings.Contains(img, ` alt="`) {
 					t.Errorf("image without alt text: %s", img)
 				}
 			}
-			files := staticRE.FindAllStringSubmatch(p.body, -1)
+			files := staticRE.FindAllStringSubmatch(p.Body, -1)
 			if len(files) < 2 {
 				t.Errorf("the page links %d static files; want its stylesheet and logo", len(files))
 			}
 			for _, f := range files {
-				r := b.do(http.MethodGet, f[1], nil)
-				if r.status != http.StatusOK || r.header.Get("Cache-Control") != "public, max-age=31536000, immutable" {
-					t.Errorf("%s: status %d, Cache-Control %q", f[1], r.status, r.header.Get("Cache-Control"))
+				r := b.Get(f[1])
+				if r.Status != http.StatusOK || r.Header.Get("Cache-Control") != "public, max-age=31536000, immutable" {
+					t.Errorf("%s: status %d, Cache-Control %q", f[1], r.Status, r.Header.Get("Cache-Control"))
 				}
 			}
 		})
@@ -82,7 +83,7 @@ func TestHomePages(t *testing.T) {
 func TestStaticFiles(t *testing.T) {
 	w := MustWorld(t)
 	b := newBrowser(t, w)
-	css := staticRE.FindStringSubmatch(b.do(http.MethodGet, "/demo/", nil).body)[1] // the stylesheet comes first
+	css := staticRE.FindStringSubmatch(b.Get("/demo/").Body)[1] // the stylesheet comes first
 	version := strings.Split(css, "/")[3]
 	for _, tc := range []struct {
 		name, path, kind, cache string
@@ -95,16 +96,16 @@ func TestStaticFiles(t *testing.T) {
 		{"no climbing out", "/demo/static/" + version + "/..%2fdemoapp.go", "", "", 404},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := b.do(http.MethodGet, tc.path, nil)
-			if r.status != tc.status {
-				t.Fatalf("status %d, want %d", r.status, tc.status)
+			r := b.Get(tc.path)
+			if r.Status != tc.status {
+				t.Fatalf("status %d, want %d", r.Status, tc.status)
 			}
 			if tc.status != 200 {
 				return
 			}
 			for k, want := range map[string]string{"Content-Type": tc.kind, "Cache-Control": tc.cache,
 				"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'"} {
-				if got := r.header.Get(k); got != want {
+				if got := r.Header.Get(k); got != want {
 					t.Errorf("%s: %q, want %q", k, got, want)
 				}
 			}
@@ -118,22 +119,22 @@ func TestStaticFiles(t *testing.T) {
 func TestConnectedPages(t *testing.T) {
 	w := MustWorld(t)
 	alice, bob := newBrowser(t, w), newBrowser(t, w)
-	bob.connect("streamflix", w.bob, nil)
+	connect(bob, "streamflix", w.bob, nil)
 
 	t.Run("streamflix", func(t *testing.T) {
-		p := alice.connect("streamflix", w.alice, []string{"friends", "messages.send"})
+		p := connect(alice, "streamflix", w.alice, []string{"friends", "messages.send"})
 		// Disconnecting asks first: the form is inside a closed <details>.
-		if !regexp.MustCompile(`<details class="disconnect" id="disconnect">\n<summary>Disconnect from glasshouse…</summary>\n<p>[^<]*</p>\n<form method="post" action="/demo/streamflix/disconnect">`).MatchString(p.body) ||
-			strings.Count(p.body, "/disconnect") != 1 {
-			t.Errorf("the Disconnect form is not behind a confirmation:\n%s", p.body)
+		if !regexp.MustCompile(`<details class="disconnect" id="disconnect">\n<summary>Disconnect from glasshouse…</summary>\n<p>[^<]*</p>\n<form method="post" action="/demo/streamflix/disconnect">`).MatchString(p.Body) ||
+			strings.Count(p.Body, "/disconnect") != 1 {
+			t.Errorf("the Disconnect form is not behind a confirmation:\n%s", p.Body)
 		}
 		for _, want := range []string{`action="/demo/streamflix/disconnect"`, "Recommend a film to a friend",
 			`<select id="to" name="to"><option value="`, "Connected with glasshouse"} {
-			if !strings.Contains(p.body, want) {
+			if !strings.Contains(p.Body, want) {
 				t.Errorf("the connected page lacks %q", want)
 			}
 		}
-		if strings.Contains(p.body, w.alice.DisplayName) {
+		if strings.Contains(p.Body, w.alice.DisplayName) {
 			t.Error("Streamflix shows alice's name although she did not share her profile")
 		}
 		// Streamflix asks only for what alice granted: no refused GET /me
@@ -148,33 +149,33 @@ func TestConnectedPages(t *testing.T) {
 			}
 		}
 		// A poster's Recommend link picks its film in the form.
-		if p := alice.do(http.MethodGet, "/demo/streamflix/?film="+url.QueryEscape("Paris, Texas"), nil); !strings.Contains(p.body, "<option selected>Paris, Texas</option>") {
+		if p := alice.Get("/demo/streamflix/?film=" + url.QueryEscape("Paris, Texas")); !strings.Contains(p.Body, "<option selected>Paris, Texas</option>") {
 			t.Error("?film= does not pick the film to recommend")
 		}
-		p = alice.do(http.MethodPost, "/demo/streamflix/disconnect", url.Values{})
-		if !strings.Contains(p.body, "Disconnected.") || strings.Contains(p.body, "/disconnect") || !strings.Contains(p.body, "Connect your glasshouse account") {
-			t.Errorf("after disconnecting:\n%s", p.body)
+		p = alice.Post("/demo/streamflix/disconnect", url.Values{})
+		if !strings.Contains(p.Body, "Disconnected.") || strings.Contains(p.Body, "/disconnect") || !strings.Contains(p.Body, "Connect your glasshouse account") {
+			t.Errorf("after disconnecting:\n%s", p.Body)
 		}
 	})
 
 	t.Run("shopzon", func(t *testing.T) {
-		p := bob.connect("shopzon", w.bob, nil)
-		if !strings.Contains(p.body, "Order confirmations and delivery updates go to") || !strings.Contains(p.body, "@relay.") ||
-			!strings.Contains(p.body, "private relay address from glasshouse") || strings.Contains(p.body, w.bob.Email) {
-			t.Errorf("Shopzon should show the relay address it mails, and only that:\n%s", p.body)
+		p := connect(bob, "shopzon", w.bob, nil)
+		if !strings.Contains(p.Body, "Order confirmations and delivery updates go to") || !strings.Contains(p.Body, "@relay.") ||
+			!strings.Contains(p.Body, "private relay address from glasshouse") || strings.Contains(p.Body, w.bob.Email) {
+			t.Errorf("Shopzon should show the relay address it mails, and only that:\n%s", p.Body)
 		}
-		if !strings.Contains(p.body, "Bob Okafor, connected") {
+		if !strings.Contains(p.Body, "Bob Okafor, connected") {
 			t.Error("Shopzon's bar does not show who is connected")
 		}
 	})
 
 	t.Run("searchly", func(t *testing.T) {
-		p := alice.connect("searchly", w.alice, nil)
-		if !strings.Contains(p.body, "None of your friends uses Searchly yet") {
-			t.Errorf("Searchly page:\n%s", p.body)
+		p := connect(alice, "searchly", w.alice, nil)
+		if !strings.Contains(p.Body, "None of your friends uses Searchly yet") {
+			t.Errorf("Searchly page:\n%s", p.Body)
 		}
-		bob.connect("searchly", w.bob, nil)
-		if p := alice.do(http.MethodGet, "/demo/searchly/", nil); !strings.Contains(p.body, `class="friend"`) {
+		connect(bob, "searchly", w.bob, nil)
+		if p := alice.Get("/demo/searchly/"); !strings.Contains(p.Body, `class="friend"`) {
 			t.Error("Searchly does not list bob once he connected it too")
 		}
 	})
@@ -193,18 +194,18 @@ func TestSearchly(t *testing.T) {
 		{"nothing", "zebra", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := b.do(http.MethodGet, "/demo/searchly/?q="+url.QueryEscape(tc.q), nil)
+			p := b.Get("/demo/searchly/?q=" + url.QueryEscape(tc.q))
 			var got []string
-			for _, m := range regexp.MustCompile(`<h3><a href="([^"]+)">`).FindAllStringSubmatch(p.body, -1) {
+			for _, m := range regexp.MustCompile(`<h3><a href="([^"]+)">`).FindAllStringSubmatch(p.Body, -1) {
 				got = append(got, m[1])
 			}
 			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
 				t.Errorf("results %q, want %q", got, tc.want)
 			}
-			if tc.want == nil && !strings.Contains(p.body, "Nothing found") {
+			if tc.want == nil && !strings.Contains(p.Body, "Nothing found") {
 				t.Error("no “Nothing found” line")
 			}
-			if !strings.Contains(p.body, `value="`+tc.q+`"`) {
+			if !strings.Contains(p.Body, `value="`+tc.q+`"`) {
 				t.Error("the search box does not keep the query")
 			}
 		})
@@ -218,13 +219,13 @@ func TestConsentPageShowsAccesses(t *testing.T) {
 	w := MustWorld(t)
 	consent := func() string {
 		b := newBrowser(t, w)
-		p := b.do(http.MethodPost, "/demo/streamflix/connect", url.Values{})
-		return b.submit(p, url.Values{"handle": {"alice"}, "password": {testPassword}}).body
+		p := b.Post("/demo/streamflix/connect", url.Values{})
+		return b.Submit(p, url.Values{"handle": {"alice"}, "password": {oauthtest.Password}}).Body
 	}
 	if body := consent(); !strings.Contains(body, "None yet.") {
 		t.Errorf("before any access: %s", body)
 	}
-	newBrowser(t, w).connect("streamflix", w.bob, nil) // its home page reads bob's profile and friends
+	connect(newBrowser(t, w), "streamflix", w.bob, nil) // its home page reads bob's profile and friends
 	if body := consent(); !strings.Contains(body, "2 accesses") || !strings.Contains(body, `href="/assets/style.css"`) {
 		t.Errorf("after bob's visit: %s", body)
 	}

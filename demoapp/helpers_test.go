@@ -3,16 +3,10 @@ package demoapp_test
 import (
 	"context"
 	"crypto/rand"
-	"html"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
-	"regexp"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -20,11 +14,12 @@ import (
 	"github.com/glasshouse/glasshouse/accesslog"
 	"github.com/glasshouse/glasshouse/demoapp"
 	"github.com/glasshouse/glasshouse/graph"
+	"github.com/glasshouse/glasshouse/internal/oauthtest"
 	"github.com/glasshouse/glasshouse/oauth"
-	"github.com/glasshouse/glasshouse/password"
 	"github.com/glasshouse/glasshouse/signin"
 	"github.com/glasshouse/glasshouse/sqlite"
 	"github.com/glasshouse/glasshouse/sqlstore"
+	"github.com/glasshouse/glasshouse/storetest"
 	"github.com/glasshouse/glasshouse/ui"
 )
 
@@ -38,8 +33,6 @@ type world struct {
 	url        string
 	alice, bob *glasshouse.Member
 }
-
-const testPassword = "correct horse battery"
 
 func MustWorld(tb testing.TB) *world {
 	tb.Helper()
@@ -92,13 +85,7 @@ func MustWorld(tb testing.TB) *world {
 	demoapp.New(demoapp.Config{Platform: srv.URL, Credentials: creds}).Register(mux)
 
 	w.alice, w.bob = MustMember(tb, store, "alice", "Alice Martin"), MustMember(tb, store, "bob", "Bob Okafor")
-	req, err := store.RequestFriend(ctx, w.alice.ID, "bob")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := store.AcceptFriendRequest(ctx, w.bob.ID, req.ID); err != nil {
-		tb.Fatal(err)
-	}
+	storetest.MustFriends(tb, store, w.alice, w.bob)
 	return w
 }
 
@@ -123,14 +110,13 @@ func (w *world) accessCount(ctx context.Context, partnerID int64) (int64, error)
 	return n, nil
 }
 
-// MustMember creates a member who signs in with testPassword.
+// MustMember creates a member named name who signs in with
+// oauthtest.Password.
 func MustMember(tb testing.TB, s *sqlstore.Store, handle, name string) *glasshouse.Member {
 	tb.Helper()
-	m := &glasshouse.Member{Handle: handle, DisplayName: name, Email: handle + "@example.org", Visibility: glasshouse.DefaultVisibility}
-	if err := s.CreateMember(context.Background(), m, password.Hash(testPassword)); err != nil {
-		tb.Fatalf("CreateMember(%s): %v", handle, err)
-	}
-	return m
+	m := storetest.NewMember(handle)
+	m.DisplayName = name
+	return storetest.MustCreateMember(tb, s, m, oauthtest.PasswordHash())
 }
 
 func random(n int) []byte {
@@ -139,87 +125,16 @@ func random(n int) []byte {
 	return b
 }
 
-// browser is a person's browser without JavaScript: cookies, redirects,
-// forms.
-type browser struct {
-	tb   testing.TB
-	base string
-	c    *http.Client
+// newBrowser is a person's browser without JavaScript on w: cookies,
+// redirects, forms.
+func newBrowser(tb testing.TB, w *world) *oauthtest.Browser {
+	return oauthtest.NewBrowser(tb, w.url, "")
 }
 
-func newBrowser(tb testing.TB, w *world) *browser {
-	jar, _ := cookiejar.New(nil)
-	return &browser{tb: tb, base: w.url, c: &http.Client{Jar: jar}}
-}
-
-// page is a fetched page after redirects.
-type page struct {
-	status int
-	url    *url.URL
-	header http.Header
-	body   string
-}
-
-func (b *browser) do(method, path string, form url.Values) *page {
-	b.tb.Helper()
-	u := path
-	if strings.HasPrefix(path, "/") {
-		u = b.base + path
-	}
-	var resp *http.Response
-	var err error
-	if method == http.MethodGet {
-		resp, err = b.c.Get(u)
-	} else {
-		resp, err = b.c.PostForm(u, form)
-	}
-	if err != nil {
-		b.tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return &page{status: resp.StatusCode, url: resp.Request.URL, header: resp.Header, body: string(body)}
-}
-
-var (
-	formRE  = regexp.MustCompile(`<form method="post" action="([^"]*)"`)
-	csrfRE  = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-	scopeRE = regexp.MustCompile(`name="scope" value="([^"]+)"`)
-)
-
-// submit posts the platform page's form with fields and its CSRF token.
-func (b *browser) submit(p *page, fields url.Values) *page {
-	b.tb.Helper()
-	action, csrf := formRE.FindStringSubmatch(p.body), csrfRE.FindStringSubmatch(p.body)
-	if action == nil || csrf == nil {
-		b.tb.Fatalf("no form with a CSRF token at %s:\n%s", p.url, p.body)
-	}
-	target, err := p.url.Parse(html.UnescapeString(action[1]))
-	if err != nil {
-		b.tb.Fatal(err)
-	}
-	fields.Set("csrf", html.UnescapeString(csrf[1]))
-	return b.do(http.MethodPost, target.String(), fields)
-}
-
-// connect connects m to a demo app: its button, the platform's login and
-// consent pages (ticking the scopes given, all if nil), back to the app.
-func (b *browser) connect(app string, m *glasshouse.Member, ticked []string) *page {
-	b.tb.Helper()
-	b.do(http.MethodGet, "/demo/"+app+"/", nil)
-	p := b.do(http.MethodPost, "/demo/"+app+"/connect", url.Values{})
-	if strings.Contains(p.body, `name="password"`) {
-		p = b.submit(p, url.Values{"handle": {m.Handle}, "password": {testPassword}})
-	}
-	form := url.Values{"action": {"allow"}, "email": {"relay"}}
-	for _, s := range scopeRE.FindAllStringSubmatch(p.body, -1) {
-		if ticked == nil || slices.Contains(ticked, s[1]) {
-			form.Add("scope", s[1])
-		}
-	}
-	p = b.submit(p, form)
-	if p.url.Path != "/demo/"+app+"/" || !strings.Contains(p.body, "Connected to glasshouse") {
-		b.tb.Fatalf("after consent: %d at %s\n%s", p.status, p.url, p.body)
-	}
-	return p
+// connect connects m to a demo app, ticking the scopes given (all if nil)
+// and the relay address.
+func connect(b *oauthtest.Browser, app string, m *glasshouse.Member, ticked []string) *oauthtest.Page {
+	b.TB().Helper()
+	return b.ConnectDemo(app, oauthtest.Consent{Handle: m.Handle, Password: oauthtest.Password, Scopes: ticked,
+		Fields: url.Values{"email": {"relay"}}})
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/graph"
+	"github.com/glasshouse/glasshouse/storetest"
 )
 
 // countingRecorder counts access records and writes none: the baseline
@@ -84,7 +85,7 @@ func benchFriendsOn(b *testing.B, e *env, recorded func([]*glasshouse.Member) in
 	}
 	for i := range members {
 		for d := 1; d <= benchFriends/2; d++ {
-			MustFriends(b, e, members[i], members[(i+d)%benchMembers])
+			storetest.MustFriends(b, e.store, members[i], members[(i+d)%benchMembers])
 		}
 	}
 	tokens := make([]string, benchMembers)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/graph"
+	"github.com/glasshouse/glasshouse/storetest"
 )
 
 // TestBrokenBodies sends POST /me/messages with a valid token over a raw
@@ -72,7 +73,7 @@ func TestBrokenBodies(t *testing.T) {
 			}
 		})
 	}
-	page, err := w.store.Messages(context.Background(), glasshouse.MessageQuery{ConversationID: MustDirect(t, w.env, w.alice, w.bob), MemberID: w.bob.ID})
+	page, err := w.store.Messages(context.Background(), glasshouse.MessageQuery{ConversationID: storetest.MustDirect(t, w.store, w.alice, w.bob).ID, MemberID: w.bob.ID})
 	if err != nil || len(page.Messages) != 0 {
 		t.Errorf("a broken body stored %+v (%v)", page, err)
 	}

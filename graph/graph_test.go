@@ -15,6 +15,7 @@ import (
 	"github.com/glasshouse/glasshouse/accesslog"
 	"github.com/glasshouse/glasshouse/graph"
 	"github.com/glasshouse/glasshouse/ratelimit"
+	"github.com/glasshouse/glasshouse/storetest"
 )
 
 // world is a partner and six members (handles of five letters or more, so
@@ -35,7 +36,7 @@ func MustWorld(tb testing.TB, opts ...func(*graph.Config)) *world {
 	w.alice, w.bob, w.carol = MustMember(tb, e, "alice"), MustMember(tb, e, "bobby"), MustMember(tb, e, "carol")
 	w.dave, w.erin, w.frank = MustMember(tb, e, "david"), MustMember(tb, e, "emily"), MustMember(tb, e, "frank")
 	for _, f := range []*glasshouse.Member{w.bob, w.carol, w.dave, w.erin} {
-		MustFriends(tb, e, w.alice, f)
+		storetest.MustFriends(tb, e.store, w.alice, f)
 	}
 	MustToken(tb, e, w.p, w.bob, consent{scopes: []string{"friends", "profile"}})
 	MustToken(tb, e, w.p, w.carol, consent{scopes: []string{"profile"}})
@@ -164,8 +165,8 @@ func TestSend(t *testing.T) {
 	}
 
 	// The message is in alice and bob's conversation, sent via Searchly.
-	conv := MustDirect(t, w.env, w.alice, w.bob)
-	page, err := w.store.Messages(ctx, glasshouse.MessageQuery{ConversationID: conv, MemberID: w.bob.ID})
+	conv := storetest.MustDirect(t, w.store, w.alice, w.bob)
+	page, err := w.store.Messages(ctx, glasshouse.MessageQuery{ConversationID: conv.ID, MemberID: w.bob.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,19 +193,19 @@ func TestSend(t *testing.T) {
 				Error(http.StatusForbidden, "recipient_not_granted")
 		})
 	}
-	if page, err := w.store.Messages(ctx, glasshouse.MessageQuery{ConversationID: MustDirect(t, w.env, w.alice, w.dave), MemberID: w.dave.ID}); err != nil || len(page.Messages) != 0 {
+	if page, err := w.store.Messages(ctx, glasshouse.MessageQuery{ConversationID: storetest.MustDirect(t, w.store, w.alice, w.dave).ID, MemberID: w.dave.ID}); err != nil || len(page.Messages) != 0 {
 		t.Errorf("dave got %+v (%v)", page, err)
 	}
 }
 
 func TestReadMessages(t *testing.T) {
 	w := MustWorld(t)
-	ab, ac := MustDirect(t, w.env, w.alice, w.bob), MustDirect(t, w.env, w.alice, w.carol)
-	MustSend(t, w.env, w.alice, ab, "one")
-	MustSend(t, w.env, w.bob, ab, "two")
-	MustSend(t, w.env, w.alice, ab, "three")
-	MustSend(t, w.env, w.carol, ac, "secret")
-	token := MustToken(t, w.env, w.p, w.alice, consent{scopes: []string{"messages.read", "messages.send"}, conversations: []int64{ab}})
+	ab, ac := storetest.MustDirect(t, w.store, w.alice, w.bob), storetest.MustDirect(t, w.store, w.alice, w.carol)
+	storetest.MustSend(t, w.store, ab, w.alice, "one")
+	storetest.MustSend(t, w.store, ab, w.bob, "two")
+	storetest.MustSend(t, w.store, ab, w.alice, "three")
+	storetest.MustSend(t, w.store, ac, w.carol, "secret")
+	token := MustToken(t, w.env, w.p, w.alice, consent{scopes: []string{"messages.read", "messages.send"}, conversations: []int64{ab.ID}})
 
 	// /me names the picked conversation, and only it.
 	var me meBody
@@ -229,7 +230,7 @@ func TestReadMessages(t *testing.T) {
 	}
 	noSecrets(t, r.Body, w.alice, w.bob)
 
-	MustToken(t, w.env, w.p, w.bob, consent{scopes: []string{"messages.read"}, conversations: []int64{ab}})
+	MustToken(t, w.env, w.p, w.bob, consent{scopes: []string{"messages.read"}, conversations: []int64{ab.ID}})
 	w.get(t, path, token).OK(http.StatusOK, &b)
 	if got, want := texts(b), []string{"three" + a, "two from " + w.id(w.bob), "one" + a}; !slices.Equal(got, want) {
 		t.Fatalf("after bob's consent: %q, want %q", got, want)
@@ -258,7 +259,7 @@ func TestReadMessages(t *testing.T) {
 		if strings.Contains(string(r.Body), "secret") {
 			t.Errorf("denial carries data: %s", r.Body)
 		}
-		for _, id := range []string{strconv.FormatInt(ac, 10), strconv.FormatInt(ab, 10), "x"} {
+		for _, id := range []string{strconv.FormatInt(ac.ID, 10), strconv.FormatInt(ab.ID, 10), "x"} {
 			w.get(t, "/graph/v1/me/conversations/"+id+"/messages", token).Error(http.StatusForbidden, "conversation_not_granted")
 		}
 	})
@@ -417,7 +418,7 @@ func TestMalformed(t *testing.T) {
 			w.get(t, "/graph/v1/me/friends?"+q, token).Error(400, glasshouse.EINVALID)
 		})
 	}
-	page, err := w.store.Messages(context.Background(), glasshouse.MessageQuery{ConversationID: MustDirect(t, w.env, w.alice, w.bob), MemberID: w.bob.ID})
+	page, err := w.store.Messages(context.Background(), glasshouse.MessageQuery{ConversationID: storetest.MustDirect(t, w.store, w.alice, w.bob).ID, MemberID: w.bob.ID})
 	if err != nil || len(page.Messages) != 0 {
 		t.Errorf("a malformed request stored %+v (%v)", page, err)
 	}
@@ -429,10 +430,10 @@ func TestMalformed(t *testing.T) {
 // email, phone or handle.
 func TestNoFriendContact(t *testing.T) {
 	w := MustWorld(t)
-	ab := MustDirect(t, w.env, w.alice, w.bob)
-	MustSend(t, w.env, w.bob, ab, "hello")
-	MustToken(t, w.env, w.p, w.bob, consent{scopes: glasshouse.DataScopes, realEmail: true, conversations: []int64{ab}})
-	token := MustToken(t, w.env, w.p, w.alice, consent{scopes: glasshouse.DataScopes, realEmail: true, conversations: []int64{ab}})
+	ab := storetest.MustDirect(t, w.store, w.alice, w.bob)
+	storetest.MustSend(t, w.store, ab, w.bob, "hello")
+	MustToken(t, w.env, w.p, w.bob, consent{scopes: glasshouse.DataScopes, realEmail: true, conversations: []int64{ab.ID}})
+	token := MustToken(t, w.env, w.p, w.alice, consent{scopes: glasshouse.DataScopes, realEmail: true, conversations: []int64{ab.ID}})
 
 	var me meBody
 	var f friendsBody
@@ -508,9 +509,9 @@ func TestRecords(t *testing.T) {
 // requests is kept.
 func TestRecorderDown(t *testing.T) {
 	w := MustWorld(t)
-	ab := MustDirect(t, w.env, w.alice, w.bob)
-	MustToken(t, w.env, w.p, w.bob, consent{scopes: glasshouse.DataScopes, conversations: []int64{ab}})
-	token := MustToken(t, w.env, w.p, w.alice, consent{scopes: glasshouse.DataScopes, conversations: []int64{ab}})
+	ab := storetest.MustDirect(t, w.store, w.alice, w.bob)
+	MustToken(t, w.env, w.p, w.bob, consent{scopes: glasshouse.DataScopes, conversations: []int64{ab.ID}})
+	token := MustToken(t, w.env, w.p, w.alice, consent{scopes: glasshouse.DataScopes, conversations: []int64{ab.ID}})
 	var me meBody
 	w.get(t, "/graph/v1/me", token).OK(http.StatusOK, &me)
 	before := len(w.Records(t, w.alice))
@@ -531,7 +532,7 @@ func TestRecorderDown(t *testing.T) {
 	if n := len(w.Records(t, w.alice)); n != before {
 		t.Errorf("%d access records were kept of the failed requests", n-before)
 	}
-	page, err := w.store.Messages(context.Background(), glasshouse.MessageQuery{ConversationID: ab, MemberID: w.bob.ID})
+	page, err := w.store.Messages(context.Background(), glasshouse.MessageQuery{ConversationID: ab.ID, MemberID: w.bob.ID})
 	if err != nil || len(page.Messages) != 0 {
 		t.Errorf("the send was stored without its record: %+v (%v)", page, err)
 	}

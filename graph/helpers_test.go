@@ -7,14 +7,11 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"html"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,12 +22,13 @@ import (
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/accesslog"
 	"github.com/glasshouse/glasshouse/graph"
+	"github.com/glasshouse/glasshouse/internal/oauthtest"
 	"github.com/glasshouse/glasshouse/oauth"
-	"github.com/glasshouse/glasshouse/password"
 	"github.com/glasshouse/glasshouse/ratelimit"
 	"github.com/glasshouse/glasshouse/signin"
 	"github.com/glasshouse/glasshouse/sqlite"
 	"github.com/glasshouse/glasshouse/sqlstore"
+	"github.com/glasshouse/glasshouse/storetest"
 	"golang.org/x/oauth2"
 )
 
@@ -208,63 +206,23 @@ func MustPartner(tb testing.TB, e *env, name string) *partner {
 	}}
 }
 
-const testPassword = "correct horse battery"
-
-// passwordHash is testPassword's hash, computed once: argon2id is slow on
-// purpose.
-var passwordHash = sync.OnceValue(func() string { return password.Hash(testPassword) })
-
 // phones numbers the members' phones.
 var phones atomic.Int64
 
 // MustMember creates a member with a distinct email and phone, and every
-// field visible to friends, so that a leak to a partner would show.
+// field visible to friends, so that a leak to a partner would show; the
+// member signs in with oauthtest.Password.
 func MustMember(tb testing.TB, e *env, handle string) *glasshouse.Member {
 	tb.Helper()
 	n := phones.Add(1)
-	m := &glasshouse.Member{
-		Handle:      handle,
-		DisplayName: strings.ToUpper(handle[:1]) + handle[1:] + " Example", // no handle in it
-		Email:       fmt.Sprintf("person%d@mail.example", n),
-		Phone:       fmt.Sprintf("+44 20 7946 %04d", n),
-		PictureURL:  fmt.Sprintf("https://pictures.example/%d.png", n),
-		Visibility: glasshouse.Fields{DisplayName: glasshouse.VisibleToFriends, Email: glasshouse.VisibleToFriends,
-			Phone: glasshouse.VisibleToFriends, PictureURL: glasshouse.VisibleToFriends},
-	}
-	if err := e.store.CreateMember(context.Background(), m, passwordHash()); err != nil {
-		tb.Fatalf("CreateMember(%s): %v", handle, err)
-	}
-	return m
-}
-
-// MustFriends makes a and b friends.
-func MustFriends(tb testing.TB, e *env, a, b *glasshouse.Member) {
-	tb.Helper()
-	ctx := context.Background()
-	if _, err := e.store.RequestFriend(ctx, a.ID, b.Handle); err != nil {
-		tb.Fatalf("request: %v", err)
-	}
-	if _, err := e.store.RequestFriend(ctx, b.ID, a.Handle); err != nil {
-		tb.Fatalf("accept: %v", err)
-	}
-}
-
-// MustDirect returns the 1:1 conversation of a and b.
-func MustDirect(tb testing.TB, e *env, a, b *glasshouse.Member) int64 {
-	tb.Helper()
-	c, _, err := e.store.CreateDirect(context.Background(), a.ID, b.Handle)
-	if err != nil {
-		tb.Fatalf("CreateDirect: %v", err)
-	}
-	return c.ID
-}
-
-// MustSend sends text from m in conversation c through the core store.
-func MustSend(tb testing.TB, e *env, m *glasshouse.Member, c int64, text string) {
-	tb.Helper()
-	if _, _, err := e.store.SendMessage(context.Background(), glasshouse.NewMessage{ConversationID: c, SenderID: m.ID, Text: text}); err != nil {
-		tb.Fatalf("SendMessage: %v", err)
-	}
+	m := storetest.NewMember(handle)
+	m.DisplayName = strings.ToUpper(handle[:1]) + handle[1:] + " Example" // no handle in it
+	m.Email = fmt.Sprintf("person%d@mail.example", n)
+	m.Phone = fmt.Sprintf("+44 20 7946 %04d", n)
+	m.PictureURL = fmt.Sprintf("https://pictures.example/%d.png", n)
+	m.Visibility = glasshouse.Fields{DisplayName: glasshouse.VisibleToFriends, Email: glasshouse.VisibleToFriends,
+		Phone: glasshouse.VisibleToFriends, PictureURL: glasshouse.VisibleToFriends}
+	return storetest.MustCreateMember(tb, e.store, m, oauthtest.PasswordHash())
 }
 
 // consent is what a member does on the consent page.
@@ -285,90 +243,20 @@ func MustToken(tb testing.TB, e *env, p *partner, m *glasshouse.Member, c consen
 // MustTokens is MustToken returning every token of the exchange.
 func MustTokens(tb testing.TB, e *env, p *partner, m *glasshouse.Member, c consent) *oauth2.Token {
 	tb.Helper()
-	jar, _ := cookiejar.New(nil)
-	b := &browser{tb: tb, client: &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
-		if strings.HasPrefix(req.URL.String(), redirectURI) {
-			return http.ErrUseLastResponse
-		}
-		return nil
-	}}}
-	verifier, state := oauth2.GenerateVerifier(), oauth2.GenerateVerifier()[:22]
-	cfg := *p.cfg
-	cfg.Scopes = append([]string{glasshouse.ScopeOpenID}, c.scopes...)
+	scopes := append([]string{glasshouse.ScopeOpenID}, c.scopes...)
 	if c.offline {
-		cfg.Scopes = append(cfg.Scopes, glasshouse.ScopeOffline)
+		scopes = append(scopes, glasshouse.ScopeOffline)
 	}
-	page := b.get(cfg.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("nonce", state)))
-	page = b.submit(page, url.Values{"handle": {m.Handle}, "password": {testPassword}})
-	form := url.Values{"action": {"allow"}, "scope": c.scopes, "email": {"relay"}}
+	answer := oauthtest.Consent{Handle: m.Handle, Password: oauthtest.Password,
+		Scopes: append([]string{}, c.scopes...), // exactly these, none if none
+		Fields: url.Values{"email": {"relay"}}}
 	if c.realEmail {
-		form.Set("email", "real")
+		answer.Fields.Set("email", "real")
 	}
 	for _, id := range c.conversations {
-		form.Add("conversation", strconv.FormatInt(id, 10))
+		answer.Fields.Add("conversation", strconv.FormatInt(id, 10))
 	}
-	resp := b.submit(page, form)
-	loc, err := url.Parse(resp.header.Get("Location"))
-	if err != nil || loc.Query().Get("code") == "" || loc.Query().Get("state") != state {
-		tb.Fatalf("consent: want a redirect with a code, got %d %s:\n%s", resp.status, resp.header.Get("Location"), resp.body)
-	}
-	tok, err := cfg.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
-	if err != nil {
-		tb.Fatalf("exchange: %v", err)
-	}
-	return tok
-}
-
-// browser is a member's browser: it keeps cookies and stops at the
-// partner's redirect URI.
-type browser struct {
-	tb     testing.TB
-	client *http.Client
-}
-
-type page struct {
-	status int
-	header http.Header
-	body   string
-	url    *url.URL
-}
-
-func (b *browser) do(req *http.Request) *page {
-	b.tb.Helper()
-	resp, err := b.client.Do(req)
-	if err != nil {
-		b.tb.Fatalf("%s %s: %v", req.Method, req.URL, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return &page{status: resp.StatusCode, header: resp.Header, body: string(body), url: resp.Request.URL}
-}
-
-func (b *browser) get(u string) *page {
-	req, _ := http.NewRequest(http.MethodGet, u, nil)
-	return b.do(req)
-}
-
-var (
-	actionRE = regexp.MustCompile(`<form method="post" action="([^"]+)"`)
-	csrfRE   = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-)
-
-// submit posts the page's form with values and its CSRF token.
-func (b *browser) submit(p *page, values url.Values) *page {
-	b.tb.Helper()
-	action, csrf := actionRE.FindStringSubmatch(p.body), csrfRE.FindStringSubmatch(p.body)
-	if action == nil || csrf == nil {
-		b.tb.Fatalf("no form on the page at %s (status %d):\n%s", p.url, p.status, p.body)
-	}
-	target, err := p.url.Parse(html.UnescapeString(action[1]))
-	if err != nil {
-		b.tb.Fatal(err)
-	}
-	values.Set("csrf", html.UnescapeString(csrf[1]))
-	req, _ := http.NewRequest(http.MethodPost, target.String(), strings.NewReader(values.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return b.do(req)
+	return oauthtest.NewFlow(p.cfg).MustTokens(oauthtest.NewBrowser(tb, e.http.URL, redirectURI), answer, scopes...)
 }
 
 // response is a Graph API response.

@@ -11,6 +11,7 @@ import (
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/accesslog"
 	"github.com/glasshouse/glasshouse/graph"
+	"github.com/glasshouse/glasshouse/storetest"
 )
 
 // TestAccessLog drives Graph requests, granted and denied, sequential and
@@ -24,10 +25,10 @@ func TestAccessLog(t *testing.T) {
 	ctx := context.Background()
 	w := MustWorld(t)
 	f := MustFeeder(t, w.env)
-	ab := MustDirect(t, w.env, w.alice, w.bob)
-	MustSend(t, w.env, w.bob, ab, "hello")
-	MustToken(t, w.env, w.p, w.bob, consent{scopes: glasshouse.DataScopes, conversations: []int64{ab}})
-	alice := MustToken(t, w.env, w.p, w.alice, consent{scopes: glasshouse.DataScopes, conversations: []int64{ab}})
+	ab := storetest.MustDirect(t, w.store, w.alice, w.bob)
+	storetest.MustSend(t, w.store, ab, w.bob, "hello")
+	MustToken(t, w.env, w.p, w.bob, consent{scopes: glasshouse.DataScopes, conversations: []int64{ab.ID}})
+	alice := MustToken(t, w.env, w.p, w.alice, consent{scopes: glasshouse.DataScopes, conversations: []int64{ab.ID}})
 	carol := MustToken(t, w.env, w.p, w.carol, consent{scopes: []string{"profile"}})
 
 	var (
@@ -182,7 +183,7 @@ func TestAccessLog(t *testing.T) {
 		t.Errorf("bob made no request but has counter %d", n)
 	}
 	// The send and its retry stored the message once.
-	page, err := w.store.Messages(ctx, glasshouse.MessageQuery{ConversationID: ab, MemberID: w.bob.ID})
+	page, err := w.store.Messages(ctx, glasshouse.MessageQuery{ConversationID: ab.ID, MemberID: w.bob.ID})
 	if err != nil || len(page.Messages) != 2 || page.Messages[0].ViaPartner != w.p.Name {
 		t.Errorf("bob's conversation: %+v, %v", page, err)
 	}

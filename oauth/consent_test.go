@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/internal/browsertest"
+	"github.com/glasshouse/glasshouse/internal/oauthtest"
 	"github.com/glasshouse/glasshouse/oauth"
 	"golang.org/x/oauth2"
 )
@@ -57,19 +58,19 @@ func TestPagesContentSecurityPolicy(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := MustPartnerAt(t, e, tc.name, tc.redirect, []string{"profile"})
 			b := newBrowser(t)
-			login := b.get(newAuth().url(p, "openid", "profile"))
-			if !login.isLogin() {
-				t.Fatalf("want the login page, got %d", login.status)
+			login := b.Get(newAuth(p).URL("openid", "profile"))
+			if !login.IsLogin() {
+				t.Fatalf("want the login page, got %d", login.Status)
 			}
-			if got := formAction.FindStringSubmatch(login.header.Get("Content-Security-Policy")); got == nil || got[1] != "'self'" {
+			if got := formAction.FindStringSubmatch(login.Header.Get("Content-Security-Policy")); got == nil || got[1] != "'self'" {
 				t.Errorf("login page form-action %q, want 'self'", got)
 			}
 			signIn(t, e, b, alice)
-			page := b.get(newAuth().url(p, "openid", "profile"))
-			if !page.isConsent() {
-				t.Fatalf("want the consent page, got %d", page.status)
+			page := b.Get(newAuth(p).URL("openid", "profile"))
+			if !page.IsConsent() {
+				t.Fatalf("want the consent page, got %d", page.Status)
 			}
-			csp := page.header.Get("Content-Security-Policy")
+			csp := page.Header.Get("Content-Security-Policy")
 			if got := formAction.FindStringSubmatch(csp); got == nil || got[1] != tc.want {
 				t.Errorf("consent page form-action %q, want %q", got, tc.want)
 			}
@@ -81,9 +82,9 @@ func TestPagesContentSecurityPolicy(t *testing.T) {
 		})
 	}
 	t.Run("error page", func(t *testing.T) {
-		r := newBrowser(t).get(e.http.URL + "/oauth/consent?id=nonesuch")
-		if got := formAction.FindStringSubmatch(r.header.Get("Content-Security-Policy")); r.status != http.StatusNotFound || got == nil || got[1] != "'none'" {
-			t.Errorf("error page %d, form-action %q", r.status, got)
+		r := newBrowser(t).Get(e.http.URL + "/oauth/consent?id=nonesuch")
+		if got := formAction.FindStringSubmatch(r.Header.Get("Content-Security-Policy")); r.Status != http.StatusNotFound || got == nil || got[1] != "'none'" {
+			t.Errorf("error page %d, form-action %q", r.Status, got)
 		}
 	})
 }
@@ -117,11 +118,11 @@ func TestConsentPageLook(t *testing.T) {
 	signIn(t, e, b, alice)
 	consent := func() string {
 		t.Helper()
-		page := b.get(newAuth().url(p, "openid", "profile", "email", "friends", "messages.read"))
-		if !page.isConsent() {
-			t.Fatalf("want the consent page, got %d:\n%s", page.status, page.body)
+		page := b.Get(newAuth(p).URL("openid", "profile", "email", "friends", "messages.read"))
+		if !page.IsConsent() {
+			t.Fatalf("want the consent page, got %d:\n%s", page.Status, page.Body)
 		}
-		return page.body
+		return page.Body
 	}
 
 	for _, tc := range []struct {
@@ -233,14 +234,14 @@ func TestConsentInBrowser(t *testing.T) {
 	}))
 	t.Cleanup(partnerSite.Close)
 	p := MustPartnerAt(t, e, "Elsewhere", partnerSite.URL+"/callback", []string{"profile", "friends"})
-	a := newAuth()
+	a := newAuth(p)
 
 	ctx := br.NewContext(t)
 	browsertest.Do(t, ctx,
-		chromedp.Navigate(a.url(p, "openid", "profile", "friends")),
+		chromedp.Navigate(a.URL("openid", "profile", "friends")),
 		chromedp.WaitVisible(chromedp.CSS("#password")),
 		chromedp.SendKeys(chromedp.CSS("#handle"), alice.Handle),
-		chromedp.SendKeys(chromedp.CSS("#password"), testPassword),
+		chromedp.SendKeys(chromedp.CSS("#password"), oauthtest.Password),
 		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(`button[value=allow]`)),
 	)
@@ -259,7 +260,7 @@ func TestConsentInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#done")),
 	)
 	u, _ := back.Load().(string)
-	if !strings.Contains(u, "code=") || !strings.Contains(u, "state="+a.state) {
+	if !strings.Contains(u, "code=") || !strings.Contains(u, "state="+a.State) {
 		t.Fatalf("the partner got %q", u)
 	}
 	g, err := e.store.Grant(context.Background(), alice.ID, p.ID)

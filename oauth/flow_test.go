@@ -59,9 +59,9 @@ func TestFlow(t *testing.T) {
 	p.cfg.Endpoint = provider.Endpoint()
 	p.cfg.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
 
-	a := newAuth()
-	code := newBrowser(t).code(a, a.url(p, "openid", "offline_access", "profile", "email", "friends"), alice, consent{})
-	tok, err := p.exchange(t, a, code)
+	a := newAuth(p)
+	code := a.Code(newBrowser(t), as(alice, consent{}), "openid", "offline_access", "profile", "email", "friends")
+	tok, err := a.Exchange(t.Context(), code)
 	if err != nil {
 		t.Fatalf("exchange: %v", err)
 	}
@@ -82,8 +82,8 @@ func TestFlow(t *testing.T) {
 		t.Fatalf("verify ID token: %v", err)
 	}
 	sub := e.srv.PairwiseID(p.ClientID, alice.ID)
-	if idToken.Subject != sub || idToken.Nonce != a.nonce || idToken.Issuer != e.http.URL {
-		t.Errorf("ID token sub %q nonce %q iss %q, want %q %q %q", idToken.Subject, idToken.Nonce, idToken.Issuer, sub, a.nonce, e.http.URL)
+	if idToken.Subject != sub || idToken.Nonce != a.Nonce || idToken.Issuer != e.http.URL {
+		t.Errorf("ID token sub %q nonce %q iss %q, want %q %q %q", idToken.Subject, idToken.Nonce, idToken.Issuer, sub, a.Nonce, e.http.URL)
 	}
 	if err := idToken.VerifyAccessToken(tok.AccessToken); err != nil {
 		t.Errorf("at_hash: %v", err)

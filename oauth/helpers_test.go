@@ -4,26 +4,23 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"html"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/internal/oauthtest"
 	"github.com/glasshouse/glasshouse/internal/testclock"
 	"github.com/glasshouse/glasshouse/oauth"
-	"github.com/glasshouse/glasshouse/password"
 	"github.com/glasshouse/glasshouse/signin"
 	"github.com/glasshouse/glasshouse/sqlite"
 	"github.com/glasshouse/glasshouse/sqlstore"
+	"github.com/glasshouse/glasshouse/storetest"
 	"golang.org/x/oauth2"
 )
 
@@ -124,201 +121,37 @@ func MustPartner(tb testing.TB, e *env, name string, scopes []string, assessed t
 	}}
 }
 
-const testPassword = "correct horse battery"
-
-// MustMember creates a member who signs in with testPassword.
+// MustMember creates a member with a phone and a picture, who signs in
+// with oauthtest.Password.
 func MustMember(tb testing.TB, e *env, handle string) *glasshouse.Member {
 	tb.Helper()
-	m := &glasshouse.Member{
-		Handle:      handle,
-		DisplayName: "Name of " + handle,
-		Email:       handle + "@example.org",
-		Phone:       "+44 20 7946 0000",
-		PictureURL:  "https://example.org/" + handle + ".png",
-		Visibility:  glasshouse.DefaultVisibility,
-	}
-	if err := e.store.CreateMember(context.Background(), m, password.Hash(testPassword)); err != nil {
-		tb.Fatalf("CreateMember(%s): %v", handle, err)
-	}
-	return m
+	m := storetest.NewMember(handle)
+	m.Phone, m.PictureURL = "+44 20 7946 0000", "https://example.org/"+handle+".png"
+	return storetest.MustCreateMember(tb, e.store, m, oauthtest.PasswordHash())
 }
 
-// browser is a member's browser: it keeps cookies and stops at the
-// partner's redirect URI.
-type browser struct {
-	tb     testing.TB
-	client *http.Client
+// newBrowser is a member's browser that stops at the partners' redirect
+// URI.
+func newBrowser(tb testing.TB) *oauthtest.Browser {
+	return oauthtest.NewBrowser(tb, "", redirectURI)
 }
 
-func newBrowser(tb testing.TB) *browser {
-	jar, _ := cookiejar.New(nil)
-	return &browser{tb: tb, client: &http.Client{
-		Jar: jar,
-		CheckRedirect: func(req *http.Request, _ []*http.Request) error {
-			if strings.HasPrefix(req.URL.String(), redirectURI) {
-				return http.ErrUseLastResponse
-			}
-			return nil
-		},
-	}}
-}
+// newAuth starts an authorization request of p.
+func newAuth(p *partner) *oauthtest.Flow { return oauthtest.NewFlow(p.cfg) }
 
-// response is a fetched page.
-type response struct {
-	status   int
-	location *url.URL // where a redirect to the partner went
-	body     string
-	url      string // the URL of the final page
-	header   http.Header
-}
+// consent is what a member does on the consent page.
+type consent = oauthtest.Consent
 
-func (b *browser) do(req *http.Request) *response {
-	b.tb.Helper()
-	resp, err := b.client.Do(req)
-	if err != nil {
-		b.tb.Fatalf("%s %s: %v", req.Method, req.URL, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	r := &response{status: resp.StatusCode, body: string(body), url: resp.Request.URL.String(), header: resp.Header}
-	if loc := resp.Header.Get("Location"); loc != "" {
-		r.location, _ = url.Parse(loc)
-	}
-	return r
-}
-
-func (b *browser) get(u string) *response {
-	req, _ := http.NewRequest(http.MethodGet, u, nil)
-	return b.do(req)
-}
-
-func (b *browser) post(u string, form url.Values) *response {
-	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return b.do(req)
-}
-
-var (
-	actionRE = regexp.MustCompile(`<form method="post" action="([^"]+)"`)
-	csrfRE   = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-)
-
-// submit posts the page's form with values and its CSRF token.
-func (b *browser) submit(page *response, values url.Values) *response {
-	b.tb.Helper()
-	action, csrf := actionRE.FindStringSubmatch(page.body), csrfRE.FindStringSubmatch(page.body)
-	if action == nil || csrf == nil {
-		b.tb.Fatalf("no form on the page at %s (status %d):\n%s", page.url, page.status, page.body)
-	}
-	u, err := url.Parse(page.url)
-	if err != nil {
-		b.tb.Fatal(err)
-	}
-	target, err := u.Parse(html.UnescapeString(action[1]))
-	if err != nil {
-		b.tb.Fatal(err)
-	}
-	values.Set("csrf", html.UnescapeString(csrf[1]))
-	return b.post(target.String(), values)
-}
-
-// isLogin and isConsent tell the pages apart.
-func (r *response) isLogin() bool {
-	return r.status == http.StatusOK && strings.Contains(r.body, `name="password"`)
-}
-func (r *response) isConsent() bool {
-	return r.status == http.StatusOK && strings.Contains(r.body, `value="allow"`)
-}
-
-// auth is one authorization request of a partner.
-type auth struct {
-	state, nonce, verifier string
-	params                 []oauth2.AuthCodeOption
-}
-
-func newAuth() *auth {
-	a := &auth{state: randomText(), nonce: randomText(), verifier: oauth2.GenerateVerifier()}
-	a.params = []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(a.verifier), oauth2.SetAuthURLParam("nonce", a.nonce)}
-	return a
-}
-
-func randomText() string { return oauth2.GenerateVerifier()[:22] }
-
-func (a *auth) url(p *partner, scopes ...string) string {
-	cfg := *p.cfg
-	cfg.Scopes = scopes
-	return cfg.AuthCodeURL(a.state, a.params...)
-}
-
-// consent says what the member does on the consent page.
-type consent struct {
-	tick  []string   // the data scopes to leave ticked; nil: all offered
-	extra url.Values // other fields (email, conversation)
-	deny  bool
-}
-
-// authorize runs the browser side of the flow for m: authorize, sign in
-// if asked, consent, and returns the redirect to the partner.
-func (b *browser) authorize(authURL string, m *glasshouse.Member, c consent) *url.URL {
-	b.tb.Helper()
-	page := b.get(authURL)
-	if page.isLogin() {
-		page = b.submit(page, url.Values{"handle": {m.Handle}, "password": {testPassword}})
-	}
-	if !page.isConsent() {
-		b.tb.Fatalf("want the consent page, got %d at %s:\n%s", page.status, page.url, page.body)
-	}
-	form := url.Values{"action": {"allow"}}
-	if c.deny {
-		form.Set("action", "deny")
-	}
-	for k, v := range c.extra {
-		form[k] = v
-	}
-	tick := c.tick
-	if tick == nil {
-		for _, m := range regexp.MustCompile(`name="scope" value="([^"]+)"`).FindAllStringSubmatch(page.body, -1) {
-			tick = append(tick, m[1])
-		}
-	}
-	form["scope"] = tick
-	resp := b.submit(page, form)
-	if resp.location == nil || !strings.HasPrefix(resp.location.String(), redirectURI) {
-		b.tb.Fatalf("consent: want a redirect to the partner, got %d:\n%s", resp.status, resp.body)
-	}
-	return resp.location
-}
-
-// code runs the browser side and returns the code, checking the state.
-func (b *browser) code(a *auth, authURL string, m *glasshouse.Member, c consent) string {
-	b.tb.Helper()
-	loc := b.authorize(authURL, m, c)
-	q := loc.Query()
-	if q.Get("error") != "" {
-		b.tb.Fatalf("authorization error %s: %s", q.Get("error"), q.Get("error_description"))
-	}
-	if q.Get("state") != a.state {
-		b.tb.Fatalf("state %q, want %q", q.Get("state"), a.state)
-	}
-	return q.Get("code")
-}
-
-// exchange trades a code for tokens with the verifier.
-func (p *partner) exchange(tb testing.TB, a *auth, code string) (*oauth2.Token, error) {
-	tb.Helper()
-	return p.cfg.Exchange(context.Background(), code, oauth2.VerifierOption(a.verifier))
+// as is c answered by m, who signs in with oauthtest.Password.
+func as(m *glasshouse.Member, c consent) consent {
+	c.Handle, c.Password = m.Handle, oauthtest.Password
+	return c
 }
 
 // MustTokens runs the whole flow for m at p with scopes and consent c.
 func MustTokens(tb testing.TB, e *env, p *partner, m *glasshouse.Member, c consent, scopes ...string) *oauth2.Token {
 	tb.Helper()
-	a := newAuth()
-	code := newBrowser(tb).code(a, a.url(p, scopes...), m, c)
-	tok, err := p.exchange(tb, a, code)
-	if err != nil {
-		tb.Fatalf("exchange: %v", err)
-	}
-	return tok
+	return newAuth(p).MustTokens(newBrowser(tb), as(m, c), scopes...)
 }
 
 // refresh uses a refresh token once.

@@ -227,11 +227,11 @@ func TestUnsupportedResponseTypeNoRedirect(t *testing.T) {
 	t.Parallel()
 	e := MustEnv(t, nil)
 	p := MustPartner(t, e, "Shopzon", shopScopes, time.Time{})
-	a := newAuth()
+	a := newAuth(p)
 	cfg := *p.cfg
 	cfg.RedirectURL = "https://evil.example/callback"
-	r := newBrowser(t).get(cfg.AuthCodeURL(a.state, append(a.params, oauth2.SetAuthURLParam("response_type", "token"))...))
-	if r.location != nil {
-		t.Fatalf("redirected to %s", r.location)
+	r := newBrowser(t).Get(cfg.AuthCodeURL(a.State, append(a.Params, oauth2.SetAuthURLParam("response_type", "token"))...))
+	if r.Location != nil {
+		t.Fatalf("redirected to %s", r.Location)
 	}
 }

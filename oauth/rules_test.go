@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/internal/oauthtest"
 	"github.com/glasshouse/glasshouse/oauth"
 	"golang.org/x/oauth2"
 )
@@ -21,14 +22,14 @@ var shopScopes = []string{glasshouse.ScopeProfile, glasshouse.ScopeEmail, glassh
 
 // wantRedirectError checks that an authorization request was answered
 // with a redirect to the partner carrying error and the request's state.
-func wantRedirectError(t *testing.T, r *response, a *auth, want string) {
+func wantRedirectError(t *testing.T, r *oauthtest.Page, a *oauthtest.Flow, want string) {
 	t.Helper()
-	if r.location == nil || !strings.HasPrefix(r.location.String(), redirectURI) {
-		t.Fatalf("want a redirect to the partner with error %s, got %d at %s", want, r.status, r.url)
+	if r.Location == nil || !strings.HasPrefix(r.Location.String(), redirectURI) {
+		t.Fatalf("want a redirect to the partner with error %s, got %d at %s", want, r.Status, r.URL)
 	}
-	q := r.location.Query()
-	if q.Get("error") != want || q.Get("state") != a.state || q.Get("code") != "" {
-		t.Errorf("redirect %s: want error=%s and the state", r.location, want)
+	q := r.Location.Query()
+	if q.Get("error") != want || q.Get("state") != a.State || q.Get("code") != "" {
+		t.Errorf("redirect %s: want error=%s and the state", r.Location, want)
 	}
 }
 
@@ -40,42 +41,42 @@ func TestPKCERequired(t *testing.T) {
 
 	for _, tc := range []struct {
 		name   string
-		params func(a *auth) []oauth2.AuthCodeOption
+		params func(a *oauthtest.Flow) []oauth2.AuthCodeOption
 	}{
-		{"missing", func(a *auth) []oauth2.AuthCodeOption { return nil }},
-		{"plain", func(a *auth) []oauth2.AuthCodeOption {
-			return []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("code_challenge", a.verifier), oauth2.SetAuthURLParam("code_challenge_method", "plain")}
+		{"missing", func(a *oauthtest.Flow) []oauth2.AuthCodeOption { return nil }},
+		{"plain", func(a *oauthtest.Flow) []oauth2.AuthCodeOption {
+			return []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("code_challenge", a.Verifier), oauth2.SetAuthURLParam("code_challenge_method", "plain")}
 		}},
-		{"method omitted (plain by default)", func(a *auth) []oauth2.AuthCodeOption {
-			return []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("code_challenge", oauth2.S256ChallengeFromVerifier(a.verifier))}
+		{"method omitted (plain by default)", func(a *oauthtest.Flow) []oauth2.AuthCodeOption {
+			return []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("code_challenge", oauth2.S256ChallengeFromVerifier(a.Verifier))}
 		}},
-		{"S256 with a malformed challenge", func(a *auth) []oauth2.AuthCodeOption {
+		{"S256 with a malformed challenge", func(a *oauthtest.Flow) []oauth2.AuthCodeOption {
 			return []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("code_challenge", "short"), oauth2.SetAuthURLParam("code_challenge_method", "S256")}
 		}},
 	} {
 		t.Run("authorize/"+tc.name, func(t *testing.T) {
-			a := newAuth()
-			a.params = tc.params(a)
-			wantRedirectError(t, newBrowser(t).get(a.url(p, "openid", "profile")), a, "invalid_request")
+			a := newAuth(p)
+			a.Params = tc.params(a)
+			wantRedirectError(t, newBrowser(t).Get(a.URL("openid", "profile")), a, "invalid_request")
 		})
 	}
 
 	for _, tc := range []struct {
 		name     string
-		verifier func(a *auth) []oauth2.AuthCodeOption
+		verifier func(a *oauthtest.Flow) []oauth2.AuthCodeOption
 		want     string
 	}{
-		{"no verifier", func(a *auth) []oauth2.AuthCodeOption { return nil }, "invalid_request"},
-		{"wrong verifier", func(a *auth) []oauth2.AuthCodeOption {
+		{"no verifier", func(a *oauthtest.Flow) []oauth2.AuthCodeOption { return nil }, "invalid_request"},
+		{"wrong verifier", func(a *oauthtest.Flow) []oauth2.AuthCodeOption {
 			return []oauth2.AuthCodeOption{oauth2.VerifierOption(oauth2.GenerateVerifier())}
 		}, "invalid_grant"},
-		{"the challenge as verifier", func(a *auth) []oauth2.AuthCodeOption {
-			return []oauth2.AuthCodeOption{oauth2.VerifierOption(oauth2.S256ChallengeFromVerifier(a.verifier))}
+		{"the challenge as verifier", func(a *oauthtest.Flow) []oauth2.AuthCodeOption {
+			return []oauth2.AuthCodeOption{oauth2.VerifierOption(oauth2.S256ChallengeFromVerifier(a.Verifier))}
 		}, "invalid_grant"},
 	} {
 		t.Run("token/"+tc.name, func(t *testing.T) {
-			a := newAuth()
-			code := newBrowser(t).code(a, a.url(p, "openid", "profile"), alice, consent{})
+			a := newAuth(p)
+			code := a.Code(newBrowser(t), as(alice, consent{}), "openid", "profile")
 			_, err := p.cfg.Exchange(context.Background(), code, tc.verifier(a)...)
 			if errorCode(err) != tc.want {
 				t.Errorf("exchange: %v, want %s", err, tc.want)
@@ -99,22 +100,22 @@ func TestRedirectURIExact(t *testing.T) {
 		"",
 	} {
 		t.Run(uri, func(t *testing.T) {
-			a := newAuth()
+			a := newAuth(p)
 			cfg := *p.cfg
 			cfg.RedirectURL = uri
-			r := newBrowser(t).get(cfg.AuthCodeURL(a.state, a.params...))
-			if r.status != http.StatusBadRequest || r.location != nil || strings.Contains(r.url, "/oauth/login") {
-				t.Errorf("status %d at %s, location %v: want 400 without redirect", r.status, r.url, r.location)
+			r := newBrowser(t).Get(cfg.AuthCodeURL(a.State, a.Params...))
+			if r.Status != http.StatusBadRequest || r.Location != nil || strings.Contains(r.URL.String(), "/oauth/login") {
+				t.Errorf("status %d at %s, location %v: want 400 without redirect", r.Status, r.URL, r.Location)
 			}
 		})
 	}
 
 	t.Run("token endpoint", func(t *testing.T) {
-		a := newAuth()
-		code := newBrowser(t).code(a, a.url(p, "openid"), MustMember(t, e, "alice"), consent{})
+		a := newAuth(p)
+		code := a.Code(newBrowser(t), as(MustMember(t, e, "alice"), consent{}), "openid")
 		cfg := *p.cfg
 		cfg.RedirectURL = redirectURI + "/other"
-		if _, err := cfg.Exchange(context.Background(), code, oauth2.VerifierOption(a.verifier)); errorCode(err) != "invalid_grant" {
+		if _, err := cfg.Exchange(context.Background(), code, oauth2.VerifierOption(a.Verifier)); errorCode(err) != "invalid_grant" {
 			t.Errorf("exchange with another redirect_uri: %v, want invalid_grant", err)
 		}
 	})
@@ -127,16 +128,16 @@ func TestCodeSingleUse(t *testing.T) {
 	alice := MustMember(t, e, "alice")
 
 	t.Run("reuse", func(t *testing.T) {
-		a := newAuth()
-		code := newBrowser(t).code(a, a.url(p, "openid", "offline_access", "profile"), alice, consent{})
-		tok, err := p.exchange(t, a, code)
+		a := newAuth(p)
+		code := a.Code(newBrowser(t), as(alice, consent{}), "openid", "offline_access", "profile")
+		tok, err := a.Exchange(t.Context(), code)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !e.active(t, p, tok.AccessToken) {
 			t.Fatal("fresh token inactive")
 		}
-		if _, err := p.exchange(t, a, code); errorCode(err) != "invalid_grant" {
+		if _, err := a.Exchange(t.Context(), code); errorCode(err) != "invalid_grant" {
 			t.Fatalf("second exchange: %v, want invalid_grant", err)
 		}
 		if e.active(t, p, tok.AccessToken) {
@@ -151,24 +152,24 @@ func TestCodeSingleUse(t *testing.T) {
 	})
 
 	t.Run("expiry", func(t *testing.T) {
-		a := newAuth()
-		code := newBrowser(t).code(a, a.url(p, "openid", "profile"), alice, consent{})
+		a := newAuth(p)
+		code := a.Code(newBrowser(t), as(alice, consent{}), "openid", "profile")
 		e.clock.Advance(glasshouse.AuthCodeLifetime + time.Second)
-		if _, err := p.exchange(t, a, code); errorCode(err) != "invalid_grant" {
+		if _, err := a.Exchange(t.Context(), code); errorCode(err) != "invalid_grant" {
 			t.Errorf("exchange after 61 s: %v, want invalid_grant", err)
 		}
 	})
 
 	t.Run("one code per request", func(t *testing.T) {
-		a := newAuth()
+		a := newAuth(p)
 		b := newBrowser(t)
-		loc := b.authorize(a.url(p, "openid", "profile"), alice, consent{})
+		loc := a.Authorize(b, as(alice, consent{}), "openid", "profile")
 		// Replaying the consent (or the op's callback) mints no second code.
-		r := b.get(e.http.URL + "/authorize/callback?id=x")
-		if r.status != http.StatusNotFound {
-			t.Errorf("/authorize/callback: %d, want 404", r.status)
+		r := b.Get(e.http.URL + "/authorize/callback?id=x")
+		if r.Status != http.StatusNotFound {
+			t.Errorf("/authorize/callback: %d, want 404", r.Status)
 		}
-		if _, err := p.exchange(t, a, loc.Query().Get("code")); err != nil {
+		if _, err := a.Exchange(t.Context(), loc.Query().Get("code")); err != nil {
 			t.Errorf("exchange: %v", err)
 		}
 	})
@@ -184,14 +185,14 @@ func TestStolenCodeNotBurnt(t *testing.T) {
 	p := MustPartner(t, e, "Shopzon", shopScopes, time.Time{})
 	other := MustPartner(t, e, "Searchly", shopScopes, time.Time{})
 	alice := MustMember(t, e, "alice")
-	a := newAuth()
-	code := newBrowser(t).code(a, a.url(p, "openid", "offline_access", "profile"), alice, consent{})
+	a := newAuth(p)
+	code := a.Code(newBrowser(t), as(alice, consent{}), "openid", "offline_access", "profile")
 
 	thief := func(t *testing.T) {
 		t.Helper()
 		wrongSecret := *p.cfg
 		wrongSecret.ClientSecret = "not-the-secret"
-		if _, err := wrongSecret.Exchange(context.Background(), code, oauth2.VerifierOption(a.verifier)); errorCode(err) != "invalid_client" {
+		if _, err := wrongSecret.Exchange(context.Background(), code, oauth2.VerifierOption(a.Verifier)); errorCode(err) != "invalid_client" {
 			t.Errorf("exchange with a wrong secret: %v, want invalid_client", err)
 		}
 		if _, err := p.cfg.Exchange(context.Background(), code); errorCode(err) == "" {
@@ -200,12 +201,12 @@ func TestStolenCodeNotBurnt(t *testing.T) {
 		if _, err := p.cfg.Exchange(context.Background(), code, oauth2.VerifierOption(oauth2.GenerateVerifier())); errorCode(err) != "invalid_grant" {
 			t.Errorf("exchange with a wrong verifier: %v, want invalid_grant", err)
 		}
-		if _, err := other.cfg.Exchange(context.Background(), code, oauth2.VerifierOption(a.verifier)); errorCode(err) != "invalid_grant" {
+		if _, err := other.cfg.Exchange(context.Background(), code, oauth2.VerifierOption(a.Verifier)); errorCode(err) != "invalid_grant" {
 			t.Errorf("exchange by another client: %v, want invalid_grant", err)
 		}
 	}
 	thief(t)
-	tok, err := p.exchange(t, a, code)
+	tok, err := a.Exchange(t.Context(), code)
 	if err != nil {
 		t.Fatalf("the real exchange after the thief's tries: %v", err)
 	}
@@ -213,7 +214,7 @@ func TestStolenCodeNotBurnt(t *testing.T) {
 	if !e.active(t, p, tok.AccessToken) {
 		t.Fatal("the thief's tries after the exchange revoked the client's tokens")
 	}
-	if _, err := p.exchange(t, a, code); errorCode(err) != "invalid_grant" {
+	if _, err := a.Exchange(t.Context(), code); errorCode(err) != "invalid_grant" {
 		t.Fatalf("the owner's replay: %v, want invalid_grant", err)
 	}
 	if e.active(t, p, tok.AccessToken) {
@@ -373,29 +374,29 @@ func TestSuspendedPartner(t *testing.T) {
 	ctx := context.Background()
 
 	tok := MustTokens(t, e, p, alice, consent{}, "openid", "offline_access", "profile")
-	pending := newAuth() // a code issued before the suspension
-	code := newBrowser(t).code(pending, pending.url(p, "openid", "profile"), alice, consent{})
-	half := newAuth() // a login page opened before the suspension
-	loginPage := newBrowser(t).get(half.url(p, "openid", "profile"))
-	if !loginPage.isLogin() {
-		t.Fatalf("want the login page, got %d", loginPage.status)
+	pending := newAuth(p) // a code issued before the suspension
+	code := pending.Code(newBrowser(t), as(alice, consent{}), "openid", "profile")
+	half := newAuth(p) // a login page opened before the suspension
+	loginPage := newBrowser(t).Get(half.URL("openid", "profile"))
+	if !loginPage.IsLogin() {
+		t.Fatalf("want the login page, got %d", loginPage.Status)
 	}
 
 	if _, err := e.store.SetPartnerStatus(ctx, p.ClientID, glasshouse.PartnerSuspended); err != nil {
 		t.Fatal(err)
 	}
 	t.Run("authorize", func(t *testing.T) {
-		a := newAuth()
-		r := newBrowser(t).get(a.url(p, "openid", "profile"))
-		if r.status != http.StatusBadRequest || r.isLogin() {
-			t.Errorf("authorize: %d at %s, want 400", r.status, r.url)
+		a := newAuth(p)
+		r := newBrowser(t).Get(a.URL("openid", "profile"))
+		if r.Status != http.StatusBadRequest || r.IsLogin() {
+			t.Errorf("authorize: %d at %s, want 400", r.Status, r.URL)
 		}
-		if r := newBrowser(t).get(loginPage.url); r.status != http.StatusForbidden || !strings.Contains(r.body, "suspended") {
-			t.Errorf("login page of an earlier request: %d", r.status)
+		if r := newBrowser(t).Get(loginPage.URL.String()); r.Status != http.StatusForbidden || !strings.Contains(r.Body, "suspended") {
+			t.Errorf("login page of an earlier request: %d", r.Status)
 		}
 	})
 	t.Run("token", func(t *testing.T) {
-		if _, err := p.exchange(t, pending, code); errorCode(err) != "invalid_client" {
+		if _, err := pending.Exchange(t.Context(), code); errorCode(err) != "invalid_client" {
 			t.Errorf("exchange: %v, want invalid_client", err)
 		}
 	})
@@ -481,24 +482,24 @@ func TestOnlyCodeFlow(t *testing.T) {
 
 	for _, rt := range []string{"token", "id_token", "code id_token", "id_token token"} {
 		t.Run("response_type="+rt, func(t *testing.T) {
-			a := newAuth()
-			a.params = append(a.params, oauth2.SetAuthURLParam("response_type", rt), oauth2.SetAuthURLParam("response_mode", "query"))
+			a := newAuth(p)
+			a.Params = append(a.Params, oauth2.SetAuthURLParam("response_type", rt), oauth2.SetAuthURLParam("response_mode", "query"))
 			// Refused with an error redirect to the registered URI (RFC
 			// 6749 §4.1.2.1); never a login page, never a token.
-			wantRedirectError(t, newBrowser(t).get(a.url(p, "openid")), a, "unsupported_response_type")
+			wantRedirectError(t, newBrowser(t).Get(a.URL("openid")), a, "unsupported_response_type")
 		})
 	}
 	t.Run("response_mode=fragment", func(t *testing.T) {
-		a := newAuth()
-		a.params = append(a.params, oauth2.SetAuthURLParam("response_mode", "fragment"))
-		r := newBrowser(t).get(a.url(p, "openid"))
-		if r.location == nil {
-			t.Fatalf("%d: want an error redirect", r.status)
+		a := newAuth(p)
+		a.Params = append(a.Params, oauth2.SetAuthURLParam("response_mode", "fragment"))
+		r := newBrowser(t).Get(a.URL("openid"))
+		if r.Location == nil {
+			t.Fatalf("%d: want an error redirect", r.Status)
 		}
 		// The error itself goes back in the fragment, as asked.
-		q, _ := url.ParseQuery(r.location.Fragment)
-		if q.Get("error") != "invalid_request" || q.Get("state") != a.state {
-			t.Errorf("redirect %s: want error=invalid_request", r.location)
+		q, _ := url.ParseQuery(r.Location.Fragment)
+		if q.Get("error") != "invalid_request" || q.Get("state") != a.State {
+			t.Errorf("redirect %s: want error=invalid_request", r.Location)
 		}
 	})
 	for _, grant := range []string{
@@ -510,7 +511,7 @@ func TestOnlyCodeFlow(t *testing.T) {
 	} {
 		t.Run("grant_type="+grant, func(t *testing.T) {
 			resp := e.postAs(t, p, "/oauth/token", values("grant_type", grant, "assertion", "x.y.z", "username", "alice",
-				"password", testPassword, "subject_token", "x", "subject_token_type", "urn:ietf:params:oauth:token-type:access_token", "device_code", "x"))
+				"password", oauthtest.Password, "subject_token", "x", "subject_token_type", "urn:ietf:params:oauth:token-type:access_token", "device_code", "x"))
 			var body struct {
 				Error       string `json:"error"`
 				AccessToken string `json:"access_token"`
@@ -607,7 +608,7 @@ func TestAuthorizeRateLimit(t *testing.T) {
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	get := func() *http.Response {
 		t.Helper()
-		resp, err := client.Get(newAuth().url(p, "openid", "profile"))
+		resp, err := client.Get(newAuth(p).URL("openid", "profile"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -683,7 +684,7 @@ func TestRewidenedAgreement(t *testing.T) {
 	})
 	t.Run("new authorization", func(t *testing.T) {
 		// The consent screen asks again; unticked, friends stays out.
-		fresh := MustTokens(t, e, p, alice, consent{tick: []string{"profile"}}, "openid", "profile", "friends")
+		fresh := MustTokens(t, e, p, alice, consent{Scopes: []string{"profile"}}, "openid", "profile", "friends")
 		if hasFriends(fresh.AccessToken) {
 			t.Error("a new authorization without ticking friends carries it")
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -12,29 +11,14 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/internal/oauthtest"
 	"golang.org/x/oauth2"
 )
 
-// offered returns the scopes the consent page offers.
-func offered(page *response) []string {
-	var out []string
-	for _, m := range regexp.MustCompile(`name="scope" value="([^"]+)"`).FindAllStringSubmatch(page.body, -1) {
-		out = append(out, m[1])
-	}
-	return out
-}
-
 // consentPage signs m in and returns the consent page for authURL.
-func consentPage(t *testing.T, b *browser, authURL string, m *glasshouse.Member) *response {
+func consentPage(t *testing.T, b *oauthtest.Browser, authURL string, m *glasshouse.Member) *oauthtest.Page {
 	t.Helper()
-	page := b.get(authURL)
-	if page.isLogin() {
-		page = b.submit(page, values("handle", m.Handle, "password", testPassword))
-	}
-	if !page.isConsent() {
-		t.Fatalf("want the consent page, got %d at %s:\n%s", page.status, page.url, page.body)
-	}
-	return page
+	return b.ConsentPage(b.Get(authURL), as(m, consent{}))
 }
 
 func TestPartialGrant(t *testing.T) {
@@ -44,7 +28,7 @@ func TestPartialGrant(t *testing.T) {
 	alice := MustMember(t, e, "alice")
 	ctx := context.Background()
 
-	tok := MustTokens(t, e, p, alice, consent{tick: []string{"profile", "friends"}}, "openid", "offline_access", "profile", "email", "friends")
+	tok := MustTokens(t, e, p, alice, consent{Scopes: []string{"profile", "friends"}}, "openid", "offline_access", "profile", "email", "friends")
 	if got, want := tok.Extra("scope"), "openid offline_access profile friends"; got != want {
 		t.Errorf("token scope %q, want %q", got, want)
 	}
@@ -76,7 +60,7 @@ func TestPartialGrant(t *testing.T) {
 		t.Errorf("refresh asking for email: %d %q, want invalid_scope", resp.StatusCode, body.Error)
 	}
 	// Unticking everything grants only the sign-in.
-	tok = MustTokens(t, e, p, alice, consent{tick: []string{}}, "openid", "profile", "email")
+	tok = MustTokens(t, e, p, alice, consent{Scopes: []string{}}, "openid", "profile", "email")
 	if got := tok.Extra("scope"); got != "openid" {
 		t.Errorf("nothing ticked: scope %q, want openid", got)
 	}
@@ -92,15 +76,15 @@ func TestScopeIntersection(t *testing.T) {
 	all := []string{"openid", "profile", "email", "phone", "friends", "messages.read", "messages.send", "address"}
 
 	// phone: not in the ceiling; email, friends: not in the agreement.
-	a := newAuth()
-	page := consentPage(t, newBrowser(t), a.url(p, all...), alice)
-	if got, want := offered(page), []string{"profile", "messages.read"}; !slices.Equal(got, want) {
+	a := newAuth(p)
+	page := consentPage(t, newBrowser(t), a.URL(all...), alice)
+	if got, want := page.Offered(), []string{"profile", "messages.read"}; !slices.Equal(got, want) {
 		t.Errorf("offered %v, want %v", got, want)
 	}
 	// Ticking what was not offered grants nothing more.
-	a = newAuth()
-	code := newBrowser(t).code(a, a.url(p, all...), alice, consent{tick: []string{"profile", "phone", "email", "friends"}})
-	tok, err := p.exchange(t, a, code)
+	a = newAuth(p)
+	code := a.Code(newBrowser(t), as(alice, consent{Scopes: []string{"profile", "phone", "email", "friends"}}), all...)
+	tok, err := a.Exchange(t.Context(), code)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,14 +95,14 @@ func TestScopeIntersection(t *testing.T) {
 	// Two days on, the security assessment is over a year old: no more
 	// messages.read.
 	e.clock.Advance(2 * 24 * time.Hour)
-	a = newAuth()
-	if got := offered(consentPage(t, newBrowser(t), a.url(p, all...), alice)); !slices.Equal(got, []string{"profile"}) {
+	a = newAuth(p)
+	if got := consentPage(t, newBrowser(t), a.URL(all...), alice).Offered(); !slices.Equal(got, []string{"profile"}) {
 		t.Errorf("offered with a stale assessment %v, want [profile]", got)
 	}
 
 	// Nothing grantable at all.
-	a = newAuth()
-	wantRedirectError(t, newBrowser(t).get(a.url(p, "email", "friends")), a, "invalid_scope")
+	a = newAuth(p)
+	wantRedirectError(t, newBrowser(t).Get(a.URL("email", "friends")), a, "invalid_scope")
 }
 
 func TestMessagesReadConversations(t *testing.T) {
@@ -143,16 +127,16 @@ func TestMessagesReadConversations(t *testing.T) {
 		convs = append(convs, c)
 	}
 
-	a := newAuth()
-	page := consentPage(t, newBrowser(t), a.url(p, "openid", "messages.read"), alice)
+	a := newAuth(p)
+	page := consentPage(t, newBrowser(t), a.URL("openid", "messages.read"), alice)
 	for _, name := range []string{bob.DisplayName, carol.DisplayName} {
-		if !strings.Contains(page.body, name) {
+		if !strings.Contains(page.Body, name) {
 			t.Errorf("the consent page does not list the conversation with %s", name)
 		}
 	}
 
 	// Pick bob's conversation only (and try to slip in one that is not hers).
-	tok := MustTokens(t, e, p, alice, consent{extra: values("conversation", itoa(convs[0].ID), "conversation", "999999")}, "openid", "messages.read")
+	tok := MustTokens(t, e, p, alice, consent{Fields: values("conversation", itoa(convs[0].ID), "conversation", "999999")}, "openid", "messages.read")
 	g, err := e.store.Grant(ctx, alice.ID, p.ID)
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/url"
 	"sync"
 	"syscall"
 	"testing"
@@ -43,10 +42,7 @@ func TestCrashLog(t *testing.T) {
 	w.befriend(aliceTok, bobTok, "bob")
 	app := newPartnerApp(t, base, creds.ClientID, creds.ClientSecret, redirect, "friends", "messages.send")
 	for _, who := range []string{"bob", "alice"} {
-		b := newBrowser(t, base)
-		tok, _ := app.authorize(b, func(at *url.URL, page string) (*url.URL, string) {
-			return b.consent(at, page, who, who+"-bench-password", nil, nil)
-		})
+		tok, _ := app.authorize(consentOf(who, who+"-bench-password", nil))
 		if who == "alice" {
 			aliceTok = tok.AccessToken
 		}

@@ -5,125 +5,29 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"html"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/internal/oauthtest"
 )
 
-// browser is a person's browser: cookies, redirects, forms. It talks HTML
-// to the demo apps and the consent pages, as a person would.
-type browser struct {
-	tb   testing.TB
-	base string
-	c    *http.Client
-}
-
-func newBrowser(tb testing.TB, base string) *browser {
-	jar, _ := cookiejar.New(nil)
-	return &browser{tb: tb, base: base, c: &http.Client{Jar: jar}}
-}
-
-// do sends a request and returns the final URL and body after redirects
-// (or, where CheckRedirect stopped following, the redirect's target).
-func (b *browser) do(method, path string, form url.Values) (*url.URL, string) {
-	b.tb.Helper()
-	u := path
-	if strings.HasPrefix(path, "/") {
-		u = b.base + path
+// consentOf is how a member answers the platform's login and consent
+// pages: signing in as handle, ticking the given scopes (all offered if
+// nil), the relay address and the conversations.
+func consentOf(handle, password string, ticked []string, conversations ...int64) oauthtest.Consent {
+	c := oauthtest.Consent{Handle: handle, Password: password, Scopes: ticked, Fields: url.Values{"email": {"relay"}}}
+	for _, id := range conversations {
+		c.Fields.Add("conversation", fmt.Sprint(id))
 	}
-	var resp *http.Response
-	var err error
-	if method == "GET" {
-		resp, err = b.c.Get(u)
-	} else {
-		resp, err = b.c.PostForm(u, form)
-	}
-	if err != nil {
-		b.tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if loc, err := resp.Location(); err == nil && resp.StatusCode/100 == 3 {
-		return loc, "" // a redirect that CheckRedirect stopped at
-	}
-	if resp.StatusCode != http.StatusOK {
-		b.tb.Fatalf("%s %s: %s\n%s", method, path, resp.Status, body)
-	}
-	return resp.Request.URL, string(body)
-}
-
-var (
-	csrfRE    = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-	actionRE  = regexp.MustCompile(`<form method="post" action="([^"]*)"`)
-	scopeRE   = regexp.MustCompile(`name="scope" value="([^"]+)"`)
-	preTicked = regexp.MustCompile(`name="scope" value="[^"]+" checked`)
-)
-
-// submit posts the page's first form with the given fields and its CSRF token.
-func (b *browser) submit(at *url.URL, page string, fields url.Values) (*url.URL, string) {
-	b.tb.Helper()
-	csrf, action := csrfRE.FindStringSubmatch(page), actionRE.FindStringSubmatch(page)
-	if csrf == nil || action == nil {
-		b.tb.Fatalf("no form with a CSRF token on %s:\n%s", at, page)
-	}
-	target, err := at.Parse(html.UnescapeString(action[1]))
-	if err != nil {
-		b.tb.Fatal(err)
-	}
-	fields.Set("csrf", html.UnescapeString(csrf[1]))
-	return b.do("POST", target.String(), fields)
-}
-
-// connect has a member connect a demo app: the app's button, the platform's
-// login and consent pages (ticking only the scopes given, all if nil), and
-// back to the app.
-func (b *browser) connect(app, handle, password string, ticked []string) string {
-	b.tb.Helper()
-	b.do("GET", "/demo/"+app+"/", nil)
-	at, page := b.do("POST", "/demo/"+app+"/connect", url.Values{})
-	at, page = b.consent(at, page, handle, password, ticked, nil)
-	if at.Path != "/demo/"+app+"/" || !strings.Contains(page, "Connected to glasshouse") {
-		b.tb.Fatalf("after consent: %s\n%s", at, page)
-	}
-	return page
-}
-
-// consent answers the platform's login page (if shown) and consent page:
-// it ticks the given scopes (all offered if nil) and conversations.
-func (b *browser) consent(at *url.URL, page, handle, password string, ticked []string, conversations []int64) (*url.URL, string) {
-	b.tb.Helper()
-	if strings.Contains(page, `name="password"`) {
-		at, page = b.submit(at, page, url.Values{"handle": {handle}, "password": {password}})
-	}
-	offered := scopeRE.FindAllStringSubmatch(page, -1)
-	if len(offered) == 0 {
-		b.tb.Fatalf("no consent form at %s:\n%s", at, page)
-	}
-	// Consent is given, never presumed: no scope comes pre-ticked.
-	if preTicked.MatchString(page) {
-		b.tb.Fatalf("the consent page pre-ticks a scope:\n%s", page)
-	}
-	form := url.Values{"action": {"allow"}, "email": {"relay"}}
-	for _, s := range offered {
-		if ticked == nil || slices.Contains(ticked, s[1]) {
-			form.Add("scope", s[1])
-		}
-	}
-	for _, c := range conversations {
-		form.Add("conversation", fmt.Sprint(c))
-	}
-	return b.submit(at, page, form)
+	return c
 }
 
 var friendOptionRE = regexp.MustCompile(`<option value="([^"]+)">([^<]*)</option>`)
@@ -166,8 +70,8 @@ func TestDemoWorld(t *testing.T) {
 	// The README's walkthrough: alice connects Streamflix and shares a film
 	// with a friend. bob and carol already use Streamflix (the demo seeds
 	// their grants), so both are there to pick, by name.
-	alice, bob := newBrowser(t, m.URL()), newBrowser(t, m.URL())
-	page := alice.connect("streamflix", "alice", "alice-demo-password", nil)
+	alice, bob := oauthtest.NewBrowser(t, m.URL(), ""), oauthtest.NewBrowser(t, m.URL(), "")
+	page := alice.ConnectDemo("streamflix", consentOf("alice", "alice-demo-password", nil)).Body
 	opts := friendOptionRE.FindAllStringSubmatch(page, -1)
 	names := map[string]string{}
 	for _, o := range opts {
@@ -176,7 +80,7 @@ func TestDemoWorld(t *testing.T) {
 	if len(opts) != 2 || names["Bob Okafor"] == "" || names["Carol Nguyen"] == "" {
 		t.Fatalf("friends to share with: %q, want bob and carol by name", opts)
 	}
-	_, page = alice.do("POST", "/demo/streamflix/share", url.Values{"film": {"Metropolis"}, "to": {names["Bob Okafor"]}})
+	page = alice.Post("/demo/streamflix/share", url.Values{"film": {"Metropolis"}, "to": {names["Bob Okafor"]}}).MustStatus(http.StatusOK).Body
 	if !strings.Contains(page, "Shared Metropolis") || !strings.Contains(page, "tried to read that conversation") || strings.Contains(page, "insufficient_scope") {
 		t.Fatalf("share (and the refused read after it, in words) failed:\n%s", page)
 	}
@@ -195,7 +99,7 @@ func TestDemoWorld(t *testing.T) {
 
 	// alice connects again without sharing her profile: Streamflix shows
 	// neither her name nor her friends' names.
-	page = alice.connect("streamflix", "alice", "alice-demo-password", []string{"friends", "messages.send"})
+	page = alice.ConnectDemo("streamflix", consentOf("alice", "alice-demo-password", []string{"friends", "messages.send"})).Body
 	if strings.Contains(page, "Alice Martin") || strings.Contains(page, "Bob Okafor") {
 		t.Errorf("Streamflix shows names although alice unticked profile:\n%s", page)
 	}
@@ -237,12 +141,12 @@ func TestDemoWorld(t *testing.T) {
 	}
 
 	// Searchly sees only friends who connected Searchly: none yet.
-	page = alice.connect("searchly", "alice", "alice-demo-password", nil)
+	page = alice.ConnectDemo("searchly", consentOf("alice", "alice-demo-password", nil)).Body
 	if !strings.Contains(page, "None of your friends uses Searchly yet") {
 		t.Errorf("Searchly page:\n%s", page)
 	}
 	// Shopzon gets the relay address, never the real one.
-	page = bob.connect("shopzon", "bob", "bob-demo-password", nil)
+	page = bob.ConnectDemo("shopzon", consentOf("bob", "bob-demo-password", nil)).Body
 	if strings.Contains(page, "bob@example.org") || !strings.Contains(page, "@relay.") {
 		t.Errorf("Shopzon page should show a relay address only:\n%s", page)
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/internal/oauthtest"
 	"golang.org/x/oauth2"
 )
 
@@ -40,37 +40,22 @@ func newPartnerApp(tb testing.TB, issuer, clientID, secret, redirect string, sco
 	}
 }
 
-// authorize runs the code flow with PKCE for the member in b, who answers
-// the login and consent pages with answer; it returns the tokens and the ID
-// token, verified against the JWKS with the nonce checked.
-func (p *partnerApp) authorize(b *browser, answer func(at *url.URL, page string) (*url.URL, string)) (*oauth2.Token, *oidc.IDToken) {
+// authorize runs the code flow with PKCE in a new browser of the member
+// who answers the login and consent pages with c; it returns the tokens
+// and the ID token, verified against the JWKS with the nonce checked.
+func (p *partnerApp) authorize(c oauthtest.Consent) (*oauth2.Token, *oidc.IDToken) {
 	p.tb.Helper()
-	verifier, state, nonce := oauth2.GenerateVerifier(), "state-123", "nonce-456"
-	authURL := p.oauth.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce))
-	// Stop at the partner's redirect URI, which nothing serves here.
-	b.c.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
-		if strings.HasPrefix(req.URL.String(), p.oauth.RedirectURL) {
-			return http.ErrUseLastResponse
-		}
-		return nil
-	}
-	defer func() { b.c.CheckRedirect = nil }()
-	at, page := b.do("GET", authURL, nil)
-	back, _ := answer(at, page)
-	if !strings.HasPrefix(back.String(), p.oauth.RedirectURL) || back.Query().Get("state") != state {
-		p.tb.Fatalf("consent ended at %s", back)
-	}
-	tok, err := p.oauth.Exchange(context.Background(), back.Query().Get("code"), oauth2.VerifierOption(verifier))
-	if err != nil {
-		p.tb.Fatalf("exchange: %v", err)
-	}
+	f := oauthtest.NewFlow(p.oauth)
+	// The browser stops at the partner's redirect URI, which nothing serves
+	// here.
+	tok := f.MustTokens(oauthtest.NewBrowser(p.tb, p.base, p.oauth.RedirectURL), c)
 	raw, _ := tok.Extra("id_token").(string)
 	id, err := p.verifier.Verify(context.Background(), raw)
 	if err != nil {
 		p.tb.Fatalf("id token: %v", err)
 	}
-	if id.Nonce != nonce {
-		p.tb.Fatalf("id token nonce %q, want %q", id.Nonce, nonce)
+	if id.Nonce != f.Nonce {
+		p.tb.Fatalf("id token nonce %q, want %q", id.Nonce, f.Nonce)
 	}
 	return tok, id
 }
@@ -133,14 +118,8 @@ func TestPartnerFlowEndToEnd(t *testing.T) {
 	app := newPartnerApp(t, m.URL(), creds.ClientID, creds.ClientSecret, redirect, "profile", "friends", "messages.send", "messages.read")
 	// bob grants everything but messages.read; alice unticks profile and
 	// lets the app read her conversation with bob.
-	bob := newBrowser(t, m.URL())
-	bobToken, bobID := app.authorize(bob, func(at *url.URL, page string) (*url.URL, string) {
-		return bob.consent(at, page, "bob", "bob-bench-password", []string{"profile", "friends", "messages.send"}, nil)
-	})
-	alice := newBrowser(t, m.URL())
-	aliceToken, aliceID := app.authorize(alice, func(at *url.URL, page string) (*url.URL, string) {
-		return alice.consent(at, page, "alice", "alice-bench-password", []string{"friends", "messages.send", "messages.read"}, []int64{direct.ID})
-	})
+	bobToken, bobID := app.authorize(consentOf("bob", "bob-bench-password", []string{"profile", "friends", "messages.send"}))
+	aliceToken, aliceID := app.authorize(consentOf("alice", "alice-bench-password", []string{"friends", "messages.send", "messages.read"}, direct.ID))
 	if aliceID.Subject == bobID.Subject || len(aliceID.Subject) != 22 {
 		t.Fatalf("subjects %q and %q", aliceID.Subject, bobID.Subject)
 	}
