@@ -2,18 +2,15 @@ package accesslog_test
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/glasshouse/glasshouse/accesslog"
+	"github.com/glasshouse/glasshouse/internal/tlogtest"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
-	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -44,8 +41,8 @@ func (r tlogTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 
 func (r tlogTiles) SaveTiles([]tlog.Tile, [][]byte) {}
 
-// independentCheckpoint opens a served checkpoint with x/mod's note and
-// parses it by hand into a tlog.Tree.
+// independentCheckpoint fetches the served checkpoint and opens it with
+// tlogtest, without this package.
 func independentCheckpoint(t *testing.T, base, vkey string) tlog.Tree {
 	t.Helper()
 	resp, err := http.Get(base + "/log/checkpoint")
@@ -57,30 +54,11 @@ func independentCheckpoint(t *testing.T, base, vkey string) tlog.Tree {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := note.NewVerifier(vkey)
-	if err != nil {
-		t.Fatal(err)
+	cp := tlogtest.Open(t, raw, vkey)
+	if cp.Origin != "glasshouse.example/log" {
+		t.Errorf("origin %q", cp.Origin)
 	}
-	n, err := note.Open(raw, note.VerifierList(v))
-	if err != nil {
-		t.Fatalf("checkpoint signature: %v", err)
-	}
-	lines := strings.Split(n.Text, "\n")
-	if lines[0] != "glasshouse.example/log" {
-		t.Errorf("origin %q", lines[0])
-	}
-	size, err := strconv.ParseInt(lines[1], 10, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := base64.StdEncoding.DecodeString(lines[2])
-	if err != nil || len(h) != 32 {
-		t.Fatalf("hash line %q", lines[2])
-	}
-	var tree tlog.Tree
-	tree.N = size
-	copy(tree.Hash[:], h)
-	return tree
+	return cp.Tree
 }
 
 // TestInclusionIndependent proves every entry of a served log with the

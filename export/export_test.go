@@ -21,10 +21,11 @@ import (
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/accesslog"
 	"github.com/glasshouse/glasshouse/export"
+	"github.com/glasshouse/glasshouse/internal/tlogtest"
 	"github.com/glasshouse/glasshouse/postgres/pgtest"
 	"github.com/glasshouse/glasshouse/sqlite"
 	"github.com/glasshouse/glasshouse/sqlstore"
-	"golang.org/x/mod/sumdb/note"
+	"github.com/glasshouse/glasshouse/storetest"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -56,32 +57,16 @@ func MustSQLite(tb testing.TB) *sqlstore.Store {
 // for friends only, and returns it as stored.
 func MustMember(tb testing.TB, s glasshouse.Store, handle, displayName string) *glasshouse.Member {
 	tb.Helper()
-	m := &glasshouse.Member{
-		Handle: handle, DisplayName: displayName,
-		Email: handle + "-private-mail@example.org", Phone: "+1 555 0100 " + strconv.Itoa(len(handle)*7+int(handle[0])),
-		PictureURL: "https://pictures.example/" + handle + ".png", Visibility: glasshouse.DefaultVisibility,
-	}
-	if err := s.CreateMember(context.Background(), m, "hash-of-"+handle); err != nil {
-		tb.Fatalf("CreateMember(%s): %v", handle, err)
-	}
+	m := storetest.NewMember(handle)
+	m.DisplayName, m.Email = displayName, handle+"-private-mail@example.org"
+	m.Phone = "+1 555 0100 " + strconv.Itoa(len(handle)*7+int(handle[0]))
+	m.PictureURL = "https://pictures.example/" + handle + ".png"
+	storetest.MustCreateMember(tb, s, m, "hash-of-"+handle)
 	stored, err := s.MemberByID(context.Background(), m.ID)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return stored
-}
-
-// MustFriends makes a and b friends.
-func MustFriends(tb testing.TB, s glasshouse.Store, a, b *glasshouse.Member) {
-	tb.Helper()
-	ctx := context.Background()
-	req, err := s.RequestFriend(ctx, a.ID, b.Handle)
-	if err != nil {
-		tb.Fatalf("RequestFriend(%s, %s): %v", a.Handle, b.Handle, err)
-	}
-	if err := s.AcceptFriendRequest(ctx, b.ID, req.ID); err != nil {
-		tb.Fatalf("AcceptFriendRequest: %v", err)
-	}
 }
 
 // MustSend sends text from m in conversation c and returns the message.
@@ -187,8 +172,8 @@ func MustWorld(tb testing.TB, open func(testing.TB) *sqlstore.Store) *world {
 	w.Carol = MustMember(tb, s, "carol", "Carol Hidden-Name")
 	w.Dave = MustMember(tb, s, "dave_", "Dave Hidden-Name")
 	w.Eve = MustMember(tb, s, "eve_x", "Eve Hidden-Name")
-	MustFriends(tb, s, w.Alice, w.Bob)
-	MustFriends(tb, s, w.Bob, w.Carol)
+	storetest.MustFriends(tb, s, w.Alice, w.Bob)
+	storetest.MustFriends(tb, s, w.Bob, w.Carol)
 	if _, err := s.RequestFriend(ctx, w.Carol.ID, w.Alice.Handle); err != nil {
 		tb.Fatal(err)
 	}
@@ -565,7 +550,8 @@ func TestWrite(t *testing.T) {
 					t.Fatalf("count %d, missing %v, %d events; want %d, [] and %d", got.Count, got.Missing, len(got.Events), len(recs), len(recs))
 				}
 				// The checkpoint, checked with x/mod's note against the key in the zip.
-				size, root := checkpointOf(t, files["checkpoint.txt"], string(files["log-key.txt"]))
+				cp := tlogtest.Open(t, files["checkpoint.txt"], string(files["log-key.txt"]))
+				size, root := cp.N, cp.Hash
 				if c := got.Checkpoint; c == nil || c.File != "checkpoint.txt" || c.KeyFile != "log-key.txt" || c.Size != size || !bytes.Equal(c.RootHash, root[:]) {
 					t.Errorf("checkpoint = %+v, want checkpoint.txt's size %d and root %x", c, size, root)
 				}
@@ -693,40 +679,13 @@ func htmlText(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;", "+", "&#43;").Replace(s)
 }
 
-// checkpointOf verifies a signed checkpoint with x/mod's note package and
-// parses its size and root hash.
-func checkpointOf(tb testing.TB, signed []byte, verifierKey string) (size int64, root tlog.Hash) {
-	tb.Helper()
-	v, err := note.NewVerifier(strings.TrimSpace(verifierKey))
-	if err != nil {
-		tb.Fatalf("log-key.txt: %v", err)
-	}
-	n, err := note.Open(signed, note.VerifierList(v))
-	if err != nil {
-		tb.Fatalf("checkpoint.txt signature: %v\n%s", err, signed)
-	}
-	lines := strings.Split(n.Text, "\n")
-	if len(lines) < 4 || lines[0] != v.Name() {
-		tb.Fatalf("checkpoint body %q", n.Text)
-	}
-	if size, err = strconv.ParseInt(lines[1], 10, 64); err != nil {
-		tb.Fatalf("checkpoint size %q", lines[1])
-	}
-	h, err := base64.StdEncoding.DecodeString(lines[2])
-	if err != nil || len(h) != len(root) {
-		tb.Fatalf("checkpoint hash %q", lines[2])
-	}
-	copy(root[:], h)
-	return size, root
-}
-
 // TestWriteWithoutLog exports a member whose messages carry markup, from a
 // store alone.
 func TestWriteWithoutLog(t *testing.T) {
 	t.Parallel()
 	s := MustSQLite(t)
 	alice, bob := MustMember(t, s, "alice", "Alice"), MustMember(t, s, "bobby", "Bob <b>bold</b>")
-	MustFriends(t, s, alice, bob)
+	storetest.MustFriends(t, s, alice, bob)
 	c, _, err := s.CreateDirect(t.Context(), alice.ID, bob.Handle)
 	if err != nil {
 		t.Fatal(err)

@@ -6,20 +6,18 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
 	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/accesslog"
+	"github.com/glasshouse/glasshouse/internal/tlogtest"
 	"github.com/glasshouse/glasshouse/web"
-	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -149,33 +147,6 @@ func (as *accessServer) MustAccess(tb testing.TB, m *member, query string) acces
 	return page
 }
 
-// checkpointOf verifies the signed checkpoint with x/mod's note package and
-// the log's published verifier key, and parses its size and root hash.
-func checkpointOf(tb testing.TB, signed, verifierKey string) (size int64, root tlog.Hash) {
-	tb.Helper()
-	v, err := note.NewVerifier(verifierKey)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	n, err := note.Open([]byte(signed), note.VerifierList(v))
-	if err != nil {
-		tb.Fatalf("checkpoint signature: %v\n%s", err, signed)
-	}
-	lines := strings.Split(n.Text, "\n")
-	if len(lines) < 4 || lines[0] != v.Name() {
-		tb.Fatalf("checkpoint body %q", n.Text)
-	}
-	if size, err = strconv.ParseInt(lines[1], 10, 64); err != nil {
-		tb.Fatalf("checkpoint size %q", lines[1])
-	}
-	h, err := base64.StdEncoding.DecodeString(lines[2])
-	if err != nil || len(h) != len(root) {
-		tb.Fatalf("checkpoint hash %q", lines[2])
-	}
-	copy(root[:], h)
-	return size, root
-}
-
 // memberTag is HMAC-SHA256(K_member, "glasshouse/access/v1" || counter), the
 // tag docs/log-format.md specifies, as the test computes it.
 func (as *accessServer) memberTag(tb testing.TB, memberID int64, counter uint64) []byte {
@@ -228,7 +199,8 @@ func TestMyAccess(t *testing.T) {
 				t.Fatalf("count %d, missing %v, next %v, checkpoint %v; want %d, none, none and a checkpoint",
 					page.Count, page.Missing, page.Next, page.Checkpoint, len(recs))
 			}
-			size, root := checkpointOf(t, *page.Checkpoint, as.Key.VerifierKey)
+			cp := tlogtest.Open(t, []byte(*page.Checkpoint), as.Key.VerifierKey)
+			size, root := cp.N, cp.Hash
 			if size != 5 {
 				t.Fatalf("checkpoint size %d, want 5", size)
 			}

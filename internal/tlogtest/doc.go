@@ -1,0 +1,11 @@
+// Package tlogtest reads the transparency log's signed checkpoints in
+// tests without package accesslog: the signature checked with
+// golang.org/x/mod/sumdb/note and the body (origin, size, root hash, as
+// C2SP's tlog-checkpoint specifies it) parsed by hand, so that the tests of
+// accesslog, web and export check what the log serves or exports against
+// the format, not against the code that wrote it. It must never import
+// accesslog.
+//
+//	cp := tlogtest.Open(t, signed, verifierKey)
+//	err := tlog.CheckRecord(proof, cp.N, cp.Hash, index, tlog.RecordHash(entry))
+package tlogtest
