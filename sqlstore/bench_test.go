@@ -58,6 +58,7 @@ func BenchmarkSendMessageParallel(b *testing.B) {
 				}
 			})
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+			sqlstore.DebugBatches()
 		})
 	}
 }

@@ -302,12 +302,22 @@ func (t *tx) memberKey(memberID int64, create bool) (*memberKey, error) {
 	var wrapped []byte
 	err := t.queryRow(`SELECT m.deleted_at, k.wrapped FROM members m LEFT JOIN member_keys k ON k.member_id = m.id
 		WHERE m.id = ?`, memberID).Scan(&deleted, &wrapped)
-	switch {
-	case errors.Is(err, sql.ErrNoRows) || deleted != 0:
+	if errors.Is(err, sql.ErrNoRows) {
 		t.forgetDeleted(memberID)
 		return nil, errNoMember()
-	case err != nil:
+	} else if err != nil {
 		return nil, err
+	}
+	return t.memberKeyFrom(memberID, deleted, wrapped, create)
+}
+
+// memberKeyFrom is memberKey from the member's deleted_at and wrapped
+// secret (nil if none), read by the caller.
+func (t *tx) memberKeyFrom(memberID, deleted int64, wrapped []byte, create bool) (*memberKey, error) {
+	switch {
+	case deleted != 0:
+		t.forgetDeleted(memberID)
+		return nil, errNoMember()
 	case wrapped == nil && create:
 		return t.newMemberKey(memberID)
 	case wrapped == nil:
@@ -344,12 +354,13 @@ func (t *tx) forgetDeleted(memberID int64) {
 }
 
 // senderKey returns the secret of a sender whom the caller found in the
-// conversation, so not deleted: the cached one, or else memberKey's.
-func (t *tx) senderKey(memberID int64) (*memberKey, error) {
+// conversation, so not deleted: the cached one, or else memberKeyFrom's
+// with the sender's deleted_at and wrapped secret that the caller read.
+func (t *tx) senderKey(memberID, deleted int64, wrapped []byte) (*memberKey, error) {
 	if k := t.s.keys.cached(memberID); k != nil {
 		return k, nil
 	}
-	return t.memberKey(memberID, true)
+	return t.memberKeyFrom(memberID, deleted, wrapped, true)
 }
 
 // newMemberKey gives a member a new random secret. The caller caches it

@@ -26,6 +26,9 @@ type backend struct {
 	dialect sqlstore.Dialect
 	// commitFailure are statements that succeed but make COMMIT fail.
 	commitFailure []string
+	// refuseVia are statements after which the database refuses to store a
+	// message sent via the partner "refused".
+	refuseVia []string
 }
 
 var backends = []backend{
@@ -39,6 +42,10 @@ var backends = []backend{
 			`PRAGMA defer_foreign_keys = ON`,
 			`INSERT INTO sessions (token_hash, member_id, created_at, expires_at) VALUES (x'00', 12345, 0, 0)`,
 		},
+		refuseVia: []string{
+			`CREATE TRIGGER refuse_via BEFORE INSERT ON messages WHEN NEW.via_partner = 'refused'
+			BEGIN SELECT RAISE(ABORT, 'refused'); END`,
+		},
 	},
 	{
 		name:    "postgres",
@@ -49,6 +56,14 @@ var backends = []backend{
 		commitFailure: []string{
 			`CREATE TEMP TABLE deferred (x BIGINT UNIQUE DEFERRABLE INITIALLY DEFERRED)`,
 			`INSERT INTO deferred VALUES (1), (1)`,
+		},
+		refuseVia: []string{
+			`CREATE FUNCTION refuse_via() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN
+				IF NEW.via_partner = 'refused' THEN RAISE EXCEPTION 'refused'; END IF;
+				RETURN NEW;
+			END $$`,
+			`CREATE TRIGGER refuse_via BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_via()`,
 		},
 	},
 }
