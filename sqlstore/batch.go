@@ -1,9 +1,6 @@
 package sqlstore
 
 import (
-	"os"
-	"sync"
-	"time"
 	"context"
 	"fmt"
 	"sync/atomic"
@@ -105,10 +102,7 @@ func (s *Store) commit(batch []*op) {
 	if len(ops) == 0 {
 		return
 	}
-	t0 := time.Now()
-	err0 := s.runBatch(ops)
-	dbgMu.Lock(); dbgBatches++; dbgOps += len(ops); dbgDur += time.Since(t0); dbgMu.Unlock()
-	if err := err0; err != nil {
+	if err := s.runBatch(ops); err != nil {
 		err = fmt.Errorf("commit: %w", err)
 		for _, o := range ops {
 			if o.err == nil {
@@ -244,6 +238,3 @@ func (t *tx) returnMessageID(id int64) {
 // lockWrites makes write transactions run one at a time across every
 // process sharing the database; see Dialect.SerializeWrites.
 const lockWrites = `SELECT value FROM counters WHERE name = 'message' FOR UPDATE`
-
-var (dbgMu sync.Mutex; dbgBatches, dbgOps int; dbgDur time.Duration)
-func DebugBatches() { dbgMu.Lock(); defer dbgMu.Unlock(); if os.Getenv("DBG") != "" && dbgBatches > 0 { println("batches", dbgBatches, "ops/batch", dbgOps/dbgBatches, "avg", (dbgDur/time.Duration(dbgBatches)).String()) }; dbgBatches, dbgOps, dbgDur = 0,0,0 }

@@ -58,7 +58,6 @@ func BenchmarkSendMessageParallel(b *testing.B) {
 				}
 			})
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
-			sqlstore.DebugBatches()
 		})
 	}
 }
