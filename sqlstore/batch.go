@@ -128,23 +128,18 @@ func (s *Store) commit(batch []*op) {
 // is left in op.err; the returned error means nothing was committed.
 func (s *Store) runBatch(ops []*op) error {
 	ctx := context.Background()
-	conn, err := s.writer.db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer conn.Close()
-	sqlTx, err := conn.BeginTx(ctx, nil)
+	sqlTx, err := s.writer.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer sqlTx.Rollback()
 	b := &batch{}
-	bt := &tx{ctx: ctx, s: s, pool: s.writer, sqlTx: sqlTx, batch: b, pl: &pipeline{conn: conn}}
+	bt := &tx{ctx: ctx, s: s, pool: s.writer, sqlTx: sqlTx, batch: b}
 	if s.dialect.SerializeWrites {
-		bt.later(&Statement{Query: lockWrites, Row: func(r interface{ Scan(...any) error }) error {
-			b.loaded = true
-			return r.Scan(&b.lastID)
-		}})
+		if err := bt.queryRow(lockWrites).Scan(&b.lastID); err != nil {
+			return fmt.Errorf("lock writes: %w", err)
+		}
+		b.loaded = true
 	}
 	for len(ops) > 0 {
 		// Sends queued one after another run together; if that fails,
@@ -165,9 +160,10 @@ func (s *Store) runBatch(ops []*op) error {
 		}
 		ops = ops[max(n, 1):]
 	}
-	bt.saveMessageCounter()
-	if err := bt.flush(); err != nil {
-		return err
+	if b.used {
+		if _, err := bt.exec(`UPDATE counters SET value = ? WHERE name = 'message'`, b.lastID); err != nil {
+			return fmt.Errorf("save message counter: %w", err)
+		}
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return err
@@ -183,29 +179,23 @@ func (s *Store) runOp(bt *tx, o *op) error {
 		o.err = err
 		return nil
 	}
-	// The savepoint waits for the op's first statement; an op that runs
-	// none needs none.
-	savepoint := &Statement{Query: "SAVEPOINT op"}
-	bt.later(savepoint)
-	t := &tx{ctx: context.WithoutCancel(o.ctx), s: s, pool: s.writer, sqlTx: bt.sqlTx, batch: bt.batch, pl: bt.pl}
+	if _, err := bt.exec("SAVEPOINT op"); err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	t := &tx{ctx: context.WithoutCancel(o.ctx), s: s, pool: s.writer, sqlTx: bt.sqlTx, batch: bt.batch}
 	before := *bt.batch
 	if err := o.fn(t); err != nil {
 		o.err = err
 		*bt.batch = before // the ids it took are handed out again
-		if bt.unqueue(savepoint) {
-			return nil
-		}
 		if _, err := bt.exec("ROLLBACK TO SAVEPOINT op"); err != nil {
 			return fmt.Errorf("rollback to savepoint: %w", err)
 		}
 	} else {
 		o.events = t.events
-		if n := len(bt.pl.pending); n > 0 && bt.pl.pending[n-1] == savepoint {
-			bt.unqueue(savepoint) // nothing ran, nothing waits
-			return nil
-		}
 	}
-	bt.later(&Statement{Query: "RELEASE SAVEPOINT op"})
+	if _, err := bt.exec("RELEASE SAVEPOINT op"); err != nil {
+		return fmt.Errorf("release savepoint: %w", err)
+	}
 	return nil
 }
 
@@ -213,15 +203,14 @@ func (s *Store) runOp(bt *tx, o *op) error {
 // are handed out from the counter row read once, and the row is written
 // back before commit. Write transactions run one at a time, so no other
 // transaction hands out ids meanwhile. An id handed to an operation that
-// fails is handed out again, and a send that stores nothing (a repeated
-// ClientTxnID) takes none: committed message ids grow in commit order
-// without gaps, which is how a node fed by NATS tells a missed event from
-// no event (see package natshub).
+// fails, or to a send that stores nothing (a repeated ClientTxnID), is
+// handed out again: committed message ids grow in commit order without
+// gaps, which is how a node fed by NATS tells a missed event from no event
+// (see package natshub).
 type batch struct {
 	lastID int64 // the last message id handed out, or stored in counters
 	loaded bool  // lastID was read from counters
 	used   bool  // an id was handed out
-	saved  int64 // the last id written back to counters, 0 if none yet
 }
 
 // nextMessageID hands out the next message id.
@@ -238,16 +227,14 @@ func (t *tx) nextMessageID() (int64, error) {
 	return b.lastID, nil
 }
 
-// saveMessageCounter queues writing the last message id handed out back to
-// counters, if it is not there yet.
-func (t *tx) saveMessageCounter() {
-	if b := t.batch; b.used && b.saved != b.lastID {
-		t.later(&Statement{Query: `UPDATE counters SET value = ? WHERE name = 'message'`, Args: []any{b.lastID}})
-		b.saved = b.lastID
+// returnMessageID takes back the id nextMessageID just handed out, for an
+// operation that ends up storing no message with it.
+func (t *tx) returnMessageID(id int64) {
+	if t.batch.lastID == id {
+		t.batch.lastID--
 	}
 }
 
 // lockWrites makes write transactions run one at a time across every
-// process sharing the database; see Dialect.SerializeWrites. It is queued
-// to run with the batch's first statement.
+// process sharing the database; see Dialect.SerializeWrites.
 const lockWrites = `SELECT value FROM counters WHERE name = 'message' FOR UPDATE`
