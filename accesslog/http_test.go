@@ -7,6 +7,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -183,12 +185,16 @@ func TestReceipt(t *testing.T) {
 }
 
 func TestLoadOrCreateKey(t *testing.T) {
-	dir := t.TempDir()
-	k1, err := accesslog.LoadOrCreateKey(dir, "a.example/log")
+	path := filepath.Join(t.TempDir(), "keys", "log.key")
+	if _, err := accesslog.LoadOrCreateKey(path, "a.example/log"); err == nil {
+		t.Error("created a key in a folder that does not exist")
+	}
+	path = filepath.Join(t.TempDir(), "log.key")
+	k1, err := accesslog.LoadOrCreateKey(path, "a.example/log")
 	if err != nil {
 		t.Fatal(err)
 	}
-	k2, err := accesslog.LoadOrCreateKey(dir, "a.example/log")
+	k2, err := accesslog.LoadOrCreateKey(path, "a.example/log")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +205,14 @@ func TestLoadOrCreateKey(t *testing.T) {
 	if resp == nil || resp.KeyHash() != k1.Signer.KeyHash() {
 		t.Error("the verifier key does not match the signer")
 	}
-	if _, err := accesslog.LoadOrCreateKey(dir, "b.example/log"); err == nil {
+	if _, err := accesslog.LoadOrCreateKey(path, "b.example/log"); err == nil {
 		t.Error("a key for another origin was accepted")
+	}
+	dir := t.TempDir()
+	if err := accesslog.WriteVerifierKey(dir, k1); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, accesslog.VerifierKeyFile)); err != nil || string(b) != k1.VerifierKey+"\n" {
+		t.Errorf("%s holds %q, %v; want the verifier key", accesslog.VerifierKeyFile, b, err)
 	}
 }

@@ -18,7 +18,8 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
-// Files that LoadOrCreateKey keeps in the data folder.
+// The files of the log key in a data folder, where serve keeps them
+// unless told otherwise.
 const (
 	PrivateKeyFile  = "log-key.private" // the note signer key, mode 0600
 	VerifierKeyFile = "log-key.pub"     // the note verifier key, public
@@ -78,45 +79,51 @@ func ParseKey(skey string) (*Key, error) {
 	return &Key{Signer: s, Verifier: v, VerifierKey: vkey}, nil
 }
 
-// LoadOrCreateKey reads the log key from dir/log-key.private, creating a
-// new one named origin when the file does not exist, and (re)writes the
-// verifier key to dir/log-key.pub. A key with another name is an error:
-// the origin is the log's identity, and changing the public host means a
-// new log (move the old key files away to start one).
-func LoadOrCreateKey(dir, origin string) (*Key, error) {
-	path := filepath.Join(dir, PrivateKeyFile)
+// LoadOrCreateKey reads the log key from the file at path, creating a new
+// one named origin when the file does not exist. A key with another name
+// is an error: the origin is the log's identity, and changing the public
+// host means a new log (move the old key and log folder away to start
+// one).
+func LoadOrCreateKey(path, origin string) (*Key, error) {
 	b, err := os.ReadFile(path)
-	var k *Key
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		var skey string
-		if skey, k, err = NewKey(origin, nil); err != nil {
+		skey, k, err := NewKey(origin, nil)
+		if err != nil {
 			return nil, err
 		}
 		// Of two processes starting at once, one creates the key and
 		// the other reads it: never two keys for one log.
 		if err := atomicfile.Create(path, []byte(skey+"\n"), 0o600); errors.Is(err, fs.ErrExist) {
-			return LoadOrCreateKey(dir, origin)
+			return LoadOrCreateKey(path, origin)
 		} else if err != nil {
 			return nil, fmt.Errorf("log key: %w", err)
 		}
+		return k, nil
 	case err != nil:
 		return nil, fmt.Errorf("log key: %w", err)
-	default:
-		if k, err = ParseKey(string(b)); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		if k.Signer.Name() != origin {
-			return nil, fmt.Errorf("log key: %s is for origin %q, not %q; the origin is the log's identity (move the log key and log folder away to start a new log)", path, k.Signer.Name(), origin)
-		}
 	}
-	pub := filepath.Join(dir, VerifierKeyFile)
-	if old, err := os.ReadFile(pub); err != nil || !bytes.Equal(old, []byte(k.VerifierKey+"\n")) {
-		if err := atomicfile.Write(pub, []byte(k.VerifierKey+"\n"), 0o644); err != nil {
-			return nil, fmt.Errorf("log key: %w", err)
-		}
+	k, err := ParseKey(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if k.Signer.Name() != origin {
+		return nil, fmt.Errorf("log key: %s is for origin %q, not %q; the origin is the log's identity (move the log key and log folder away to start a new log)", path, k.Signer.Name(), origin)
 	}
 	return k, nil
+}
+
+// WriteVerifierKey (re)writes k's verifier key to dir/log-key.pub, for the
+// operator to publish, unless the file already holds it.
+func WriteVerifierKey(dir string, k *Key) error {
+	pub := filepath.Join(dir, VerifierKeyFile)
+	if old, err := os.ReadFile(pub); err == nil && bytes.Equal(old, []byte(k.VerifierKey+"\n")) {
+		return nil
+	}
+	if err := atomicfile.Write(pub, []byte(k.VerifierKey+"\n"), 0o644); err != nil {
+		return fmt.Errorf("log verifier key: %w", err)
+	}
+	return nil
 }
 
 // NewVerifier parses a verifier key in note form, checking it is Ed25519.

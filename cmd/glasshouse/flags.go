@@ -61,11 +61,14 @@ func subcommand(group, usage string, commands map[string]command, args []string,
 	return cmd, args[1:], fs, nil
 }
 
-// storeFlags adds the flags that name the database of a command that
-// opens the store.
-func storeFlags(fs *flag.FlagSet) (data, db *string) {
-	return fs.String("data", "./glasshouse-data", "data `FOLDER`, as 'glasshouse serve' has it"),
-		fs.String("db", "", "`DATABASE`: sqlite:PATH or a postgres:// URL, as 'glasshouse serve' has it (default sqlite under --data)")
+// storeFlags adds the flags that say where the store of a command that
+// opens it is: serve's --data, --db and --storage-key-file.
+func storeFlags(fs *flag.FlagSet) *storeLocation {
+	var l storeLocation
+	fs.StringVar(&l.data, "data", "./glasshouse-data", "data `FOLDER`, as 'glasshouse serve' has it")
+	fs.StringVar(&l.db, "db", "", "`DATABASE`: sqlite:PATH or a postgres:// URL, as 'glasshouse serve' has it (default sqlite under --data)")
+	fs.StringVar(&l.storageKey, "storage-key-file", "", "`FILE` of the storage key, as 'glasshouse serve' has it (default DATA/storage.key)")
+	return &l
 }
 
 // parseInterspersed parses flags that may come before or after the

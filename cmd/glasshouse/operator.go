@@ -37,7 +37,7 @@ func runOperator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if cmd == "" {
 		return err
 	}
-	data, db := storeFlags(fs)
+	loc := storeFlags(fs)
 	asJSON := new(bool)
 	if cmd == "list" {
 		asJSON = fs.Bool("json", false, "print JSON")
@@ -59,7 +59,7 @@ func runOperator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		handle = strings.TrimPrefix(strings.ToLower(positional[0]), "@")
 	}
 
-	store, err := openExisting(ctx, *data, *db)
+	store, err := openExisting(ctx, *loc)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 // store, as sign-up would.
 func mustMembers(t *testing.T, data string, handles ...string) {
 	t.Helper()
-	store, err := openStore(context.Background(), data, "", nil)
+	store, err := openStore(context.Background(), storeLocation{data: data}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

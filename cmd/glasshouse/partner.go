@@ -47,7 +47,7 @@ func runPartner(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if cmd == "" {
 		return err
 	}
-	data, db := storeFlags(fs)
+	loc := storeFlags(fs)
 	asJSON := new(bool) // create always prints JSON: scripts read its credentials
 	if cmd != "create" {
 		asJSON = fs.Bool("json", false, "print JSON")
@@ -112,7 +112,7 @@ func runPartner(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	}
 
-	store, err := openExisting(ctx, *data, *db)
+	store, err := openExisting(ctx, *loc)
 	if err != nil {
 		return err
 	}

@@ -25,7 +25,7 @@ func runCLI(t *testing.T, args ...string) (string, error) {
 func newDataFolder(t *testing.T) string {
 	t.Helper()
 	data := t.TempDir()
-	store, err := openStore(context.Background(), data, "", nil)
+	store, err := openStore(context.Background(), storeLocation{data: data}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -58,7 +59,14 @@ type Config struct {
 	PublicURL      string // the origin partners and browsers reach us at; default from the listener
 	MaxStreams     int    // open streams one member may hold on a node; 0 or less: no limit
 	NATS           string // NATS URL that the nodes of a cluster share their events through; empty: one node
-	Demo           bool   // seed the demo world
+	// StorageKeyFile, LogKeyFile and LogDir place the deployment's two
+	// keys and the transparency log's folder elsewhere than the data
+	// folder (empty: there), as the nodes of a cluster need: every node
+	// the same keys, one log folder on storage they all mount.
+	StorageKeyFile string
+	LogKeyFile     string
+	LogDir         string
+	Demo           bool // seed the demo world
 }
 
 // Main is the running program: tests start it for real on port 0.
@@ -117,6 +125,9 @@ func (m *Main) ParseFlags(cmd string, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "serve Go profiles (net/http/pprof) on this address; keep it on loopback (default off)")
 	fs.IntVar(&c.MaxStreams, "max-streams-per-member", c.MaxStreams, "open real-time streams one member may hold on this node (0 or less: no limit)")
 	fs.StringVar(&c.NATS, "nats", c.NATS, "`URL` of the NATS server(s) through which the nodes sharing a PostgreSQL database deliver each other's messages to their streams, e.g. nats://10.0.0.5:4222 (default none: a single node)")
+	fs.StringVar(&c.StorageKeyFile, "storage-key-file", c.StorageKeyFile, "`FILE` holding the key that encrypts the members' message keys, created on first start if missing; every node of a cluster needs the same (default DATA/storage.key)")
+	fs.StringVar(&c.LogKeyFile, "log-key-file", c.LogKeyFile, "`FILE` holding the transparency log's private signing key, created on first start if missing; every node of a cluster needs the same (default DATA/log-key.private)")
+	fs.StringVar(&c.LogDir, "log-dir", c.LogDir, "`FOLDER` of the transparency log's tiles and checkpoint; the nodes of a cluster share one, on storage they all mount (default DATA/log)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For names the client (default none)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: glasshouse %s [flags]\n\n", cmd)
@@ -166,7 +177,7 @@ func (m *Main) Run(ctx context.Context) error {
 	// cluster.go), and the listener: the issuer is the URL partners reach
 	// us at, so it must be known before the authorization server is built.
 	m.Hub = m.newHub(logger)
-	if m.Store, err = openStore(ctx, m.Config.Data, m.Config.DB, m.Hub); err != nil {
+	if m.Store, err = openStore(ctx, m.location(), m.Hub); err != nil {
 		return err
 	}
 	if err := m.joinCluster(ctx, logger); err != nil {
@@ -274,6 +285,35 @@ func (m *Main) secret(ctx context.Context, name string, size int) ([]byte, error
 	})
 }
 
+// loadLogKey reads the log key (--log-key-file, or in the data folder),
+// creating it on a deployment's first start, and writes its verifier key
+// to the data folder for the operator to publish. The store remembers the
+// first verifier key any node used: a node with another key (a cluster
+// node given no key file, which made its own) is refused, for two keys
+// would sign two logs.
+func (m *Main) loadLogKey(ctx context.Context, origin string) (*accesslog.Key, error) {
+	key, err := accesslog.LoadOrCreateKey(cmp.Or(m.Config.LogKeyFile, filepath.Join(m.Config.Data, accesslog.PrivateKeyFile)), origin)
+	if err != nil {
+		return nil, err
+	}
+	if err := accesslog.WriteVerifierKey(m.Config.Data, key); err != nil {
+		return nil, err
+	}
+	recorded, err := m.Store.Secret(ctx, logVerifierKeySecret, func() ([]byte, error) { return []byte(key.VerifierKey), nil })
+	if err != nil {
+		return nil, err
+	}
+	if string(recorded) != key.VerifierKey {
+		return nil, fmt.Errorf("this node's log key (verifier %s) is not the deployment's (verifier %s): give every node the same --log-key-file", key.VerifierKey, recorded)
+	}
+	return key, nil
+}
+
+// logVerifierKeySecret names the store's record of the deployment's log
+// verifier key (public; kept with the store's secrets, which are
+// write-once).
+const logVerifierKeySecret = "log-verifier-key"
+
 // accessLog is the transparency log as this node runs it.
 type accessLog struct {
 	key      *accesslog.Key
@@ -282,9 +322,9 @@ type accessLog struct {
 	routes   func(*http.ServeMux) // /log/...
 }
 
-// openAccessLog starts the transparency log: the log key (kept in the data
-// folder), the member-tag master key (a store secret), the feeder that
-// drains the store's outbox into Tessera under <data>/log, and the
+// openAccessLog starts the transparency log: the log key (logKey), the
+// member-tag master key (a store secret), the feeder that drains the
+// store's outbox into Tessera under the log folder (--log-dir), and the
 // recorder that the Graph API calls for every request. The log's origin is
 // the --public-url host, else the --addr flag as given: not the listener's
 // address, which changes on every start on port 0.
@@ -297,7 +337,7 @@ func (m *Main) openAccessLog(ctx context.Context, logger *slog.Logger) (*accessL
 		}
 		host = u.Host
 	}
-	key, err := accesslog.LoadOrCreateKey(m.Config.Data, accesslog.Origin(host))
+	key, err := m.loadLogKey(ctx, accesslog.Origin(host))
 	if err != nil {
 		return nil, fmt.Errorf("access log: %w", err)
 	}
@@ -306,7 +346,7 @@ func (m *Main) openAccessLog(ctx context.Context, logger *slog.Logger) (*accessL
 		return nil, fmt.Errorf("access log: master key: %w", err)
 	}
 	outbox := accesslog.StoreOutbox{Store: m.Store}
-	dir := filepath.Join(m.Config.Data, "log")
+	dir := cmp.Or(m.Config.LogDir, filepath.Join(m.Config.Data, "log"))
 	lg := &accessLog{key: key, log: accesslog.OpenLog(dir, key.Verifier)}
 	if err := m.startFeeder(accesslog.FeederConfig{Dir: dir, Key: key, Outbox: outbox, Logger: logger}); err != nil {
 		return nil, err
@@ -473,43 +513,66 @@ func (m *Main) URL() string {
 	return "http://" + m.ln.Addr().String()
 }
 
+// storeLocation is where a deployment keeps its store: the data folder,
+// the database (--db) and the storage key (--storage-key-file).
+type storeLocation struct {
+	data, db, storageKey string
+}
+
+func (m *Main) location() storeLocation {
+	return storeLocation{data: m.Config.Data, db: m.Config.DB, storageKey: m.Config.StorageKeyFile}
+}
+
+// storageKeyPath is the storage key's file: as given, or in the data
+// folder.
+func (l storeLocation) storageKeyPath() string {
+	return cmp.Or(l.storageKey, filepath.Join(l.data, storageKeyFile))
+}
+
 // openStore opens the database that --db names, or SQLite under data.
-func openStore(ctx context.Context, data, db string, pub glasshouse.Publisher) (*sqlstore.Store, error) {
-	open, dsn, err := database(data, db)
+func openStore(ctx context.Context, l storeLocation, pub glasshouse.Publisher) (*sqlstore.Store, error) {
+	open, dsn, err := database(l.data, l.db)
 	if err != nil {
 		return nil, err
 	}
-	kek, err := loadOrCreateStorageKey(data)
+	kek, err := loadOrCreateStorageKey(l.data, l.storageKeyPath())
 	if err != nil {
 		return nil, err
 	}
-	return open(ctx, dsn, sqlstore.Config{Publisher: pub, KeyEncryptionKey: kek})
+	s, err := open(ctx, dsn, sqlstore.Config{Publisher: pub, KeyEncryptionKey: kek})
+	if errors.Is(err, sqlstore.ErrKEKMismatch) {
+		return nil, fmt.Errorf("%w: the storage key at %s is not the deployment's; give every node the same --storage-key-file", err, l.storageKeyPath())
+	}
+	return s, err
 }
 
 // openExisting opens the store of an existing deployment, for the operator
 // commands: unlike serve, it creates nothing, so that a command run in the
 // wrong folder says so instead of starting a new, empty deployment.
-func openExisting(ctx context.Context, data, db string) (*sqlstore.Store, error) {
-	_, dsn, err := database(data, db)
+func openExisting(ctx context.Context, l storeLocation) (*sqlstore.Store, error) {
+	_, dsn, err := database(l.data, l.db)
 	if err != nil {
 		return nil, err
 	}
-	abs, err := filepath.Abs(data)
+	abs, err := filepath.Abs(l.data)
 	if err != nil {
-		abs = data
+		abs = l.data
 	}
-	if st, err := os.Stat(data); err != nil || !st.IsDir() {
+	if st, err := os.Stat(l.data); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("no data folder at %s: pass --data (or set GLASSHOUSE_DATA) to the folder 'glasshouse serve' uses", abs)
 	}
-	if _, err := os.Stat(filepath.Join(data, storageKeyFile)); err != nil {
+	if _, err := os.Stat(l.storageKeyPath()); err != nil {
+		if l.storageKey != "" {
+			return nil, fmt.Errorf("no storage key at %s: pass --storage-key-file as 'glasshouse serve' has it", l.storageKey)
+		}
 		return nil, fmt.Errorf("%s is not a glasshouse data folder (it has no %s): pass --data (or set GLASSHOUSE_DATA) to the folder 'glasshouse serve' uses", abs, storageKeyFile)
 	}
-	if isSQLite(db) {
+	if isSQLite(l.db) {
 		if _, err := os.Stat(dsn); err != nil {
 			return nil, fmt.Errorf("no database at %s: pass --db (or set GLASSHOUSE_DB) as 'glasshouse serve' has it", dsn)
 		}
 	}
-	return openStore(ctx, data, db, nil)
+	return openStore(ctx, l, nil)
 }
 
 // database returns the opener and data source name of --db: SQLite at
@@ -533,11 +596,11 @@ func isSQLite(db string) bool { return db == "" || strings.HasPrefix(db, "sqlite
 // reads no message.
 const storageKeyFile = "storage.key"
 
-// loadOrCreateStorageKey reads <data>/storage.key (32 bytes, base64), or
-// creates it on first start. Two processes starting at once agree on one
-// key: the file appears whole or not at all, and only once.
-func loadOrCreateStorageKey(data string) ([]byte, error) {
-	path := filepath.Join(data, storageKeyFile)
+// loadOrCreateStorageKey reads the storage key at path (32 bytes, base64),
+// or creates it on first start (and the data folder, where it goes by
+// default). Two processes starting at once agree on one key: the file
+// appears whole or not at all, and only once.
+func loadOrCreateStorageKey(data, path string) ([]byte, error) {
 	read := func() ([]byte, error) {
 		b, err := os.ReadFile(path)
 		if err != nil {
