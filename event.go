@@ -1,6 +1,7 @@
 package glasshouse
 
 import (
+	"bytes"
 	"context"
 )
 
@@ -25,6 +26,30 @@ type Subscription interface {
 	C() <-chan Event
 	// Close ends the subscription.
 	Close()
+}
+
+// SessionsEnded names sessions that ended (a sign-out, a password change,
+// a deleted account), so that every node closes the streams they opened.
+type SessionsEnded struct {
+	MemberID  int64  `json:"member_id,omitempty"`  // the member's sessions; 0: whoever holds TokenHash
+	TokenHash []byte `json:"token_hash,omitempty"` // only this session
+	Except    []byte `json:"except,omitempty"`     // every session of the member but this one
+}
+
+// Covers reports whether the session tokenHash of memberID is one of e's.
+func (e SessionsEnded) Covers(memberID int64, tokenHash []byte) bool {
+	return (e.MemberID == 0 || e.MemberID == memberID) &&
+		(e.TokenHash == nil || bytes.Equal(e.TokenHash, tokenHash)) &&
+		(e.Except == nil || !bytes.Equal(e.Except, tokenHash))
+}
+
+// SessionBus tells the other nodes of a cluster which sessions ended
+// (package realtime/natshub carries it on NATS).
+type SessionBus interface {
+	// EndSessions tells the other nodes; it never blocks.
+	EndSessions(e SessionsEnded)
+	// OnSessionsEnded sets what this node does when another tells it.
+	OnSessionsEnded(func(SessionsEnded))
 }
 
 // Hub fans events out to the open streams of each member (package realtime

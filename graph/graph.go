@@ -83,7 +83,8 @@ type Config struct {
 	Now     func() time.Time // nil means time.Now
 	// RateLimit is each partner's token bucket (Now is filled in from
 	// Now). Zero Every or Burst mean 50 requests a second with bursts of
-	// 100.
+	// 100. With RateLimit.Shared, every node of a cluster counts in the
+	// same buckets (Name defaults to "graph-partner").
 	RateLimit ratelimit.Config
 }
 
@@ -120,6 +121,9 @@ func New(c Config) (*API, error) {
 		c.RateLimit.Every, c.RateLimit.Burst = time.Second/50, 100
 	}
 	c.RateLimit.Now = c.Now
+	if c.RateLimit.Shared != nil && c.RateLimit.Name == "" {
+		c.RateLimit.Name = "graph-partner"
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	ids, err := loadIDs(ctx, c.Store)

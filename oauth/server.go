@@ -69,6 +69,10 @@ type Config struct {
 	Store  Store
 	Logger *slog.Logger     // nil discards logs
 	Now    func() time.Time // nil means time.Now
+	// Buckets, when set, keeps the default limits' buckets there, shared by
+	// every node of a cluster (ratelimit.Config.Shared); nil keeps them in
+	// this process.
+	Buckets ratelimit.Buckets
 	// Ceiling is the platform's scope ceiling: the data scopes any
 	// agreement may use at all. Empty allows none (deny by default).
 	Ceiling []string
@@ -159,7 +163,7 @@ func New(c Config) (*Server, error) {
 		signIn:      c.SignIn,
 		relayDomain: c.RelayDomain,
 		// 60 authorization requests at once, then one a second, per address.
-		authorizeLimit: ratelimit.New(ratelimit.Config{Every: time.Second, Burst: 60, Now: c.Now}),
+		authorizeLimit: ratelimit.New(ratelimit.Config{Every: time.Second, Burst: 60, Now: c.Now, Shared: c.Buckets, Name: "authorize-ip"}),
 		keys:           keys,
 		crypto:         op.NewAES256GCMCrypto(keys.tokenKey, cryptoKeyID),
 		pages:          parsePages(),

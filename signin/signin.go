@@ -42,14 +42,18 @@ type Config struct {
 	// privacy center's deletion form) may share PerAccount.
 	PerAccount, PerIP *ratelimit.Limiter
 	Now               func() time.Time // nil means time.Now
+	// Buckets, when set, keeps the default limits' buckets there, shared by
+	// every node of a cluster (ratelimit.Config.Shared); nil keeps them in
+	// this process.
+	Buckets ratelimit.Buckets
 }
 
 // NewLoginLimiters returns the default limits on failed password attempts:
 // a burst of 10 then one a minute per account, and a burst of 30 then one
-// every 10 seconds per IP address.
-func NewLoginLimiters(now func() time.Time) (perAccount, perIP *ratelimit.Limiter) {
-	return ratelimit.New(ratelimit.Config{Every: time.Minute, Burst: 10, Now: now}),
-		ratelimit.New(ratelimit.Config{Every: 10 * time.Second, Burst: 30, Now: now})
+// every 10 seconds per IP address; with buckets, shared by every node.
+func NewLoginLimiters(now func() time.Time, buckets ratelimit.Buckets) (perAccount, perIP *ratelimit.Limiter) {
+	return ratelimit.New(ratelimit.Config{Every: time.Minute, Burst: 10, Now: now, Shared: buckets, Name: "login-account"}),
+		ratelimit.New(ratelimit.Config{Every: 10 * time.Second, Burst: 30, Now: now, Shared: buckets, Name: "login-ip"})
 }
 
 // Service signs members in and out. Create it with New; share one among
@@ -80,7 +84,7 @@ func New(c Config) *Service {
 	if c.Lifetime <= 0 {
 		c.Lifetime = DefaultLifetime
 	}
-	defAccount, defIP := NewLoginLimiters(c.Now)
+	defAccount, defIP := NewLoginLimiters(c.Now, c.Buckets)
 	if c.PerAccount == nil {
 		c.PerAccount = defAccount
 	}

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"time"
@@ -98,7 +97,7 @@ func (s *Server) Logout(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || tokenHash == nil {
 		return err
 	}
-	s.endStreams(func(l *liveStream) bool { return bytes.Equal(l.tokenHash, tokenHash) })
+	s.endSessions(glasshouse.SessionsEnded{TokenHash: tokenHash})
 	return nil
 }
 
@@ -107,7 +106,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, c caller) error 
 	if err := s.signIn.End(w, r, c.tokenHash); err != nil {
 		return err
 	}
-	s.endStreams(func(l *liveStream) bool { return bytes.Equal(l.tokenHash, c.tokenHash) })
+	s.endSessions(glasshouse.SessionsEnded{MemberID: c.memberID, TokenHash: c.tokenHash})
 	return noContent(w)
 }
 
@@ -116,7 +115,7 @@ func (s *Server) logoutEverywhere(w http.ResponseWriter, r *http.Request, c call
 	if err := s.signIn.EndAll(w, r, c.memberID); err != nil {
 		return err
 	}
-	s.endStreams(func(l *liveStream) bool { return l.memberID == c.memberID })
+	s.endSessions(glasshouse.SessionsEnded{MemberID: c.memberID})
 	return noContent(w)
 }
 
@@ -148,6 +147,6 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, c caller
 	if err := s.store.SetPassword(r.Context(), c.memberID, password.Hash(in.New), c.tokenHash); err != nil {
 		return err
 	}
-	s.endStreams(func(l *liveStream) bool { return l.memberID == c.memberID && !bytes.Equal(l.tokenHash, c.tokenHash) })
+	s.endSessions(glasshouse.SessionsEnded{MemberID: c.memberID, Except: c.tokenHash})
 	return noContent(w)
 }

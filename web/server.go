@@ -39,6 +39,14 @@ type Config struct {
 	// SignupsPerIP limits sign-ups per address; nil means a burst of 100,
 	// then one every 36 seconds (100 an hour).
 	SignupsPerIP *ratelimit.Limiter
+	// Sessions, when set, carries ended sessions between the nodes of a
+	// cluster, so that a sign-out here closes the session's streams on
+	// every node at once.
+	Sessions glasshouse.SessionBus
+	// Buckets, when set, keeps the default limits' buckets there, shared by
+	// every node of a cluster (ratelimit.Config.Shared); nil keeps them in
+	// this process.
+	Buckets ratelimit.Buckets
 	// StreamPing is the interval of keep-alive pings on idle streams; zero
 	// means 30 seconds.
 	StreamPing time.Duration
@@ -88,6 +96,8 @@ type Server struct {
 	closing chan struct{} // closed by CloseStreams
 	streams sync.WaitGroup
 	live    map[*liveStream]struct{}
+
+	sessions glasshouse.SessionBus // nil on a single node
 }
 
 // New returns a Server on the given store and hub.
@@ -112,7 +122,7 @@ func New(c Config) *Server {
 		c.MaxMemberStreams = DefaultMaxMemberStreams
 	}
 	if c.SignupsPerIP == nil {
-		c.SignupsPerIP = ratelimit.New(ratelimit.Config{Every: 36 * time.Second, Burst: 100, Now: c.Now})
+		c.SignupsPerIP = ratelimit.New(ratelimit.Config{Every: 36 * time.Second, Burst: 100, Now: c.Now, Shared: c.Buckets, Name: "signup-ip"})
 	}
 	s := &Server{
 		store:      c.Store,
@@ -129,6 +139,10 @@ func New(c Config) *Server {
 		metrics:    newMetrics(c.Registry, c.DBStats),
 		closing:    make(chan struct{}),
 		live:       map[*liveStream]struct{}{},
+		sessions:   c.Sessions,
+	}
+	if s.sessions != nil {
+		s.sessions.OnSessionsEnded(s.endStreams)
 	}
 	s.mux = s.routes()
 	for _, mount := range c.Mount {

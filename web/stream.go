@@ -51,19 +51,29 @@ type liveStream struct {
 	ended     chan struct{} // closed when the session ends
 }
 
-// endStreams ends the open streams that match, now, on this node (streams
-// elsewhere notice at their next ping, which re-checks the session).
 // CloseMemberStreams ends every open stream of a member, for example once
 // their account is deleted.
 func (s *Server) CloseMemberStreams(memberID int64) {
-	s.endStreams(func(l *liveStream) bool { return l.memberID == memberID })
+	s.endSessions(glasshouse.SessionsEnded{MemberID: memberID})
 }
 
-func (s *Server) endStreams(match func(*liveStream) bool) {
+// endSessions ends the open streams of the sessions e names, here at once
+// and, through Config.Sessions, on the other nodes of a cluster (without
+// it, or while it is down, streams elsewhere notice at their next ping,
+// which re-checks the session).
+func (s *Server) endSessions(e glasshouse.SessionsEnded) {
+	s.endStreams(e)
+	if s.sessions != nil {
+		s.sessions.EndSessions(e)
+	}
+}
+
+// endStreams ends the open streams on this node of the sessions e names.
+func (s *Server) endStreams(e glasshouse.SessionsEnded) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for l := range s.live {
-		if match(l) {
+		if e.Covers(l.memberID, l.tokenHash) {
 			close(l.ended)
 			delete(s.live, l)
 		}

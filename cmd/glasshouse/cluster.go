@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/ratelimit"
 	"github.com/glasshouse/glasshouse/realtime"
 	"github.com/glasshouse/glasshouse/realtime/natshub"
 )
@@ -97,6 +98,28 @@ func (m *Main) joinCluster(ctx context.Context, logger *slog.Logger) error {
 	m.stopNodeCheck = func() {
 		cancel()
 		<-done
+	}
+	return nil
+}
+
+// limitBuckets is where the rate limits keep their buckets: in the
+// database that every node shares when this node is one of a cluster
+// (--nats), so that a limit holds for the cluster, not per node; in this
+// process otherwise (a single node, the only one the node lock lets serve
+// the database without NATS).
+func (m *Main) limitBuckets() ratelimit.Buckets {
+	if m.Config.NATS == "" {
+		return nil
+	}
+	return m.Store
+}
+
+// sessionBus carries ended sessions to the other nodes, so that a
+// sign-out ends the session's streams on every node at once: the NATS hub
+// with --nats, none on a single node.
+func (m *Main) sessionBus() glasshouse.SessionBus {
+	if bus, ok := m.Hub.(glasshouse.SessionBus); ok {
+		return bus
 	}
 	return nil
 }

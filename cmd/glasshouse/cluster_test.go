@@ -73,14 +73,18 @@ func (n *natsServer) stop() {
 func (n *natsServer) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.port) }
 
 // startNode runs one node of a deployment: data folder, database and NATS
-// as given ("" for none). It returns Run's error after closing what Run
-// opened, or the running node, which the caller closes.
-func startNode(data, db, natsURL string) (*Main, error) {
+// as given ("" for none), the rest as adjust sets it. It returns Run's
+// error after closing what Run opened, or the running node, which the
+// caller closes.
+func startNode(data, db, natsURL string, adjust ...func(*Config)) (*Main, error) {
 	m := NewMain()
 	m.Config.Addr = "127.0.0.1:0"
 	m.Config.Data, m.Config.DB, m.Config.NATS = data, db, natsURL
 	m.Config.LogLevel = "error"
 	m.Stdout = io.Discard
+	for _, f := range adjust {
+		f(&m.Config)
+	}
 	if err := m.Run(context.Background()); err != nil {
 		m.Close()
 		return nil, err
@@ -89,9 +93,9 @@ func startNode(data, db, natsURL string) (*Main, error) {
 }
 
 // mustStartNode starts a node that is closed when tb ends.
-func mustStartNode(tb testing.TB, data, db, natsURL string) *Main {
+func mustStartNode(tb testing.TB, data, db, natsURL string, adjust ...func(*Config)) *Main {
 	tb.Helper()
-	m, err := startNode(data, db, natsURL)
+	m, err := startNode(data, db, natsURL, adjust...)
 	if err != nil {
 		tb.Fatalf("start node: %v", err)
 	}

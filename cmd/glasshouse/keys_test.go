@@ -24,16 +24,11 @@ func TestClusterKeyFiles(t *testing.T) {
 		c.StorageKeyFile, c.LogKeyFile, c.LogDir = filepath.Join(keys, "storage.key"), filepath.Join(keys, "log.key"), logDir
 	}
 	node := func(adjust func(*Config)) (*Main, error) {
-		m := NewMain()
-		m.Config.Addr, m.Config.Data, m.Config.DB, m.Config.NATS, m.Config.LogLevel = "127.0.0.1:0", t.TempDir(), db, natsURL, "error"
-		m.Stdout = io.Discard
-		adjust(&m.Config)
-		if err := m.Run(t.Context()); err != nil {
-			m.Close()
-			return nil, err
+		m, err := startNode(t.TempDir(), db, natsURL, adjust)
+		if err == nil {
+			t.Cleanup(func() { m.Close() })
 		}
-		t.Cleanup(func() { m.Close() })
-		return m, nil
+		return m, err
 	}
 	a, err := node(shared)
 	if err != nil {

@@ -55,9 +55,12 @@ type Config struct {
 	// TrustedProxies lists the reverse proxies (CIDRs or addresses) whose
 	// X-Forwarded-For names the client, for the limits per address.
 	TrustedProxies string
-	Ceiling        string // comma-separated data scopes any partner may use at all
-	PublicURL      string // the origin partners and browsers reach us at; default from the listener
-	MaxStreams     int    // open streams one member may hold on a node; 0 or less: no limit
+	Ceiling        string        // comma-separated data scopes any partner may use at all
+	PublicURL      string        // the origin partners and browsers reach us at; default from the listener
+	MaxStreams     int           // open streams one member may hold on a node; 0 or less: no limit
+	StreamPing     time.Duration // keep-alive interval of idle streams, which also re-checks their session
+	PartnerRate    float64       // Graph API requests a partner may make per second, after PartnerBurst
+	PartnerBurst   int
 	NATS           string // NATS URL that the nodes of a cluster share their events through; empty: one node
 	// StorageKeyFile, LogKeyFile and LogDir place the deployment's two
 	// keys and the transparency log's folder elsewhere than the data
@@ -104,7 +107,8 @@ var klogOnce sync.Once
 func NewMain() *Main {
 	return &Main{
 		Config: Config{Addr: "127.0.0.1:8080", Data: "./glasshouse-data", LogFormat: "text", LogLevel: "info",
-			Ceiling: strings.Join(glasshouse.DataScopes, ","), MaxStreams: web.DefaultMaxMemberStreams},
+			Ceiling: strings.Join(glasshouse.DataScopes, ","), MaxStreams: web.DefaultMaxMemberStreams,
+			StreamPing: 30 * time.Second, PartnerRate: 50, PartnerBurst: 100},
 		Stdout: os.Stdout,
 	}
 }
@@ -124,6 +128,9 @@ func (m *Main) ParseFlags(cmd string, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.Ceiling, "ceiling", c.Ceiling, "platform ceiling: the comma-separated data scopes any partner agreement may use")
 	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "serve Go profiles (net/http/pprof) on this address; keep it on loopback (default off)")
 	fs.IntVar(&c.MaxStreams, "max-streams-per-member", c.MaxStreams, "open real-time streams one member may hold on this node (0 or less: no limit)")
+	fs.DurationVar(&c.StreamPing, "stream-ping", c.StreamPing, "keep-alive interval of idle streams (keep it below the idle timeout of any proxy in front); each ping also re-checks the stream's session")
+	fs.Float64Var(&c.PartnerRate, "partner-rate", c.PartnerRate, "Graph API requests each partner may make per second, once its burst is spent (over all nodes of a cluster)")
+	fs.IntVar(&c.PartnerBurst, "partner-burst", c.PartnerBurst, "Graph API requests each partner may make at once")
 	fs.StringVar(&c.NATS, "nats", c.NATS, "`URL` of the NATS server(s) through which the nodes sharing a PostgreSQL database deliver each other's messages to their streams, e.g. nats://10.0.0.5:4222 (default none: a single node)")
 	fs.StringVar(&c.StorageKeyFile, "storage-key-file", c.StorageKeyFile, "`FILE` holding the key that encrypts the members' message keys, created on first start if missing; every node of a cluster needs the same (default DATA/storage.key)")
 	fs.StringVar(&c.LogKeyFile, "log-key-file", c.LogKeyFile, "`FILE` holding the transparency log's private signing key, created on first start if missing; every node of a cluster needs the same (default DATA/log-key.private)")
@@ -172,6 +179,12 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := glasshouse.ValidateScopes(ceiling); err != nil {
 		return fmt.Errorf("--ceiling: %s", glasshouse.ErrorMessage(err))
 	}
+	if m.Config.PartnerRate <= 0 || m.Config.PartnerBurst <= 0 {
+		return fmt.Errorf("--partner-rate and --partner-burst must be positive, not %v and %d", m.Config.PartnerRate, m.Config.PartnerBurst)
+	}
+	if m.Config.StreamPing <= 0 {
+		return fmt.Errorf("--stream-ping must be positive, not %v", m.Config.StreamPing)
+	}
 
 	// The store, fed to the realtime hub (through NATS with --nats, see
 	// cluster.go), and the listener: the issuer is the URL partners reach
@@ -202,7 +215,8 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("pages: key: %w", err)
 	}
-	perAccount, perIP := signin.NewLoginLimiters(nil)
+	buckets, sessions := m.limitBuckets(), m.sessionBus()
+	perAccount, perIP := signin.NewLoginLimiters(nil, buckets)
 	signIn := signin.New(signin.Config{Store: m.Store, Key: uiKey, SecureCookies: m.Config.Secure, PerAccount: perAccount, PerIP: perIP})
 	kit := ui.New(ui.Config{Store: m.Store, SignIn: signIn, IsOperator: m.Store.IsOperator, Logger: logger})
 
@@ -210,6 +224,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.OAuth, err = oauth.New(oauth.Config{
 		Issuer:     m.URL(),
 		Store:      m.Store,
+		Buckets:    buckets,
 		Logger:     logger,
 		Ceiling:    ceiling,
 		SignIn:     signIn,
@@ -222,7 +237,8 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("authorization server: %w", err)
 	}
-	m.Graph, err = graph.New(graph.Config{Store: m.Store, Verifier: m.OAuth, Recorder: m.Recorder, Ceiling: ceiling, Logger: logger})
+	m.Graph, err = graph.New(graph.Config{Store: m.Store, Verifier: m.OAuth, Recorder: m.Recorder, Ceiling: ceiling, Logger: logger,
+		RateLimit: ratelimit.Config{Every: time.Duration(float64(time.Second) / m.Config.PartnerRate), Burst: m.Config.PartnerBurst, Shared: buckets}})
 	if err != nil {
 		return fmt.Errorf("graph api: %w", err)
 	}
@@ -247,8 +263,11 @@ func (m *Main) Run(ctx context.Context) error {
 		MemberKey:        m.Recorder.MemberKey,
 		TrustedProxies:   proxies,
 		MaxMemberStreams: streamLimit(m.Config.MaxStreams),
+		StreamPing:       m.Config.StreamPing,
+		Buckets:          buckets,
+		Sessions:         sessions,
 	})
-	m.mountPages(kit, uiKey, perAccount, logger)
+	m.mountPages(kit, uiKey, perAccount, buckets, logger)
 
 	// Serve.
 	m.HTTP = &http.Server{
@@ -362,7 +381,7 @@ func (m *Main) openAccessLog(ctx context.Context, logger *slog.Logger) (*accessL
 
 // mountPages mounts the server-rendered pages members, partners and
 // operators use, on the member API's mux.
-func (m *Main) mountPages(kit *ui.Kit, key []byte, perAccount *ratelimit.Limiter, logger *slog.Logger) {
+func (m *Main) mountPages(kit *ui.Kit, key []byte, perAccount *ratelimit.Limiter, buckets ratelimit.Buckets, logger *slog.Logger) {
 	m.Web.Mount(kit.Mount)
 	m.Web.Mount(messenger.New(messenger.Config{Kit: kit, Store: m.Store, Accounts: m.Web, Logger: logger}).Mount)
 	exporter := export.New(export.Config{Store: m.Store, Log: m.Log, LogKey: m.logKey.VerifierKey, MemberKey: m.Recorder.MemberKey})
@@ -371,6 +390,7 @@ func (m *Main) mountPages(kit *ui.Kit, key []byte, perAccount *ratelimit.Limiter
 		MemberKey: m.Recorder.MemberKey, PublicURL: m.Config.PublicURL,
 		// Wrong passwords on the deletion form count with failed logins.
 		PasswordAttempts: perAccount,
+		Buckets:          buckets,
 		DeleteAccount: func(ctx context.Context, memberID int64) error {
 			if err := m.Store.DeleteMember(ctx, memberID); err != nil {
 				return err
@@ -380,7 +400,7 @@ func (m *Main) mountPages(kit *ui.Kit, key []byte, perAccount *ratelimit.Limiter
 		},
 		Logger: logger,
 	}).Mount)
-	m.Web.Mount(portal.New(portal.Config{Kit: kit, Store: m.Store, Key: key, SecureCookies: m.Config.Secure, Logger: logger}).Mount)
+	m.Web.Mount(portal.New(portal.Config{Kit: kit, Store: m.Store, Key: key, SecureCookies: m.Config.Secure, Buckets: buckets, Logger: logger}).Mount)
 	m.Web.Mount(transparency.New(transparency.Config{Kit: kit, Log: m.Log, VerifierKey: m.logKey.VerifierKey, Partners: m.Store,
 		PublicURL: m.Config.PublicURL, Logger: logger}).Mount)
 }

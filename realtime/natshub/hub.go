@@ -20,6 +20,10 @@ import (
 // DefaultSubject is the NATS subject the nodes of a deployment share.
 const DefaultSubject = "glasshouse.events"
 
+// SessionsSuffix makes the subject on which the nodes tell each other
+// which sessions ended (glasshouse.SessionBus): Subject + SessionsSuffix.
+const SessionsSuffix = ".sessions-ended"
+
 // Defaults of Config.
 const (
 	DefaultGrace         = 100 * time.Millisecond
@@ -103,9 +107,14 @@ type Hub struct {
 	published, dropped, failed, received, duplicates, catchUps, fromDB atomic.Uint64
 
 	warned sync.Map // what was logged when, to log a repeated failure once in a while
+
+	sessionsEnded atomic.Pointer[func(glasshouse.SessionsEnded)] // OnSessionsEnded's
 }
 
-var _ glasshouse.Hub = (*Hub)(nil)
+var (
+	_ glasshouse.Hub        = (*Hub)(nil)
+	_ glasshouse.SessionBus = (*Hub)(nil)
+)
 
 // New returns a Hub that is not connected yet: give it to the store as its
 // Publisher, then call Start with the store. Events published before Start
@@ -182,6 +191,9 @@ func (h *Hub) Start(ctx context.Context, src Source) error {
 		err = sub.SetPendingLimits(1<<16, 256<<20)
 	}
 	if err == nil {
+		_, err = nc.Subscribe(h.cfg.Subject+SessionsSuffix, h.receiveSessionsEnded)
+	}
+	if err == nil {
 		err = nc.FlushTimeout(10 * time.Second)
 	}
 	if err != nil {
@@ -225,6 +237,42 @@ func (h *Hub) Publish(ev glasshouse.Event) {
 	default:
 		h.dropped.Add(1)
 		h.warn("dropped", "events are committed faster than NATS takes them; the other nodes will read them from the database")
+	}
+}
+
+// EndSessions tells the other nodes that the sessions e names ended. It
+// never blocks; should NATS not take it, the streams of those sessions on
+// other nodes end at their next check of the session.
+func (h *Hub) EndSessions(e glasshouse.SessionsEnded) {
+	h.mu.Lock()
+	nc := h.nc
+	h.mu.Unlock()
+	if nc == nil {
+		return
+	}
+	b, err := json.Marshal(e)
+	if err == nil {
+		err = nc.Publish(h.cfg.Subject+SessionsSuffix, b)
+	}
+	if err != nil {
+		h.warn("sessions", "tell the other nodes that sessions ended; their streams end at their next session check", "err", err)
+	}
+}
+
+// OnSessionsEnded sets what this node does when another node says that
+// sessions ended.
+func (h *Hub) OnSessionsEnded(f func(glasshouse.SessionsEnded)) {
+	h.sessionsEnded.Store(&f)
+}
+
+func (h *Hub) receiveSessionsEnded(m *nats.Msg) {
+	var e glasshouse.SessionsEnded
+	if err := json.Unmarshal(m.Data, &e); err != nil || (e.MemberID == 0 && e.TokenHash == nil) {
+		h.warn("format", "ignored a NATS message that names no session", "err", err)
+		return
+	}
+	if f := h.sessionsEnded.Load(); f != nil {
+		(*f)(e)
 	}
 }
 

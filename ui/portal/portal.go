@@ -58,8 +58,12 @@ type Config struct {
 	// SignInLimit counts failed partner sign-ins per IP address; nil means
 	// 10 at once, then one every 30 seconds.
 	SignInLimit *ratelimit.Limiter
-	Logger      *slog.Logger     // nil discards logs
-	Now         func() time.Time // nil means time.Now
+	// Buckets, when set, keeps the default limits' buckets there, shared by
+	// every node of a cluster (ratelimit.Config.Shared); nil keeps them in
+	// this process.
+	Buckets ratelimit.Buckets
+	Logger  *slog.Logger     // nil discards logs
+	Now     func() time.Time // nil means time.Now
 }
 
 // Portal serves /developers, /admin and /docs. Create it with New and
@@ -97,7 +101,7 @@ func New(c Config) *Portal {
 		c.SessionLifetime = time.Hour
 	}
 	if c.SignInLimit == nil {
-		c.SignInLimit = ratelimit.New(ratelimit.Config{Every: 30 * time.Second, Burst: 10, Now: c.Now})
+		c.SignInLimit = ratelimit.New(ratelimit.Config{Every: 30 * time.Second, Burst: 10, Now: c.Now, Shared: c.Buckets, Name: "portal-signin-ip"})
 	}
 	p := &Portal{kit: c.Kit, store: c.Store, key: c.Key, secure: c.SecureCookies, lifetime: c.SessionLifetime,
 		signIns: c.SignInLimit, log: c.Logger, now: c.Now}

@@ -45,6 +45,10 @@ type Config struct {
 	// the member's whole history); nil means 3 at once, then one every 20
 	// minutes.
 	Exports *ratelimit.Limiter
+	// Buckets, when set, keeps the default limits' buckets there, shared by
+	// every node of a cluster (ratelimit.Config.Shared); nil keeps them in
+	// this process.
+	Buckets ratelimit.Buckets
 	// MemberKey returns a member's log tag key (accesslog.Recorder's
 	// MemberKey): the overview shows it with the member's access count
 	// and the `glasshouse audit trail` command that finds their entries in
@@ -80,10 +84,10 @@ func New(c Config) *Center {
 		c.Now = time.Now
 	}
 	if c.PasswordAttempts == nil {
-		c.PasswordAttempts = ratelimit.New(ratelimit.Config{Every: time.Minute, Burst: 10, Now: c.Now})
+		c.PasswordAttempts = ratelimit.New(ratelimit.Config{Every: time.Minute, Burst: 10, Now: c.Now, Shared: c.Buckets, Name: "deletion-password"})
 	}
 	if c.Exports == nil {
-		c.Exports = ratelimit.New(ratelimit.Config{Every: 20 * time.Minute, Burst: 3, Now: c.Now})
+		c.Exports = ratelimit.New(ratelimit.Config{Every: 20 * time.Minute, Burst: 3, Now: c.Now, Shared: c.Buckets, Name: "export-member"})
 	}
 	pages, err := c.Kit.Pages(pagesFS, funcs, "pages/*.html")
 	if err != nil {
