@@ -92,7 +92,8 @@ func (s *Server) handle(h func(http.ResponseWriter, *http.Request) error) http.H
 	})
 }
 
-// health reports whether the database answers.
+// health reports whether the database answers (503 if not), and what the
+// node runs without (Config.Degraded).
 func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 	if s.isStopping() {
 		return glasshouse.Errorf(glasshouse.EUNAVAILABLE, "The server is shutting down.")
@@ -102,6 +103,11 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.Ping(ctx); err != nil {
 		s.log.ErrorContext(r.Context(), "health check", "err", err)
 		return glasshouse.Errorf(glasshouse.EUNAVAILABLE, "The database does not answer.")
+	}
+	if s.degraded != nil {
+		if what := s.degraded(); len(what) > 0 {
+			return httpio.WriteJSON(w, http.StatusOK, map[string]any{"status": "degraded", "degraded": what})
+		}
 	}
 	return httpio.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }

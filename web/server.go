@@ -39,6 +39,11 @@ type Config struct {
 	// SignupsPerIP limits sign-ups per address; nil means a burst of 100,
 	// then one every 36 seconds (100 an hour).
 	SignupsPerIP *ratelimit.Limiter
+	// Degraded, when set, names what the node runs without at the moment
+	// (NATS, say) for /healthz, which then answers "degraded" with 200:
+	// such a node still serves correctly, and taking every node out of
+	// rotation at once would be worse.
+	Degraded func() []string
 	// Sessions, when set, carries ended sessions between the nodes of a
 	// cluster, so that a sign-out here closes the session's streams on
 	// every node at once.
@@ -98,6 +103,7 @@ type Server struct {
 	live    map[*liveStream]struct{}
 
 	sessions glasshouse.SessionBus // nil on a single node
+	degraded func() []string
 }
 
 // New returns a Server on the given store and hub.
@@ -140,6 +146,7 @@ func New(c Config) *Server {
 		closing:    make(chan struct{}),
 		live:       map[*liveStream]struct{}{},
 		sessions:   c.Sessions,
+		degraded:   c.Degraded,
 	}
 	if s.sessions != nil {
 		s.sessions.OnSessionsEnded(s.endStreams)

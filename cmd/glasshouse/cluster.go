@@ -124,6 +124,16 @@ func (m *Main) sessionBus() glasshouse.SessionBus {
 	return nil
 }
 
+// degraded names what this node runs without now, for /healthz: NATS,
+// while it is away (the other nodes' messages then reach the streams here
+// from the database, within about a second).
+func (m *Main) degraded() []string {
+	if nh, ok := m.Hub.(*natshub.Hub); ok && !nh.Connected() {
+		return []string{"nats: disconnected; messages of the other nodes come from the database"}
+	}
+	return nil
+}
+
 // leaveCluster frees this node's place; it is safe to call more than once.
 func (m *Main) leaveCluster() {
 	if m.stopNodeCheck != nil {

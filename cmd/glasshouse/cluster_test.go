@@ -300,7 +300,19 @@ func TestClusterCrossNodeDelivery(t *testing.T) {
 	// B get her messages from the database, then through NATS again once
 	// it is back, each once.
 	connected := func(n *Main) bool { return n.Hub.(interface{ Connected() bool }).Connected() }
+	health := func(n *Main) string {
+		var h struct{ Status string }
+		if err := newTestWorld(t, n.URL()).c.call(context.Background(), "", "GET", "/healthz", nil, &h); err != nil {
+			t.Fatalf("/healthz: %v", err)
+		}
+		return h.Status
+	}
 	nats.stop()
+	for end := time.Now().Add(streamDeadline); health(b) != "degraded"; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("node B's /healthz does not say it runs without NATS")
+		}
+	}
 	var down []*glasshouse.Message
 	for k := range 5 {
 		down = append(down, wa.send(alice, direct.ID, fmt.Sprint("NATS down ", k), fmt.Sprint("down-", k)))
@@ -311,6 +323,9 @@ func TestClusterCrossNodeDelivery(t *testing.T) {
 		if time.Now().After(end) {
 			t.Fatal("the nodes did not reconnect to NATS")
 		}
+	}
+	if h := health(b); h != "ok" {
+		t.Errorf("node B's /healthz says %q with NATS back; want ok", h)
 	}
 	var up []*glasshouse.Message
 	for k := range 5 {

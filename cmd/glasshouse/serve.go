@@ -266,6 +266,7 @@ func (m *Main) Run(ctx context.Context) error {
 		StreamPing:       m.Config.StreamPing,
 		Buckets:          buckets,
 		Sessions:         sessions,
+		Degraded:         m.degraded,
 	})
 	m.mountPages(kit, uiKey, perAccount, buckets, logger)
 
