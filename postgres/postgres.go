@@ -29,6 +29,7 @@ var Dialect = sqlstore.Dialect{
 	TryLockNodeShared: `SELECT pg_try_advisory_lock_shared(` + nodeLock + `)`,
 	UnlockNode:        `SELECT pg_advisory_unlock_all()`, // on the lock's own connection
 	ReadTx:            sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
+	Pipeline:          pipeline,
 	Migrations:        mustSub(migrations, "migrations"),
 }
 

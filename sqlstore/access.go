@@ -91,14 +91,19 @@ func (t *tx) recordAccess(rec *glasshouse.AccessRecord, encode func(counter uint
 	if rec.EventID == ([16]byte{}) {
 		return 0, errors.New("zero event id")
 	}
+	// The counter and the member's secret in one round trip, the record
+	// and its outbox row in another (see tx.pipe).
 	var counter int64
-	err := t.queryRow(`INSERT INTO access_counters (member_id, last_counter) VALUES (?, 1)
+	var member memberKeyRow
+	err := t.pipe(&Statement{Query: `INSERT INTO access_counters (member_id, last_counter) VALUES (?, 1)
 		ON CONFLICT (member_id) DO UPDATE SET last_counter = access_counters.last_counter + 1
-		RETURNING last_counter`, rec.MemberID).Scan(&counter)
+		RETURNING last_counter`, Args: []any{rec.MemberID}, Row: func(r interface{ Scan(...any) error }) error {
+		return r.Scan(&counter)
+	}}, &Statement{Query: memberKeyQuery, Args: []any{rec.MemberID}, Row: member.scan})
 	if err != nil {
 		return 0, fmt.Errorf("next counter: %w", err)
 	}
-	key, err := t.memberKey(rec.MemberID, true)
+	key, err := t.memberKeyFrom(rec.MemberID, member, true)
 	if err != nil {
 		return 0, fmt.Errorf("member secret: %w", err)
 	}
@@ -109,19 +114,22 @@ func (t *tx) recordAccess(rec *glasshouse.AccessRecord, encode func(counter uint
 	if len(entry) == 0 {
 		return 0, errors.New("encode entry: empty entry")
 	}
-	_, err = t.exec(`INSERT INTO access_records
+	record := &Statement{Query: `INSERT INTO access_records
 		(member_id, counter, event_id, partner_id, client_id, agreement_version, endpoint, scopes, granted, reason, items, at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, Args: []any{
 		rec.MemberID, counter, rec.EventID[:], rec.PartnerID, rec.ClientID, rec.AgreementVersion, rec.Endpoint,
-		strings.Join(rec.Scopes, " "), rec.Granted, rec.Reason, rec.Items, micros(rec.At))
-	if err != nil {
-		if t.s.dialect.IsUniqueViolation(err) {
+		strings.Join(rec.Scopes, " "), rec.Granted, rec.Reason, rec.Items, micros(rec.At)}}
+	outbox := &Statement{Query: `INSERT INTO access_outbox (event_id, entry) VALUES (?, ?)`, Args: []any{rec.EventID[:], entry}}
+	if err := t.pipe(record, outbox); err != nil {
+		switch {
+		case record.Err != nil && t.s.dialect.IsUniqueViolation(err):
 			return 0, glasshouse.Errorf(glasshouse.ECONFLICT, "Event id %x is already recorded.", rec.EventID)
+		case record.Err != nil:
+			return 0, fmt.Errorf("insert record: %w", err)
+		case outbox.Err != nil:
+			return 0, fmt.Errorf("insert outbox row: %w", err)
 		}
-		return 0, fmt.Errorf("insert record: %w", err)
-	}
-	if _, err := t.exec(`INSERT INTO access_outbox (event_id, entry) VALUES (?, ?)`, rec.EventID[:], entry); err != nil {
-		return 0, fmt.Errorf("insert outbox row: %w", err)
+		return 0, err
 	}
 	return uint64(counter), nil
 }

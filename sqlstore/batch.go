@@ -128,18 +128,23 @@ func (s *Store) commit(batch []*op) {
 // is left in op.err; the returned error means nothing was committed.
 func (s *Store) runBatch(ops []*op) error {
 	ctx := context.Background()
-	sqlTx, err := s.writer.db.BeginTx(ctx, nil)
+	conn, err := s.writer.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer conn.Close()
+	sqlTx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer sqlTx.Rollback()
 	b := &batch{}
-	bt := &tx{ctx: ctx, s: s, pool: s.writer, sqlTx: sqlTx, batch: b}
+	bt := &tx{ctx: ctx, s: s, pool: s.writer, sqlTx: sqlTx, batch: b, pl: &pipeline{conn: conn}}
 	if s.dialect.SerializeWrites {
-		if err := bt.queryRow(lockWrites).Scan(&b.lastID); err != nil {
-			return fmt.Errorf("lock writes: %w", err)
-		}
-		b.loaded = true
+		bt.later(&Statement{Query: lockWrites, Row: func(r interface{ Scan(...any) error }) error {
+			b.loaded = true
+			return r.Scan(&b.lastID)
+		}})
 	}
 	for len(ops) > 0 {
 		// Sends queued one after another run together; if that fails,
@@ -160,10 +165,9 @@ func (s *Store) runBatch(ops []*op) error {
 		}
 		ops = ops[max(n, 1):]
 	}
-	if b.used {
-		if _, err := bt.exec(`UPDATE counters SET value = ? WHERE name = 'message'`, b.lastID); err != nil {
-			return fmt.Errorf("save message counter: %w", err)
-		}
+	bt.saveMessageCounter()
+	if err := bt.flush(); err != nil {
+		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return err
@@ -179,23 +183,31 @@ func (s *Store) runOp(bt *tx, o *op) error {
 		o.err = err
 		return nil
 	}
-	if _, err := bt.exec("SAVEPOINT op"); err != nil {
-		return fmt.Errorf("savepoint: %w", err)
-	}
-	t := &tx{ctx: context.WithoutCancel(o.ctx), s: s, pool: s.writer, sqlTx: bt.sqlTx, batch: bt.batch}
+	// The savepoint waits to run with the op's first statement; an op that
+	// runs none needs none.
+	savepoint := &Statement{Query: "SAVEPOINT op"}
+	bt.later(savepoint)
+	t := &tx{ctx: context.WithoutCancel(o.ctx), s: s, pool: s.writer, sqlTx: bt.sqlTx, batch: bt.batch, pl: bt.pl}
 	before := *bt.batch
-	if err := o.fn(t); err != nil {
-		o.err = err
-		*bt.batch = before // the ids it took are handed out again
-		if _, err := bt.exec("ROLLBACK TO SAVEPOINT op"); err != nil {
-			return fmt.Errorf("rollback to savepoint: %w", err)
-		}
-	} else {
+	err := o.fn(t)
+	if err == nil {
 		o.events = t.events
+		if !bt.queuedLast(savepoint) {
+			bt.later(&Statement{Query: "RELEASE SAVEPOINT op"})
+		} else {
+			bt.unqueue(savepoint)
+		}
+		return nil
 	}
-	if _, err := bt.exec("RELEASE SAVEPOINT op"); err != nil {
-		return fmt.Errorf("release savepoint: %w", err)
+	o.err = err
+	*bt.batch = before // the ids it took are handed out again
+	if bt.unqueue(savepoint) {
+		return nil // nothing ran: what it queued goes too
 	}
+	if _, err := bt.exec("ROLLBACK TO SAVEPOINT op"); err != nil {
+		return fmt.Errorf("rollback to savepoint: %w", err)
+	}
+	bt.later(&Statement{Query: "RELEASE SAVEPOINT op"})
 	return nil
 }
 
@@ -203,14 +215,15 @@ func (s *Store) runOp(bt *tx, o *op) error {
 // are handed out from the counter row read once, and the row is written
 // back before commit. Write transactions run one at a time, so no other
 // transaction hands out ids meanwhile. An id handed to an operation that
-// fails, or to a send that stores nothing (a repeated ClientTxnID), is
-// handed out again: committed message ids grow in commit order without
-// gaps, which is how a node fed by NATS tells a missed event from no event
-// (see package natshub).
+// fails is handed out again, and a send that stores nothing (a repeated
+// ClientTxnID) takes none: committed message ids grow in commit order
+// without gaps, which is how a node fed by NATS tells a missed event from
+// no event (see package natshub).
 type batch struct {
 	lastID int64 // the last message id handed out, or stored in counters
 	loaded bool  // lastID was read from counters
 	used   bool  // an id was handed out
+	saved  int64 // the last id written back to counters, 0 if none yet
 }
 
 // nextMessageID hands out the next message id.
@@ -227,14 +240,16 @@ func (t *tx) nextMessageID() (int64, error) {
 	return b.lastID, nil
 }
 
-// returnMessageID takes back the id nextMessageID just handed out, for an
-// operation that ends up storing no message with it.
-func (t *tx) returnMessageID(id int64) {
-	if t.batch.lastID == id {
-		t.batch.lastID--
+// saveMessageCounter queues writing the last message id handed out back to
+// counters, if it is not there yet.
+func (t *tx) saveMessageCounter() {
+	if b := t.batch; b.used && b.saved != b.lastID {
+		t.later(&Statement{Query: `UPDATE counters SET value = ? WHERE name = 'message'`, Args: []any{b.lastID}})
+		b.saved = b.lastID
 	}
 }
 
 // lockWrites makes write transactions run one at a time across every
-// process sharing the database; see Dialect.SerializeWrites.
+// process sharing the database; see Dialect.SerializeWrites. It is queued
+// to run with the batch's first statement.
 const lockWrites = `SELECT value FROM counters WHERE name = 'message' FOR UPDATE`

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"database/sql"
 	"io/fs"
 	"strconv"
@@ -62,6 +63,14 @@ type Dialect struct {
 	// ReadTx are the options of a read that runs several queries, chosen so
 	// that they all see one snapshot.
 	ReadTx sql.TxOptions
+
+	// Pipeline, if set, runs stmts in order on driverConn (a connection of
+	// the database's driver, in a transaction) in one round trip, setting
+	// each one's RowsAffected and passing its rows to its Row. It returns
+	// the first error, also set in the Err of the statement that failed; a
+	// statement after one that failed must not take effect. Without it, the
+	// statements of a write run one by one. See Statement.
+	Pipeline func(ctx context.Context, driverConn any, stmts []*Statement) error
 
 	// Migrations holds the numbered migrations, named like 0001_core.sql,
 	// at its root.

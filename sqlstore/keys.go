@@ -298,24 +298,38 @@ func (t *tx) secret(name string, generate func() []byte) ([]byte, error) {
 // if the member is absent or deleted. A member without a secret yet gets
 // one if create is set (t must be a write), and is errNoKey otherwise.
 func (t *tx) memberKey(memberID int64, create bool) (*memberKey, error) {
-	var deleted int64
-	var wrapped []byte
-	err := t.queryRow(`SELECT m.deleted_at, k.wrapped FROM members m LEFT JOIN member_keys k ON k.member_id = m.id
-		WHERE m.id = ?`, memberID).Scan(&deleted, &wrapped)
-	if errors.Is(err, sql.ErrNoRows) {
-		t.forgetDeleted(memberID)
-		return nil, errNoMember()
-	} else if err != nil {
+	var row memberKeyRow
+	err := t.queryRow(memberKeyQuery, memberID).Scan(&row.deleted, &row.wrapped)
+	if err == nil {
+		row.found = true
+	} else if !errors.Is(err, sql.ErrNoRows) {
 		return nil, err
 	}
-	return t.memberKeyFrom(memberID, deleted, wrapped, create)
+	return t.memberKeyFrom(memberID, row, create)
 }
 
-// memberKeyFrom is memberKey from the member's deleted_at and wrapped
-// secret (nil if none), read by the caller.
-func (t *tx) memberKeyFrom(memberID, deleted int64, wrapped []byte, create bool) (*memberKey, error) {
+// memberKeyQuery reads a member's memberKeyRow.
+const memberKeyQuery = `SELECT m.deleted_at, k.wrapped FROM members m LEFT JOIN member_keys k ON k.member_id = m.id
+	WHERE m.id = ?`
+
+// memberKeyRow is what memberKey reads of a member.
+type memberKeyRow struct {
+	found   bool   // the member exists
+	deleted int64  // deleted_at
+	wrapped []byte // the wrapped secret, nil if none
+}
+
+// scan reads the row of memberKeyQuery.
+func (row *memberKeyRow) scan(r interface{ Scan(...any) error }) error {
+	row.found = true
+	return r.Scan(&row.deleted, &row.wrapped)
+}
+
+// memberKeyFrom is memberKey from the member's row, read by the caller.
+func (t *tx) memberKeyFrom(memberID int64, row memberKeyRow, create bool) (*memberKey, error) {
+	wrapped := row.wrapped
 	switch {
-	case deleted != 0:
+	case !row.found || row.deleted != 0:
 		t.forgetDeleted(memberID)
 		return nil, errNoMember()
 	case wrapped == nil && create:
@@ -355,12 +369,12 @@ func (t *tx) forgetDeleted(memberID int64) {
 
 // senderKey returns the secret of a sender whom the caller found in the
 // conversation, so not deleted: the cached one, or else memberKeyFrom's
-// with the sender's deleted_at and wrapped secret that the caller read.
-func (t *tx) senderKey(memberID, deleted int64, wrapped []byte) (*memberKey, error) {
+// with the sender's row that the caller read.
+func (t *tx) senderKey(memberID int64, row memberKeyRow) (*memberKey, error) {
 	if k := t.s.keys.cached(memberID); k != nil {
 		return k, nil
 	}
-	return t.memberKeyFrom(memberID, deleted, wrapped, true)
+	return t.memberKeyFrom(memberID, row, true)
 }
 
 // newMemberKey gives a member a new random secret. The caller caches it

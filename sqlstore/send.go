@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 
@@ -12,13 +13,13 @@ import (
 
 // A send reads its conversation, checks the sender, seals the text, inserts
 // the message and moves the conversation's last_seq. Sends that the writer
-// finds queued one after another run together (see runSends): one statement
-// reads what every send of the run needs, one inserts their messages and
-// one moves their conversations, so that a run costs a few round trips to
-// the database whatever its length. On PostgreSQL a round trip, not the
-// work, is what a statement costs; on SQLite fewer statements are less CPU.
-// A single send, and a send within another operation (RecordWith), is a run
-// of one.
+// finds queued one after another run together (see runSends): one
+// statement per chunk of sends reads what each needs, one inserts their
+// messages and one moves their conversations. On PostgreSQL the reads go in
+// one round trip and the writes in another (see Dialect.Pipeline), whatever
+// the run's length: there a round trip, more than the work, is what a
+// statement costs. On SQLite fewer statements are less CPU. A single send,
+// and a send within another operation (RecordWith), is a run of one.
 
 // send is one SendMessage: its request and, once run, its outcome.
 type send struct {
@@ -56,6 +57,8 @@ func (t *tx) sendMessage(nm glasshouse.NewMessage) (*glasshouse.Message, bool, e
 	sd := &send{nm: nm}
 	if err := t.sendMessages([]*send{sd}); err != nil {
 		return nil, false, err
+	} else if err := t.flush(); err != nil {
+		return nil, false, err
 	} else if sd.err != nil {
 		return nil, false, sd.err
 	}
@@ -70,6 +73,10 @@ func (t *tx) sendMessage(nm glasshouse.NewMessage) (*glasshouse.Message, bool, e
 // or anything but a send's own refusal went wrong), nothing of the run is
 // left and the caller runs its ops one by one, as every other op, so that a
 // failure is its op's alone. The error means the transaction is unusable.
+//
+// On PostgreSQL a run takes two round trips: the savepoint and the reads
+// (with the batch's lock, if the run comes first), then the writes, the
+// message counter and the release of the savepoint.
 func (s *Store) runSends(bt *tx, ops []*op) (ok bool, err error) {
 	var sends []*send
 	var sent []*op
@@ -85,30 +92,34 @@ func (s *Store) runSends(bt *tx, ops []*op) (ok bool, err error) {
 	if len(sends) == 0 {
 		return true, nil
 	}
-	if _, err := bt.exec("SAVEPOINT sends"); err != nil {
-		return false, fmt.Errorf("savepoint: %w", err)
-	}
+	savepoint := &Statement{Query: "SAVEPOINT sends"}
+	bt.later(savepoint)
 	before := *bt.batch
-	if err := bt.sendMessages(sends); err != nil {
+	err = bt.sendMessages(sends)
+	if err == nil {
+		bt.saveMessageCounter()
+		bt.later(&Statement{Query: "RELEASE SAVEPOINT sends"})
+		err = bt.flush()
+	}
+	if err != nil {
 		*bt.batch = before // the ids are handed out again, one by one
+		if bt.unqueue(savepoint) {
+			return false, nil
+		}
 		if _, err := bt.exec("ROLLBACK TO SAVEPOINT sends"); err != nil {
 			return false, fmt.Errorf("rollback to savepoint: %w", err)
 		}
-		ok = false
-	} else {
-		ok = true
-		for i, o := range sent {
-			if sd := sends[i]; sd.err != nil {
-				o.err = sd.err
-			} else if sd.created {
-				o.events = []glasshouse.Event{sd.event}
-			}
+		bt.later(&Statement{Query: "RELEASE SAVEPOINT sends"})
+		return false, nil
+	}
+	for i, o := range sent {
+		if sd := sends[i]; sd.err != nil {
+			o.err = sd.err
+		} else if sd.created {
+			o.events = []glasshouse.Event{sd.event}
 		}
 	}
-	if _, err := bt.exec("RELEASE SAVEPOINT sends"); err != nil {
-		return false, fmt.Errorf("release savepoint: %w", err)
-	}
-	return ok, nil
+	return true, nil
 }
 
 // sendsAhead returns how many ops at the start of ops are sends.
@@ -125,6 +136,8 @@ func sendsAhead(ops []*op) int {
 // the messages of the sends before it. A send's refusal (no such
 // conversation, not friends) is left in its err; the error returned is
 // anything else, and leaves t's writes incomplete: the caller rolls back.
+// The writes are queued (see later): the caller runs them, and only then
+// are the sends done.
 func (t *tx) sendMessages(sends []*send) error {
 	facts, err := t.sendFacts(sends)
 	if err != nil {
@@ -191,7 +204,7 @@ func (t *tx) sendMessages(sends []*send) error {
 		// from before member secrets gets one now.
 		k := keys[nm.SenderID]
 		if k == nil {
-			if k, err = t.senderKey(nm.SenderID, f.senderDeleted, f.senderWrapped); err != nil {
+			if k, err = t.senderKey(nm.SenderID, f.sender); err != nil {
 				return err
 			}
 			keys[nm.SenderID] = k
@@ -228,10 +241,9 @@ func (t *tx) sendMessages(sends []*send) error {
 		published := *msg
 		sd.event = glasshouse.Event{Message: &published, Recipients: recipients}
 	}
-	if err := t.insertMessages(stored, storedTxn, bodies); err != nil {
-		return err
-	}
-	return t.moveConversations(moved)
+	t.insertMessages(stored, storedTxn, bodies)
+	t.moveConversations(moved)
+	return nil
 }
 
 // sendConversation is a conversation that a run of sends sends to.
@@ -251,104 +263,88 @@ type sendFact struct {
 	membersVersion int64
 	friends        bool // in a direct conversation: the sender is the friend of another member
 	repeat         bool // a message of this (conversation, sender, ClientTxnID) is stored
-	senderDeleted  int64
-	senderWrapped  []byte
+	sender         memberKeyRow
 }
 
 // sendChunk is the most rows one statement of a run reads or writes. A
-// chunk is padded to a power of two by repeating its last row, so that
-// each statement has a few forms, each prepared once.
+// statement takes a power of two of them, so that each statement has a few
+// forms, each prepared once: a run of 13 sends is read by statements of 8,
+// 4 and 1 rows, in one round trip on PostgreSQL.
 const sendChunk = 64
+
+// chunks splits n rows into chunks of sendChunk rows or a smaller power
+// of two, largest first.
+func chunks(n int) iter.Seq2[int, int] {
+	return func(yield func(start, end int) bool) {
+		for start := 0; start < n; {
+			size := sendChunk
+			for size > n-start {
+				size /= 2
+			}
+			if !yield(start, start+size) {
+				return
+			}
+			start += size
+		}
+	}
+}
 
 // sendFacts reads what each send needs: nil for a send to a conversation
 // that does not exist.
 func (t *tx) sendFacts(sends []*send) ([]*sendFact, error) {
 	facts := make([]*sendFact, len(sends))
-	for start := 0; start < len(sends); start += sendChunk {
-		chunk := sends[start:min(start+sendChunk, len(sends))]
-		n := padded(len(chunk))
-		args := make([]any, 0, 4*n)
-		for i := range n {
-			j := min(i, len(chunk)-1)
-			nm := chunk[j].nm
+	var stmts []*Statement
+	for start, end := range chunks(len(sends)) {
+		args := make([]any, 0, 4*(end-start))
+		for i, sd := range sends[start:end] {
 			var txn sql.NullString
-			if nm.ClientTxnID != "" {
-				txn = sql.NullString{String: nm.ClientTxnID, Valid: true}
+			if sd.nm.ClientTxnID != "" {
+				txn = sql.NullString{String: sd.nm.ClientTxnID, Valid: true}
 			}
-			args = append(args, start+j, nm.ConversationID, nm.SenderID, txn)
+			args = append(args, start+i, sd.nm.ConversationID, sd.nm.SenderID, txn)
 		}
-		rows, err := t.query(sendFactsQuery[n], args...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
+		stmts = append(stmts, &Statement{Query: sendFactsQuery[end-start], Args: args, Row: func(r interface{ Scan(...any) error }) error {
 			var i int
-			f := &sendFact{}
-			if err := rows.Scan(&i, &f.kind, &f.lastSeq, &f.membersVersion, &f.friends, &f.repeat,
-				&f.senderDeleted, &f.senderWrapped); err != nil {
-				rows.Close()
-				return nil, err
+			f := &sendFact{sender: memberKeyRow{found: true}}
+			if err := r.Scan(&i, &f.kind, &f.lastSeq, &f.membersVersion, &f.friends, &f.repeat,
+				&f.sender.deleted, &f.sender.wrapped); err != nil {
+				return err
 			}
 			facts[i] = f
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, err
-		}
+			return nil
+		}})
+	}
+	if err := t.pipe(stmts...); err != nil {
+		return nil, err
 	}
 	return facts, nil
 }
 
-// insertMessages inserts new messages, with their client transaction ids
-// and sealed bodies.
-func (t *tx) insertMessages(msgs []*glasshouse.Message, txns []sql.NullString, bodies [][]byte) error {
-	for start := 0; start < len(msgs); start += sendChunk {
-		end := min(start+sendChunk, len(msgs))
-		n := padded(end - start)
-		args := make([]any, 0, 8*n)
-		for i := range n {
-			j := min(start+i, end-1)
-			m := msgs[j]
-			args = append(args, m.ID, m.ConversationID, m.Seq, m.SenderID, bodies[j], txns[j], m.ViaPartner, micros(m.CreatedAt))
+// insertMessages queues inserting new messages, with their client
+// transaction ids and sealed bodies.
+func (t *tx) insertMessages(msgs []*glasshouse.Message, txns []sql.NullString, bodies [][]byte) {
+	for start, end := range chunks(len(msgs)) {
+		args := make([]any, 0, 8*(end-start))
+		for i := start; i < end; i++ {
+			m := msgs[i]
+			args = append(args, m.ID, m.ConversationID, m.Seq, m.SenderID, bodies[i], txns[i], m.ViaPartner, micros(m.CreatedAt))
 		}
-		// The padding rows repeat the last one, and insert nothing.
-		got, err := t.affected(insertMessagesQuery[n], args...)
-		if err != nil {
-			return err
-		} else if want := int64(end - start); got != want {
-			return fmt.Errorf("inserted %d messages of %d", got, want)
-		}
+		t.later(&Statement{Query: insertMessagesQuery[end-start], Args: args})
 	}
-	return nil
 }
 
-// moveConversations stores the last_seq and last_activity_at of the
-// conversations sent to. Write transactions run one at a time (see
+// moveConversations queues storing the last_seq and last_activity_at of
+// the conversations sent to. Write transactions run one at a time (see
 // Dialect.SerializeWrites), so the last_seq read before is still the last;
 // the unique (conversation_id, seq) of messages would refuse a clash anyway.
-func (t *tx) moveConversations(convs []*sendConversation) error {
-	for chunk := range slices.Chunk(convs, sendChunk) {
-		n := padded(len(chunk))
-		args := make([]any, 0, 3*n)
-		for i := range n {
-			c := chunk[min(i, len(chunk)-1)]
+func (t *tx) moveConversations(convs []*sendConversation) {
+	for start, end := range chunks(len(convs)) {
+		args := make([]any, 0, 3*(end-start))
+		for _, c := range convs[start:end] {
 			args = append(args, c.id, c.lastSeq, c.lastActivity)
 		}
-		if _, err := t.exec(moveConversationsQuery[n], args...); err != nil {
-			return err
-		}
+		t.later(&Statement{Query: moveConversationsQuery[end-start], Args: args})
 	}
-	return nil
-}
-
-// padded returns the size that a chunk of n rows is padded to.
-func padded(n int) int {
-	p := 1
-	for p < n {
-		p *= 2
-	}
-	return p
 }
 
 // bySize holds a statement's text for each chunk size, 1, 2, 4, …, sendChunk.
@@ -368,26 +364,31 @@ func valuesRows(row string, n int) string {
 }
 
 // The parameters in a VALUES list outside an INSERT are cast to their
-// column's type: PostgreSQL could not tell it otherwise.
+// column's type: PostgreSQL could not tell it otherwise. The facts of a
+// send are scalar subqueries, not EXISTS: PostgreSQL may run an EXISTS over
+// several rows as one hash of the whole table (all the messages), and keep
+// that plan, made while the table was small, as it grows.
 var (
 	sendFactsQuery = forSizes(func(n int) string {
 		return `WITH v (i, conversation_id, sender_id, client_txn_id) AS (VALUES ` +
 			valuesRows(`(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT))`, n) + `)
 		SELECT v.i, c.kind, c.last_seq, c.members_version,
-			CASE WHEN c.kind = '` + glasshouse.Direct + `' THEN EXISTS(SELECT 1 FROM conversation_members o
+			CASE WHEN c.kind = '` + glasshouse.Direct + `' THEN (SELECT 1 FROM conversation_members o
 				JOIN friendships f ON f.member_id = v.sender_id AND f.friend_id = o.member_id
-				WHERE o.conversation_id = v.conversation_id AND o.member_id <> v.sender_id) ELSE FALSE END,
-			EXISTS(SELECT 1 FROM messages m WHERE m.conversation_id = v.conversation_id
-				AND m.sender_id = v.sender_id AND m.client_txn_id = v.client_txn_id),
+				WHERE o.conversation_id = v.conversation_id AND o.member_id <> v.sender_id LIMIT 1) IS NOT NULL
+				ELSE FALSE END,
+			(SELECT 1 FROM messages m WHERE m.conversation_id = v.conversation_id
+				AND m.sender_id = v.sender_id AND m.client_txn_id = v.client_txn_id) IS NOT NULL,
 			s.deleted_at, k.wrapped
 		FROM v JOIN conversations c ON c.id = v.conversation_id
 		JOIN members s ON s.id = v.sender_id
 		LEFT JOIN member_keys k ON k.member_id = v.sender_id`
 	})
+	// The messages are new (sendFacts found no repeat), so a conflict is
+	// an error.
 	insertMessagesQuery = forSizes(func(n int) string {
 		return `INSERT INTO messages (id, conversation_id, seq, sender_id, text, body, client_txn_id, via_partner, created_at)
-		VALUES ` + valuesRows(`(?, ?, ?, ?, '', ?, ?, ?, ?)`, n) + `
-		ON CONFLICT DO NOTHING`
+		VALUES ` + valuesRows(`(?, ?, ?, ?, '', ?, ?, ?, ?)`, n)
 	})
 	moveConversationsQuery = forSizes(func(n int) string {
 		return `WITH v (id, last_seq, last_activity_at) AS (VALUES ` +

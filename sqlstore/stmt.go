@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"sync"
 
 	"github.com/glasshouse/glasshouse"
@@ -104,6 +105,7 @@ type tx struct {
 	pool   *pool
 	sqlTx  *sql.Tx
 	batch  *batch             // of a write; nil for a read
+	pl     *pipeline          // of a write; nil for a read
 	events []glasshouse.Event // published if the operation commits
 }
 
@@ -125,6 +127,9 @@ func (t *tx) stmt(query string) *sql.Stmt {
 }
 
 func (t *tx) exec(query string, args ...any) (sql.Result, error) {
+	if err := t.flush(); err != nil {
+		return nil, err
+	}
 	if st := t.stmt(query); st != nil {
 		return st.ExecContext(t.ctx, args...)
 	}
@@ -132,17 +137,37 @@ func (t *tx) exec(query string, args ...any) (sql.Result, error) {
 }
 
 func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
+	if err := t.flush(); err != nil {
+		return nil, err
+	}
 	if st := t.stmt(query); st != nil {
 		return st.QueryContext(t.ctx, args...)
 	}
 	return t.conn().QueryContext(t.ctx, t.pool.rebind(query), args...)
 }
 
-func (t *tx) queryRow(query string, args ...any) *sql.Row {
-	if st := t.stmt(query); st != nil {
-		return st.QueryRowContext(t.ctx, args...)
+func (t *tx) queryRow(query string, args ...any) row {
+	if err := t.flush(); err != nil {
+		return row{err: err}
 	}
-	return t.conn().QueryRowContext(t.ctx, t.pool.rebind(query), args...)
+	if st := t.stmt(query); st != nil {
+		return row{Row: st.QueryRowContext(t.ctx, args...)}
+	}
+	return row{Row: t.conn().QueryRowContext(t.ctx, t.pool.rebind(query), args...)}
+}
+
+// row is the result of queryRow: a *sql.Row, or the error of the queued
+// statements that had to run before it.
+type row struct {
+	*sql.Row
+	err error
+}
+
+func (r row) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	return r.Row.Scan(dest...)
 }
 
 // querier is what *sql.DB and *sql.Tx have in common.
@@ -208,3 +233,109 @@ func column[T any](t *tx, query string, args ...any) ([]T, error) {
 
 // publish queues ev for publication once the operation has committed.
 func (t *tx) publish(ev glasshouse.Event) { t.events = append(t.events, ev) }
+
+// A write transaction's statements can wait, and run with the next one in
+// one round trip where the database pipelines them (see Dialect.Pipeline):
+// later queues a statement that nothing waits for (a savepoint, the lock of
+// a batch, the writes of sends), pipe runs the queued ones and its own
+// together, and every other statement (exec, query, queryRow) runs the
+// queued ones first. On PostgreSQL each round trip, not the work, is what a
+// statement mostly costs.
+
+// Statement is one statement of a pipeline.
+type Statement struct {
+	Query string // in the database's placeholders (see Dialect.Rebind)
+	Args  []any
+	// Row, if set, is called with each row of the result. An error it
+	// returns is the pipeline's, but the statements after it may have run.
+	Row func(row interface{ Scan(dest ...any) error }) error
+	// RowsAffected is set, once the statement has run, to the number of
+	// rows it changed; Err, if it failed, to its error.
+	RowsAffected int64
+	Err          error
+}
+
+// pipeline holds a write transaction's queued statements.
+type pipeline struct {
+	conn    *sql.Conn // the transaction's, for Dialect.Pipeline
+	pending []*Statement
+}
+
+// later queues st to run before t's next statement. Its query has ?
+// placeholders. An error of st is the error of the statement that runs it.
+func (t *tx) later(st *Statement) {
+	t.pl.pending = append(t.pl.pending, st)
+}
+
+// unqueue takes st back, with the statements queued after it, if it has
+// not run yet, and reports whether it had not.
+func (t *tx) unqueue(st *Statement) bool {
+	p := t.pl
+	i := slices.Index(p.pending, st)
+	if i < 0 {
+		return false
+	}
+	clear(p.pending[i:])
+	p.pending = p.pending[:i]
+	return true
+}
+
+// queuedLast reports whether st is the last statement queued.
+func (t *tx) queuedLast(st *Statement) bool {
+	p := t.pl
+	return len(p.pending) > 0 && p.pending[len(p.pending)-1] == st
+}
+
+// flush runs the queued statements.
+func (t *tx) flush() error {
+	if t.pl == nil || len(t.pl.pending) == 0 {
+		return nil
+	}
+	return t.pipe()
+}
+
+// pipe runs the queued statements and then stmts, whose queries have ?
+// placeholders, in order, in one round trip where the dialect can, and
+// returns the error of the first one that fails: those after it do not run,
+// and the transaction needs rolling back to a savepoint from before it.
+func (t *tx) pipe(stmts ...*Statement) error {
+	all := append(t.pl.pending, stmts...)
+	t.pl.pending = nil
+	if run := t.s.dialect.Pipeline; run != nil && len(all) > 1 {
+		rebound := make([]*Statement, len(all))
+		for i, st := range all {
+			rebound[i] = &Statement{Query: t.pool.rebind(st.Query), Args: st.Args, Row: st.Row}
+		}
+		err := t.pl.conn.Raw(func(driverConn any) error { return run(t.ctx, driverConn, rebound) })
+		for i, st := range all {
+			st.RowsAffected, st.Err = rebound[i].RowsAffected, rebound[i].Err
+		}
+		return err
+	}
+	for _, st := range all {
+		if st.Err = t.run(st); st.Err != nil {
+			return st.Err
+		}
+	}
+	return nil
+}
+
+// run runs one statement of a pipeline on its own.
+func (t *tx) run(st *Statement) error {
+	if st.Row == nil {
+		n, err := t.affected(st.Query, st.Args...)
+		st.RowsAffected = n
+		return err
+	}
+	rows, err := t.query(st.Query, st.Args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := st.Row(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
