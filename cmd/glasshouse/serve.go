@@ -579,13 +579,13 @@ func openExisting(ctx context.Context, l storeLocation) (*sqlstore.Store, error)
 	if err != nil {
 		abs = l.data
 	}
-	if st, err := os.Stat(l.data); err != nil || !st.IsDir() {
-		return nil, fmt.Errorf("no data folder at %s: pass --data (or set GLASSHOUSE_DATA) to the folder 'glasshouse serve' uses", abs)
-	}
-	if _, err := os.Stat(l.storageKeyPath()); err != nil {
-		if l.storageKey != "" {
+	if l.storageKey != "" {
+		if _, err := os.Stat(l.storageKey); err != nil {
 			return nil, fmt.Errorf("no storage key at %s: pass --storage-key-file as 'glasshouse serve' has it", l.storageKey)
 		}
+	} else if st, err := os.Stat(l.data); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("no data folder at %s: pass --data (or set GLASSHOUSE_DATA) to the folder 'glasshouse serve' uses", abs)
+	} else if _, err := os.Stat(l.storageKeyPath()); err != nil {
 		return nil, fmt.Errorf("%s is not a glasshouse data folder (it has no %s): pass --data (or set GLASSHOUSE_DATA) to the folder 'glasshouse serve' uses", abs, storageKeyFile)
 	}
 	if isSQLite(l.db) {
