@@ -128,15 +128,11 @@ func (s *Store) commit(batch []*op) {
 // is left in op.err; the returned error means nothing was committed.
 func (s *Store) runBatch(ops []*op) error {
 	ctx := context.Background()
-	conn, err := s.writer.db.Conn(ctx)
+	conn, sqlTx, err := begin(ctx, s.writer.db, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer conn.Close()
-	sqlTx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
 	defer sqlTx.Rollback()
 	b := &batch{}
 	bt := &tx{ctx: ctx, s: s, pool: s.writer, sqlTx: sqlTx, batch: b, pl: &pipeline{conn: conn}}

@@ -382,37 +382,45 @@ func (t *tx) message(query string, args ...any) (*glasshouse.Message, error) {
 // messages runs a query for rows of messageColumns and returns their
 // messages.
 func (t *tx) messages(query string, args ...any) ([]*glasshouse.Message, error) {
-	msgs, bodies, err := t.scanMessages(query, args...)
-	if err != nil {
+	var rows messageRows
+	if err := t.pipe(rows.statement(query, args...)); err != nil {
 		return nil, err
 	}
-	// Unsealing may query: only once the rows are closed, since a
-	// connection runs one query at a time.
+	return rows.open(t)
+}
+
+// messageRows are the rows of messageColumns that a statement read.
+type messageRows struct {
+	msgs   []*glasshouse.Message
+	bodies [][]byte
+}
+
+// statement returns a Statement that reads the rows of query into mr.
+func (mr *messageRows) statement(query string, args ...any) *Statement {
+	return &Statement{Query: query, Args: args, Row: func(r interface{ Scan(...any) error }) error {
+		m, body, err := scanMessage(r)
+		if err != nil {
+			return err
+		}
+		mr.msgs = append(mr.msgs, m)
+		mr.bodies = append(mr.bodies, body)
+		return nil
+	}}
+}
+
+// open returns the messages read, unsealed. Unsealing may query: only once
+// the rows are closed, since a connection runs one query at a time.
+func (mr *messageRows) open(t *tx) ([]*glasshouse.Message, error) {
+	msgs := mr.msgs
+	if msgs == nil {
+		msgs = []*glasshouse.Message{}
+	}
 	for i, m := range msgs {
-		if err := t.unseal(m, bodies[i]); err != nil {
+		if err := t.unseal(m, mr.bodies[i]); err != nil {
 			return nil, err
 		}
 	}
 	return msgs, nil
-}
-
-func (t *tx) scanMessages(query string, args ...any) ([]*glasshouse.Message, [][]byte, error) {
-	rows, err := t.query(query, args...)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer rows.Close()
-	msgs := []*glasshouse.Message{}
-	var bodies [][]byte
-	for rows.Next() {
-		m, body, err := scanMessage(rows)
-		if err != nil {
-			return nil, nil, err
-		}
-		msgs = append(msgs, m)
-		bodies = append(bodies, body)
-	}
-	return msgs, bodies, rows.Err()
 }
 
 // Messages returns one page of a conversation's history.
@@ -438,12 +446,6 @@ func (t *tx) messagePage(q glasshouse.MessageQuery) (*glasshouse.MessagePage, er
 		limit = glasshouse.DefaultPageSize
 	}
 	page := &glasshouse.MessagePage{}
-	if ok, err := t.exists(`SELECT EXISTS(SELECT 1 FROM conversation_members WHERE member_id = ? AND conversation_id = ?)`,
-		q.MemberID, q.ConversationID); err != nil {
-		return nil, err
-	} else if !ok {
-		return nil, errNoConversation()
-	}
 	query := `SELECT ` + messageColumns + ` FROM messages m JOIN members s ON s.id = m.sender_id
 		WHERE m.conversation_id = ? AND ` + visible
 	var cursor int64
@@ -457,8 +459,19 @@ func (t *tx) messagePage(q glasshouse.MessageQuery) (*glasshouse.MessagePage, er
 			cursor = math.MaxInt64
 		}
 	}
-	// One more than asked tells whether there is a next page.
-	msgs, err := t.messages(query, q.ConversationID, q.MemberID, q.MemberID, cursor, limit+1)
+	// The membership and the page in one round trip (see tx.pipe); one
+	// more message than asked tells whether there is a next page.
+	var member bool
+	var rows messageRows
+	err := t.pipe(&Statement{Query: `SELECT EXISTS(SELECT 1 FROM conversation_members WHERE member_id = ? AND conversation_id = ?)`,
+		Args: []any{q.MemberID, q.ConversationID}, Row: func(r interface{ Scan(...any) error }) error { return r.Scan(&member) }},
+		rows.statement(query, q.ConversationID, q.MemberID, q.MemberID, cursor, limit+1))
+	if err != nil {
+		return nil, err
+	} else if !member {
+		return nil, errNoConversation()
+	}
+	msgs, err := rows.open(t)
 	if err != nil {
 		return nil, err
 	}

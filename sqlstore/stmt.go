@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"slices"
 	"sync"
@@ -255,7 +256,27 @@ type Statement struct {
 	Err          error
 }
 
-// pipeline holds a write transaction's queued statements.
+// begin starts a transaction on a connection of db held for it, for
+// pipe, retrying on a broken connection as db.BeginTx does. The caller
+// closes conn once the transaction has ended.
+func begin(ctx context.Context, db *sql.DB, opts *sql.TxOptions) (conn *sql.Conn, sqlTx *sql.Tx, err error) {
+	for range 3 {
+		if conn, err = db.Conn(ctx); err != nil {
+			return nil, nil, err
+		}
+		if sqlTx, err = conn.BeginTx(ctx, opts); err == nil {
+			return conn, sqlTx, nil
+		}
+		conn.Close() // a broken connection is discarded
+		if !errors.Is(err, driver.ErrBadConn) {
+			break
+		}
+	}
+	return nil, nil, err
+}
+
+// pipeline holds a transaction's queued statements. A read transaction
+// has one for pipe, and queues nothing.
 type pipeline struct {
 	conn    *sql.Conn // the transaction's, for Dialect.Pipeline
 	pending []*Statement
@@ -299,9 +320,12 @@ func (t *tx) flush() error {
 // returns the error of the first one that fails: those after it do not run,
 // and the transaction needs rolling back to a savepoint from before it.
 func (t *tx) pipe(stmts ...*Statement) error {
-	all := append(t.pl.pending, stmts...)
-	t.pl.pending = nil
-	if run := t.s.dialect.Pipeline; run != nil && len(all) > 1 {
+	all := stmts
+	if t.pl != nil {
+		all = append(t.pl.pending, stmts...)
+		t.pl.pending = nil
+	}
+	if run := t.s.dialect.Pipeline; run != nil && t.pl != nil && len(all) > 1 {
 		rebound := make([]*Statement, len(all))
 		for i, st := range all {
 			rebound[i] = &Statement{Query: t.pool.rebind(st.Query), Args: st.Args, Row: st.Row}

@@ -206,13 +206,14 @@ func (s *Store) now() time.Time { return fromMicros(micros(s.cfg.Now())) }
 // every query of fn sees the same snapshot.
 func (s *Store) view(ctx context.Context, fn func(t *tx) error) error {
 	opts := s.dialect.ReadTx
-	sqlTx, err := s.reader.db.BeginTx(ctx, &opts)
+	conn, sqlTx, err := begin(ctx, s.reader.db, &opts)
 	if err != nil {
 		return fmt.Errorf("begin read: %w", err)
 	}
 	defer s.reader.prepareMissed()
+	defer conn.Close()
 	defer sqlTx.Rollback()
-	if err := fn(&tx{ctx: ctx, s: s, pool: s.reader, sqlTx: sqlTx}); err != nil {
+	if err := fn(&tx{ctx: ctx, s: s, pool: s.reader, sqlTx: sqlTx, pl: &pipeline{conn: conn}}); err != nil {
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
