@@ -294,6 +294,7 @@ type benchResult struct {
 	send      []time.Duration
 	local     []time.Duration // delivered to a listener on the sender's node
 	cross     []time.Duration // delivered to a listener on another node
+	hop       []time.Duration // a message's arrival on another node's listener minus its first on one of the sender's node
 	delivery  []benchDelivery // one per listener
 	resumes   int
 	cpu       *benchCPU // nil without started nodes
@@ -316,6 +317,10 @@ func (r benchResult) print(w io.Writer, name string, cl *benchCluster) error {
 	resumed := ""
 	if r.resumes > 0 {
 		resumed = fmt.Sprintf(", after %d reconnection(s) with the cursor (fell behind)", r.resumes)
+	}
+	if len(r.hop) > 0 {
+		fmt.Fprintf(w, "  cross-node hop p50 %s, p99 %s: a message's arrival on a listener of another node minus its first arrival on a listener of the sender's node\n",
+			pct(r.hop, 50), pct(r.hop, 99))
 	}
 	if len(bad) == 0 {
 		fmt.Fprintf(w, "  every listener (%d) got every acknowledged message once, in order%s\n", r.listeners, resumed)
@@ -529,8 +534,20 @@ func (w *benchWorld) run(ctx context.Context, cl *benchCluster, n int, d time.Du
 		res.cpu = after.since(before)
 	}
 	stopListening()
-	for j, l := range ls {
+	// firstLocal is when each message first reached a listener on its
+	// sender's node, for the cross-node hop.
+	firstLocal := map[int64]time.Duration{}
+	for _, l := range ls {
 		<-l.done
+		for _, r := range l.recv {
+			if i, _, ok := parseBenchTxn(runID, r.txn); ok && w.senderNode(i) == l.node {
+				if t, seen := firstLocal[r.id]; !seen || r.at < t {
+					firstLocal[r.id] = r.at
+				}
+			}
+		}
+	}
+	for j, l := range ls {
 		res.delivery = append(res.delivery, checkDelivery(l.recv, ack))
 		res.resumes += l.resumes
 		if l.err != nil {
@@ -551,6 +568,9 @@ func (w *benchWorld) run(ctx context.Context, cl *benchCluster, n int, d time.Du
 				res.local = append(res.local, r.at-t0)
 			} else {
 				res.cross = append(res.cross, r.at-t0)
+				if t, ok := firstLocal[r.id]; ok {
+					res.hop = append(res.hop, r.at-t)
+				}
 			}
 		}
 	}

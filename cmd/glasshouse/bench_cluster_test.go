@@ -55,6 +55,9 @@ func TestBenchCluster(t *testing.T) {
 	if n := strings.Count(text, "every listener (2) got every acknowledged message once, in order"); n != 2 {
 		t.Errorf("completeness confirmed for %d runs; want 2", n)
 	}
+	if n := strings.Count(text, "  cross-node hop p50 "); n != 2 {
+		t.Errorf("cross-node hop reported for %d runs; want 2", n)
+	}
 	if n := strings.Count(text, "CPU µs per message: nodes "); n != 2 {
 		t.Errorf("CPU reported for %d runs; want 2", n)
 	}
