@@ -81,6 +81,12 @@ func dsn(path string, readOnly bool) string {
 		// connection checkpoint), so that commits do not pay for it.
 		add("_pragma=wal_autocheckpoint(0)")
 		add("_txlock=immediate")
+		// The writer runs each operation, and each run of sends, under a
+		// savepoint, whose journal of the pages it changes spills to a
+		// temporary file past a few dozen KiB: a write system call for
+		// each page changed after that. In memory it stays as large as
+		// the operation's changes.
+		add("_pragma=temp_store(MEMORY)")
 	}
 	return b.String()
 }
