@@ -55,6 +55,17 @@ type LogPosition struct {
 	Index   uint64
 }
 
+// FeederLock is a hold on the deployment's feeder lock.
+type FeederLock interface {
+	// Held reports whether the lock is still this holder's. A database
+	// restart or a cut connection frees it without the holder's knowing,
+	// and another node may then take it: a feeder that does not stop at
+	// once would append to the log beside the other.
+	Held(ctx context.Context) bool
+	// Release frees the lock; it is safe to call more than once.
+	Release()
+}
+
 // AccessStore keeps access records and the outbox of their log entries.
 //
 // The feeder (accesslog.Feeder, through accesslog.StoreOutbox) is the only
@@ -101,10 +112,10 @@ type AccessStore interface {
 	LogSize(ctx context.Context) (uint64, error)
 	// LockFeeder takes the deployment's feeder lock without waiting: ok
 	// is false while another holder (a node of the same deployment) has
-	// it. The holder keeps it until release, or until its process ends.
-	// Only the holder runs the feeder, so that exactly one appends to the
-	// log.
-	LockFeeder(ctx context.Context) (release func(), ok bool, err error)
+	// it. The holder keeps it until Release, until its process ends, or
+	// until the database frees it (see FeederLock.Held). Only the holder
+	// runs the feeder, so that exactly one appends to the log.
+	LockFeeder(ctx context.Context) (lock FeederLock, ok bool, err error)
 	// EventLogIndex returns the log index of the event's entry, with
 	// integrated false while it waits in the outbox. ENOTFOUND when no
 	// access record has that event id.

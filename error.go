@@ -1,8 +1,11 @@
 package glasshouse
 
 import (
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"net"
+	"strings"
 )
 
 // Error codes. Each maps to exactly one HTTP status in the web package.
@@ -35,15 +38,42 @@ func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// ErrorCode returns the code of err's *Error, "" for nil, or EINTERNAL.
+// ErrorCode returns the code of err's *Error, "" for nil, EUNAVAILABLE for
+// an error that says the database does not answer (Unavailable), or
+// EINTERNAL.
 func ErrorCode(err error) string {
 	var e *Error
 	if err == nil {
 		return ""
 	} else if errors.As(err, &e) {
 		return e.Code
+	} else if Unavailable(err) {
+		return EUNAVAILABLE
 	}
 	return EINTERNAL
+}
+
+// unavailableMessage is what a user is told of an Unavailable error.
+const unavailableMessage = "The service cannot reach its database at the moment; try again shortly."
+
+// Unavailable reports whether err says that the database (or another
+// server a request needs) does not answer now: a connection refused or
+// cut, or a PostgreSQL server shutting down or starting up (SQLSTATE
+// class 08, 57P01-57P03). Such a request is to be retried, so it is
+// answered 503, not 500.
+func Unavailable(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) || errors.Is(err, driver.ErrBadConn) {
+		return true
+	}
+	var st interface{ SQLState() string }
+	if errors.As(err, &st) {
+		switch s := st.SQLState(); {
+		case strings.HasPrefix(s, "08"), s == "57P01", s == "57P02", s == "57P03":
+			return true
+		}
+	}
+	return false
 }
 
 // ErrorMessage returns the human message of err's *Error, or a generic text
@@ -54,6 +84,8 @@ func ErrorMessage(err error) string {
 		return ""
 	} else if errors.As(err, &e) {
 		return e.Message
+	} else if Unavailable(err) {
+		return unavailableMessage
 	}
 	return "Internal error."
 }

@@ -88,6 +88,11 @@ func NewProblem(log *slog.Logger, r *http.Request, err error) Problem {
 	var re *RetryError
 	if errors.As(err, &re) {
 		p.RetryAfter = re.After
+	} else if glasshouse.Unavailable(err) {
+		// The database does not answer: the operator needs the cause,
+		// the client a moment's wait.
+		log.WarnContext(r.Context(), "database unavailable", "method", r.Method, "route", r.Pattern, "err", err)
+		p.RetryAfter = time.Second
 	}
 	return p
 }

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"sync"
@@ -144,17 +145,42 @@ func TestNodesOneFeeder(t *testing.T) {
 		t.Cleanup(func() { s.Close() })
 		nodes[i] = s
 	}
-	release, ok, err := nodes[0].LockFeeder(ctx)
+	lock, ok, err := nodes[0].LockFeeder(ctx)
 	if err != nil || !ok {
 		t.Fatalf("node 0 LockFeeder = %v, %v; want the lock", ok, err)
 	}
 	if _, ok, err := nodes[1].LockFeeder(ctx); err != nil || ok {
 		t.Fatalf("node 1 LockFeeder while node 0 holds it = %v, %v; want refused", ok, err)
 	}
-	release()
-	release1, ok, err := nodes[1].LockFeeder(ctx)
+	lock.Release()
+	lock1, ok, err := nodes[1].LockFeeder(ctx)
 	if err != nil || !ok {
 		t.Fatalf("node 1 LockFeeder after node 0 released = %v, %v; want the lock", ok, err)
 	}
-	release1()
+
+	// The server ends the holder's connection (as a restart would): the
+	// lock is free for node 0, and node 1 learns that it lost it.
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks
+		WHERE locktype = 'advisory' AND (classid::bigint << 32 | objid::bigint) = `+postgres.FeederLock); err != nil {
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(time.Minute); lock1.Held(ctx); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("node 1 still holds the feeder lock a minute after its connection ended")
+		}
+	}
+	lock0, ok, err := nodes[0].LockFeeder(ctx)
+	if err != nil || !ok {
+		t.Fatalf("node 0 LockFeeder after node 1's connection ended = %v, %v; want the lock", ok, err)
+	}
+	if lock1.Held(ctx) {
+		t.Error("node 1 holds the lock again")
+	}
+	lock1.Release()
+	lock0.Release()
 }

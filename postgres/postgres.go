@@ -23,8 +23,8 @@ var Dialect = sqlstore.Dialect{
 	IsUniqueViolation: isUniqueViolation,
 	SerializeWrites:   true,
 	LockMigrations:    `SELECT pg_advisory_xact_lock(` + migrationLock + `)`,
-	TryLockFeeder:     `SELECT pg_try_advisory_lock(` + feederLock + `)`,
-	UnlockFeeder:      `SELECT pg_advisory_unlock(` + feederLock + `)`,
+	TryLockFeeder:     `SELECT pg_try_advisory_lock(` + FeederLock + `)`,
+	UnlockFeeder:      `SELECT pg_advisory_unlock(` + FeederLock + `)`,
 	TryLockNode:       `SELECT pg_try_advisory_lock(` + nodeLock + `)`,
 	TryLockNodeShared: `SELECT pg_try_advisory_lock_shared(` + nodeLock + `)`,
 	UnlockNode:        `SELECT pg_advisory_unlock_all()`, // on the lock's own connection
@@ -44,9 +44,9 @@ func mustSub(fsys fs.FS, dir string) fs.FS {
 // migrationLock is the advisory lock key that migrations take ("glasshse").
 const migrationLock = "7452438631876686693"
 
-// feederLock is the advisory lock key of the deployment's one feeder
+// FeederLock is the advisory lock key of the deployment's one feeder
 // ("glassfdr").
-const feederLock = "7452438631876551794"
+const FeederLock = "7452438631876551794"
 
 // nodeLock is the advisory lock key that every serving node holds, shared
 // with NATS and alone without ("glassnod"); see sqlstore.Store.LockNode.

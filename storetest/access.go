@@ -558,20 +558,23 @@ func testRecordRead(t *testing.T, s glasshouse.Store) {
 }
 
 func testLockFeeder(t *testing.T, s glasshouse.Store) {
-	release, ok, err := s.LockFeeder(t.Context())
+	lock, ok, err := s.LockFeeder(t.Context())
 	if err != nil || !ok {
 		t.Fatalf("first LockFeeder = %v, %v; want the lock", ok, err)
+	}
+	if !lock.Held(t.Context()) {
+		t.Fatal("a lock just taken is not held")
 	}
 	if _, ok, err := s.LockFeeder(t.Context()); err != nil || ok {
 		t.Fatalf("LockFeeder while held = %v, %v; want refused", ok, err)
 	}
-	release()
-	release() // harmless
+	lock.Release()
+	lock.Release() // harmless
 	again, ok, err := s.LockFeeder(t.Context())
 	if err != nil || !ok {
 		t.Fatalf("LockFeeder after release = %v, %v; want the lock", ok, err)
 	}
-	again()
+	again.Release()
 }
 
 // A request that raced the deletion of its member's account gets no

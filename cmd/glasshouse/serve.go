@@ -407,8 +407,12 @@ func (m *Main) mountPages(kit *ui.Kit, key []byte, perAccount *ratelimit.Limiter
 }
 
 // feederStandby is how often a node without the feeder lock tries to take
-// it over.
-const feederStandby = 5 * time.Second
+// it over; feederLockCheck how often the feeder makes sure it still holds
+// it.
+const (
+	feederStandby   = 5 * time.Second
+	feederLockCheck = time.Second
+)
 
 // startFeeder runs the deployment's one feeder while this node holds the
 // store's feeder lock. The first try is made now, so that a single node
@@ -417,60 +421,95 @@ const feederStandby = 5 * time.Second
 func (m *Main) startFeeder(cfg accesslog.FeederConfig) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	m.stopFeeder, m.feederDone = cancel, make(chan error, 1)
-	release, ok, err := m.Store.LockFeeder(ctx)
+	lock, ok, err := m.Store.LockFeeder(ctx)
 	if err != nil {
 		cancel()
 		return fmt.Errorf("access log: %w", err)
 	}
-	open := func(release func()) (*accesslog.Feeder, error) {
-		f, err := accesslog.NewFeeder(ctx, cfg)
-		if err != nil {
-			release()
-			return nil, fmt.Errorf("access log: %w", err)
-		}
-		return f, nil
-	}
 	var f *accesslog.Feeder
 	if ok {
-		if f, err = open(release); err != nil {
+		if f, err = accesslog.NewFeeder(ctx, cfg); err != nil {
+			lock.Release()
 			cancel()
-			return err
+			return fmt.Errorf("access log: %w", err)
 		}
 		m.Feeder = f
-		m.feeder.Store(f)
 	} else {
 		cfg.Logger.Info("another node runs the transparency log feeder; standing by")
 	}
-	go func() {
+	go func() { m.feederDone <- m.feed(ctx, cfg, lock, f) }()
+	return nil
+}
+
+// errFeederLockLost ends a feeder whose lock the database freed.
+var errFeederLockLost = errors.New("the feeder lock was lost (the database restarted, or the lock's connection broke)")
+
+// feed runs the feeder f under lock (nil for none yet) and, whenever this
+// node does not hold the lock, stands by to take it, until ctx ends. A
+// feeder stops as soon as its lock is found lost, before another node can
+// take it over: two feeders would append to one log side by side.
+func (m *Main) feed(ctx context.Context, cfg accesslog.FeederConfig, lock glasshouse.FeederLock, f *accesslog.Feeder) error {
+	for {
 		for f == nil {
 			select {
 			case <-ctx.Done():
-				m.feederDone <- nil
-				return
+				return nil
 			case <-time.After(feederStandby):
 			}
-			if release, ok, err = m.Store.LockFeeder(ctx); err != nil {
+			var ok bool
+			var err error
+			if lock, ok, err = m.Store.LockFeeder(ctx); err != nil {
 				cfg.Logger.Warn("feeder lock", "err", err)
 			} else if ok {
-				if f, err = open(release); err != nil {
+				if f, err = accesslog.NewFeeder(ctx, cfg); err != nil {
 					cfg.Logger.Error("feeder", "err", err)
-					f = nil
+					lock.Release()
 				} else {
 					cfg.Logger.Info("took over the transparency log feeder")
-					m.feeder.Store(f)
 				}
 			}
 		}
-		err := f.Run(ctx)
-		// Requests are done: close the log, then let another node feed.
-		// What is still in the outbox is appended at the next start.
+		m.feeder.Store(f)
+		err := runHeld(ctx, f, lock)
+		m.feeder.Store(nil)
+		// Requests are done, or the lock is gone: close the log, then let
+		// another node feed. What is still in the outbox is appended by
+		// the next feeder.
 		closeCtx, cancelClose := context.WithTimeout(context.Background(), 10*time.Second)
 		err = errors.Join(err, f.Close(closeCtx))
 		cancelClose()
-		release()
-		m.feederDone <- err
-	}()
-	return nil
+		lock.Release()
+		if ctx.Err() != nil {
+			return err
+		}
+		cfg.Logger.Error("transparency log feeder stopped; standing by to take it again", "err", err)
+		f = nil
+	}
+}
+
+// runHeld runs f until ctx ends or lock is found lost.
+func runHeld(ctx context.Context, f *accesslog.Feeder, lock glasshouse.FeederLock) error {
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- f.Run(runCtx) }()
+	tick := time.NewTicker(feederLockCheck)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-tick.C:
+			checkCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			held := lock.Held(checkCtx)
+			cancel()
+			if !held && ctx.Err() == nil {
+				stop()
+				<-done
+				return errFeederLockLost
+			}
+		}
+	}
 }
 
 // notifyFeeder wakes this node's feeder, if it runs one; other nodes'
