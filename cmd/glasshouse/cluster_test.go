@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -17,8 +16,8 @@ import (
 	"time"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/internal/natstest"
 	"github.com/glasshouse/glasshouse/postgres/pgtest"
-	"github.com/nats-io/nats-server/v2/server"
 )
 
 // clusterPostgres returns a new PostgreSQL database for a cluster test:
@@ -30,47 +29,6 @@ func clusterPostgres(t *testing.T) string {
 	}
 	return pgtest.URL(t)
 }
-
-// natsServer is a real nats-server run in this process on loopback.
-type natsServer struct {
-	tb   testing.TB
-	port int // -1 until first started
-	srv  *server.Server
-}
-
-// startNATS runs a NATS server on a free port, shut down when tb ends.
-func startNATS(tb testing.TB) *natsServer {
-	tb.Helper()
-	n := &natsServer{tb: tb, port: -1}
-	n.start()
-	n.port = n.srv.Addr().(*net.TCPAddr).Port
-	tb.Cleanup(n.stop)
-	return n
-}
-
-// start (re)starts the server, on the same port once it has one.
-func (n *natsServer) start() {
-	n.tb.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: n.port, NoLog: true, NoSigs: true})
-	if err != nil {
-		n.tb.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(streamDeadline) {
-		n.tb.Fatal("nats-server did not start")
-	}
-	n.srv = srv
-}
-
-func (n *natsServer) stop() {
-	if n.srv != nil {
-		n.srv.Shutdown()
-		n.srv.WaitForShutdown()
-		n.srv = nil
-	}
-}
-
-func (n *natsServer) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.port) }
 
 // startNode runs one node of a deployment: data folder, database and NATS
 // as given ("" for none), the rest as adjust sets it. It returns Run's
@@ -209,10 +167,10 @@ func messageIDs(ms []*glasshouse.Message) []int64 {
 // reconnects to the other node resumes from its cursor.
 func TestClusterCrossNodeDelivery(t *testing.T) {
 	db := clusterPostgres(t)
-	nats := startNATS(t)
+	nats := natstest.Start(t)
 	data := t.TempDir() // shared, as the log and storage key must be
-	a := mustStartNode(t, data, db, nats.url())
-	b := mustStartNode(t, data, db, nats.url())
+	a := mustStartNode(t, data, db, nats.URL())
+	b := mustStartNode(t, data, db, nats.URL())
 	wa, wb := newTestWorld(t, a.URL()), newTestWorld(t, b.URL())
 
 	alice, carol := wa.member("alice"), wa.member("carol")
@@ -307,7 +265,7 @@ func TestClusterCrossNodeDelivery(t *testing.T) {
 		}
 		return h.Status
 	}
-	nats.stop()
+	nats.Stop()
 	for end := time.Now().Add(streamDeadline); health(b) != "degraded"; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(end) {
 			t.Fatal("node B's /healthz does not say it runs without NATS")
@@ -318,7 +276,7 @@ func TestClusterCrossNodeDelivery(t *testing.T) {
 		down = append(down, wa.send(alice, direct.ID, fmt.Sprint("NATS down ", k), fmt.Sprint("down-", k)))
 	}
 	check("bob's WebSocket on node B while NATS is down", bobWS, messageIDs(append(more, down...)))
-	nats.start()
+	nats.Restart()
 	for end := time.Now().Add(streamDeadline); !connected(a) || !connected(b); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(end) {
 			t.Fatal("the nodes did not reconnect to NATS")
@@ -341,7 +299,7 @@ func TestClusterCrossNodeDelivery(t *testing.T) {
 // and says why.
 func TestClusterRefusesNodesWithoutNATS(t *testing.T) {
 	db := clusterPostgres(t)
-	natsURL := startNATS(t).url()
+	natsURL := natstest.Start(t).URL()
 	data := t.TempDir()
 
 	// refused starts a node that must be refused with want.

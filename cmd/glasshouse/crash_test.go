@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/glasshouse/glasshouse/accesslog"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // TestCrashLog: under concurrent partner load the server is killed with
@@ -141,13 +143,24 @@ func TestCrashLog(t *testing.T) {
 	}
 
 	// Sequenced entries reach a published checkpoint within seconds.
+	cp := mustLogHolds(t, base, client, verifier, receipts, index)
+	t.Logf("%d receipts, %d entries (requests in flight at a kill may be logged without a response)", len(receipts), cp.Size)
+}
+
+// mustLogHolds waits until a published checkpoint of the log at base
+// covers every receipted entry (index: where the receipt endpoint says
+// each is), runs `audit verify` on it, and checks that the log holds each
+// receipted entry once, at its index, as its receipt says. It returns the
+// checkpoint.
+func mustLogHolds(t *testing.T, base string, client *http.Client, verifier note.Verifier, receipts map[accesslog.EventID]*accesslog.Receipt, index map[accesslog.EventID]uint64) *accesslog.Checkpoint {
+	t.Helper()
 	var last uint64
 	for _, i := range index {
 		last = max(last, i)
 	}
 	remote := accesslog.NewRemote(base, client)
 	var cp *accesslog.Checkpoint
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	for end := time.Now().Add(streamDeadline); ; time.Sleep(100 * time.Millisecond) {
 		raw, err := remote.ReadCheckpoint(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -157,13 +170,12 @@ func TestCrashLog(t *testing.T) {
 		}
 		if cp.Size > last {
 			break
-		} else if time.Now().After(deadline) {
-			t.Fatalf("checkpoint size %d does not reach index %d", cp.Size, last)
+		} else if time.Now().After(end) {
+			t.Fatalf("the checkpoint's size %d does not reach index %d", cp.Size, last)
 		}
 	}
-	// The log verifies, and holds each receipted entry exactly once.
-	if _, err := runCLI(t, "audit", "verify", base, "--state", t.TempDir()+"/state.json"); err != nil {
-		t.Fatal(err)
+	if out, err := runCLI(t, "audit", "verify", base, "--state", filepath.Join(t.TempDir(), "state.json")); err != nil {
+		t.Fatalf("audit verify: %v\n%s", err, out)
 	}
 	seen := map[accesslog.EventID]uint64{}
 	for i := range cp.Size {
@@ -176,12 +188,12 @@ func TestCrashLog(t *testing.T) {
 			t.Fatalf("entry %d: %v", i, err)
 		}
 		if j, dup := seen[e.EventID]; dup {
-			t.Fatalf("event %s at %d and %d", e.EventID, j, i)
+			t.Errorf("the log holds event %s twice, at %d and %d", e.EventID, j, i)
 		}
 		seen[e.EventID] = i
 		if r, ok := receipts[e.EventID]; ok {
 			if index[e.EventID] != i {
-				t.Errorf("event %s: receipt endpoint says %d, log has it at %d", e.EventID, index[e.EventID], i)
+				t.Errorf("event %s: the receipt endpoint says index %d, the log has it at %d", e.EventID, index[e.EventID], i)
 			}
 			if err := r.Check(b); err != nil {
 				t.Errorf("event %s: %v", e.EventID, err)
@@ -193,5 +205,5 @@ func TestCrashLog(t *testing.T) {
 			t.Errorf("receipted event %s is not in the log", id)
 		}
 	}
-	t.Logf("%d receipts, %d entries (requests in flight at a kill may be logged without a response)", len(receipts), cp.Size)
+	return cp
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -28,6 +27,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/accesslog"
+	"github.com/glasshouse/glasshouse/internal/natstest"
 	"github.com/glasshouse/glasshouse/internal/nginxtest"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -83,7 +83,7 @@ func startFaultCluster(t *testing.T, db, natsURL string, n int) *faultCluster {
 	c := &faultCluster{t: t, bin: bin, db: db, nats: natsURL, keys: t.TempDir(), logDir: t.TempDir()}
 	var addrs []string
 	for range n {
-		addr := fmt.Sprintf("127.0.0.1:%d", faultFreePort(t))
+		addr := fmt.Sprintf("127.0.0.1:%d", nginxtest.FreePort(t))
 		addrs = append(addrs, addr)
 		c.nodes = append(c.nodes, &faultNode{addr: addr, data: t.TempDir()})
 	}
@@ -109,17 +109,6 @@ func startFaultCluster(t *testing.T, db, natsURL string, n int) *faultCluster {
 	}
 	nginxtest.WaitHealthy(t, c.base)
 	return c
-}
-
-// faultFreePort returns a loopback port that was free a moment ago.
-func faultFreePort(tb testing.TB) int {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // start runs node i and returns once it serves.
@@ -1065,57 +1054,7 @@ func (p *faultPartner) checkLog() uint64 {
 			t.Fatalf("%d of %d receipted entries integrated after %v: no feeder runs?", len(index), len(receipts), streamDeadline)
 		}
 	}
-	var last uint64
-	for _, i := range index {
-		last = max(last, i)
-	}
-	remote := accesslog.NewRemote(p.base, p.client)
-	var cp *accesslog.Checkpoint
-	for end := time.Now().Add(streamDeadline); ; time.Sleep(200 * time.Millisecond) {
-		raw, err := remote.ReadCheckpoint(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if cp, err = accesslog.OpenCheckpoint(raw, p.verifier); err != nil {
-			t.Fatal(err)
-		}
-		if cp.Size > last {
-			break
-		} else if time.Now().After(end) {
-			t.Fatalf("the checkpoint's size %d does not reach index %d", cp.Size, last)
-		}
-	}
-	if out, err := runCLI(t, "audit", "verify", p.base, "--state", filepath.Join(t.TempDir(), "state.json")); err != nil {
-		t.Fatalf("audit verify: %v\n%s", err, out)
-	}
-	seen := map[accesslog.EventID]uint64{}
-	for i := range cp.Size {
-		b, err := accesslog.ReadEntry(context.Background(), remote, i, cp.Size)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := accesslog.DecodeEntry(b)
-		if err != nil {
-			t.Fatalf("entry %d: %v", i, err)
-		}
-		if j, dup := seen[e.EventID]; dup {
-			t.Errorf("the log holds event %s twice, at %d and %d", e.EventID, j, i)
-		}
-		seen[e.EventID] = i
-		if r, ok := receipts[e.EventID]; ok {
-			if index[e.EventID] != i {
-				t.Errorf("event %s: the receipt endpoint says index %d, the log has it at %d", e.EventID, index[e.EventID], i)
-			}
-			if err := r.Check(b); err != nil {
-				t.Errorf("event %s: %v", e.EventID, err)
-			}
-		}
-	}
-	for id := range receipts {
-		if _, ok := seen[id]; !ok {
-			t.Errorf("receipted event %s is not in the log", id)
-		}
-	}
+	cp := mustLogHolds(p.t, p.base, p.client, p.verifier, receipts, index)
 	return cp.Size
 }
 
@@ -1141,8 +1080,8 @@ func TestFaultNodeKilled(t *testing.T) {
 		t.Skip("runs a cluster of processes and kills one")
 	}
 	db := clusterPostgres(t)
-	nats := startNATS(t)
-	c := startFaultCluster(t, db, nats.url(), 3)
+	nats := natstest.Start(t)
+	c := startFaultCluster(t, db, nats.URL(), 3)
 	fw := newFaultWorld(t, c.base)
 	partner := newFaultPartner(t, c, fw)
 
@@ -1220,8 +1159,8 @@ func TestFaultNATSRestart(t *testing.T) {
 		t.Skip("runs a cluster of processes")
 	}
 	db := clusterPostgres(t)
-	nats := startNATS(t)
-	c := startFaultCluster(t, db, nats.url(), 2)
+	nats := natstest.Start(t)
+	c := startFaultCluster(t, db, nats.URL(), 2)
 	fw := newFaultWorld(t, c.base)
 	ctx, cancel := context.WithCancel(context.Background())
 	ls := fw.listen(ctx)
@@ -1231,7 +1170,7 @@ func TestFaultNATSRestart(t *testing.T) {
 	fw.startSenders(20 * time.Millisecond)
 	fw.waitAcked(100)
 	stopped := time.Now()
-	nats.stop()
+	nats.Stop()
 	before := fw.sendsAcked()
 	// Messages sent through both nodes while NATS is down reach every
 	// stream, from the database.
@@ -1244,10 +1183,10 @@ func TestFaultNATSRestart(t *testing.T) {
 	t.Logf("NATS down: %d messages acknowledged meanwhile, every one on every stream %v after NATS stopped, from the database",
 		fw.sendsAcked()-before, time.Since(stopped).Round(time.Millisecond))
 
-	nats.start()
-	for end := time.Now().Add(streamDeadline); nats.srv.NumClients() < len(c.nodes); time.Sleep(20 * time.Millisecond) {
+	nats.Restart()
+	for end := time.Now().Add(streamDeadline); nats.Clients() < len(c.nodes); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(end) {
-			t.Fatalf("%d of %d nodes reconnected to NATS", nats.srv.NumClients(), len(c.nodes))
+			t.Fatalf("%d of %d nodes reconnected to NATS", nats.Clients(), len(c.nodes))
 		}
 	}
 	t.Logf("NATS back: the nodes reconnected %v after it stopped", time.Since(stopped).Round(time.Millisecond))
@@ -1295,7 +1234,7 @@ func startOwnPostgres(t *testing.T) *ownPostgres {
 		t.Skip("no PostgreSQL server binaries under /usr/lib/postgresql")
 	}
 	slices.Sort(bins)
-	p := &ownPostgres{t: t, bin: filepath.Dir(bins[len(bins)-1]), port: faultFreePort(t)}
+	p := &ownPostgres{t: t, bin: filepath.Dir(bins[len(bins)-1]), port: nginxtest.FreePort(t)}
 	dir, err := os.MkdirTemp("", "glasshouse-faultpg-")
 	if err != nil {
 		t.Fatal(err)
@@ -1409,8 +1348,8 @@ func TestFaultPostgresStopped(t *testing.T) {
 		t.Skip("runs a PostgreSQL server and a cluster of processes")
 	}
 	pg := startOwnPostgres(t)
-	nats := startNATS(t)
-	c := startFaultCluster(t, pg.url(), nats.url(), 2)
+	nats := natstest.Start(t)
+	c := startFaultCluster(t, pg.url(), nats.URL(), 2)
 	fw := newFaultWorld(t, c.base)
 	partner := newFaultPartner(t, c, fw)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -1541,8 +1480,8 @@ func TestClusterDeliveryBehindNginx(t *testing.T) {
 		t.Skip("runs a cluster of processes")
 	}
 	db := clusterPostgres(t)
-	nats := startNATS(t)
-	c := startFaultCluster(t, db, nats.url(), 3)
+	nats := natstest.Start(t)
+	c := startFaultCluster(t, db, nats.URL(), 3)
 	fw := newFaultWorld(t, c.base)
 	ctx, cancel := context.WithCancel(context.Background())
 	ls := fw.listen(ctx)

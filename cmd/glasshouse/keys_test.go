@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/glasshouse/glasshouse/internal/natstest"
 )
 
 // TestClusterKeyFiles runs two nodes with data folders of their own that
@@ -18,7 +20,7 @@ import (
 // start and told which flag to fix.
 func TestClusterKeyFiles(t *testing.T) {
 	db := clusterPostgres(t)
-	natsURL := startNATS(t).url()
+	natsURL := natstest.Start(t).URL()
 	keys, logDir := t.TempDir(), t.TempDir()
 	shared := func(c *Config) {
 		c.StorageKeyFile, c.LogKeyFile, c.LogDir = filepath.Join(keys, "storage.key"), filepath.Join(keys, "log.key"), logDir

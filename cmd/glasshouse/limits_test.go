@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/glasshouse/glasshouse/internal/natstest"
 )
 
 // TestClusterLimits runs three nodes on one database and one NATS server
@@ -22,7 +23,7 @@ import (
 // once, well before the stream's next ping (an hour here) would have.
 func TestClusterLimits(t *testing.T) {
 	db := clusterPostgres(t)
-	natsURL := startNATS(t).url()
+	natsURL := natstest.Start(t).URL()
 	data := t.TempDir()
 	const burst = 5
 	config := func(c *Config) {

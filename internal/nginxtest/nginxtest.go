@@ -70,7 +70,7 @@ func Start(tb testing.TB, site string, nodes ...string) *Proxy {
 	}
 	tb.Cleanup(func() { os.RemoveAll(dir) })
 
-	port := freePort(tb)
+	port := FreePort(tb)
 	var servers strings.Builder
 	for _, n := range nodes {
 		fmt.Fprintf(&servers, "\tserver %s max_fails=1 fail_timeout=5s;\n", n)
@@ -152,8 +152,8 @@ http {
 	}
 }
 
-// freePort returns a loopback port that was free a moment ago.
-func freePort(tb testing.TB) int {
+// FreePort returns a loopback port that was free a moment ago.
+func FreePort(tb testing.TB) int {
 	tb.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -168,6 +168,9 @@ func (h *Hub) Start(ctx context.Context, src Source) error {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(h.cfg.ReconnectWait),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err == nil {
+				return // our own Close
+			}
 			h.log.Warn("NATS connection lost; streams here follow the database until it is back", "err", err)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {

@@ -13,59 +13,18 @@ import (
 	"time"
 
 	"github.com/glasshouse/glasshouse"
+	"github.com/glasshouse/glasshouse/internal/natstest"
 	"github.com/glasshouse/glasshouse/postgres"
 	"github.com/glasshouse/glasshouse/postgres/pgtest"
 	"github.com/glasshouse/glasshouse/realtime/natshub"
 	"github.com/glasshouse/glasshouse/sqlite"
 	"github.com/glasshouse/glasshouse/sqlstore"
 	"github.com/glasshouse/glasshouse/storetest"
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 )
 
 // deadline bounds every wait: generous, for a loaded machine.
 const deadline = 2 * time.Minute
-
-// natsServer is a real nats-server, run in this process on loopback.
-type natsServer struct {
-	tb   testing.TB
-	port int
-	srv  *server.Server
-}
-
-// startNATS runs a NATS server on a free port, shut down when tb ends.
-func startNATS(tb testing.TB) *natsServer {
-	tb.Helper()
-	n := &natsServer{tb: tb, port: -1}
-	n.start()
-	n.port = n.srv.Addr().(*net.TCPAddr).Port
-	tb.Cleanup(func() { n.stop() })
-	return n
-}
-
-// start runs the server, on its port once it has one.
-func (n *natsServer) start() {
-	n.tb.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: n.port, NoLog: true, NoSigs: true})
-	if err != nil {
-		n.tb.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(deadline) {
-		n.tb.Fatal("nats-server did not start")
-	}
-	n.srv = srv
-}
-
-func (n *natsServer) stop() {
-	if n.srv != nil {
-		n.srv.Shutdown()
-		n.srv.WaitForShutdown()
-		n.srv = nil
-	}
-}
-
-func (n *natsServer) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.port) }
 
 // publisherFunc makes a function a glasshouse.Publisher.
 type publisherFunc func(glasshouse.Event)
@@ -301,8 +260,8 @@ func totals(hubs []*natshub.Hub) (s natshub.Stats) {
 // every stream on both nodes gets every message of its conversations once,
 // in id (commit) order.
 func TestEveryNodeDeliversEverything(t *testing.T) {
-	n := startNATS(t)
-	ss := newSharedStore(t, n.url(), 2)
+	n := natstest.Start(t)
+	ss := newSharedStore(t, n.URL(), 2)
 	w := newWorld(t, ss.store)
 	cs := collectAll(t, w, ss.hubs)
 	sent := w.sendRound(t, []glasshouse.Store{ss.store}, 25, 0)
@@ -319,8 +278,8 @@ func TestEveryNodeDeliversEverything(t *testing.T) {
 // while NATS is down), exactly once, in order, and NATS carries them again
 // once back.
 func TestNATSRestart(t *testing.T) {
-	n := startNATS(t)
-	ss := newSharedStore(t, n.url(), 2)
+	n := natstest.Start(t)
+	ss := newSharedStore(t, n.URL(), 2)
 	w := newWorld(t, ss.store)
 	cs := collectAll(t, w, ss.hubs)
 	stores := []glasshouse.Store{ss.store}
@@ -336,7 +295,7 @@ func TestNATSRestart(t *testing.T) {
 		during = w.sendRound(t, stores, 10, 20*time.Millisecond)
 	}()
 	time.Sleep(50 * time.Millisecond)
-	n.stop()
+	n.Stop()
 	<-sending
 	sent := merge(before, during)
 	waitAll(t, cs, w.expected(sent)) // NATS is down: only the database can have brought them
@@ -344,7 +303,7 @@ func TestNATSRestart(t *testing.T) {
 		t.Fatalf("stats %+v: no event came from the database while NATS was down", st)
 	}
 
-	n.start()
+	n.Restart()
 	end := time.Now().Add(deadline)
 	for !ss.hubs[0].Connected() || !ss.hubs[1].Connected() {
 		if time.Now().After(end) {
@@ -369,11 +328,11 @@ func TestNATSRestart(t *testing.T) {
 // id, and read them from the database. A stray message on the subject is
 // ignored.
 func TestUnpublishedEventsCaughtUp(t *testing.T) {
-	n := startNATS(t)
-	ss := newSharedStore(t, n.url(), 2)
+	n := natstest.Start(t)
+	ss := newSharedStore(t, n.URL(), 2)
 	w := newWorld(t, ss.store)
 	cs := collectAll(t, w, ss.hubs)
-	nc, err := nats.Connect(n.url())
+	nc, err := nats.Connect(n.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -444,9 +403,9 @@ func (f *fakeSource) EventsAfter(_ context.Context, after int64, limit int) ([]g
 // both nodes deliver them in order, the later one held until the earlier
 // arrives, without reading the database.
 func TestHeldUntilTheMissingOneArrives(t *testing.T) {
-	n := startNATS(t)
+	n := natstest.Start(t)
 	src := &fakeSource{}
-	cfg := testConfig(n.url())
+	cfg := testConfig(n.URL())
 	cfg.Grace, cfg.Poll = time.Hour, time.Hour
 	a, b := natshub.New(cfg), natshub.New(cfg)
 	mustStart(t, a, src)
@@ -472,9 +431,9 @@ func TestHeldUntilTheMissingOneArrives(t *testing.T) {
 // TestLongCatchUpPages drops a run of events longer than one page of the
 // database: they all arrive, in order.
 func TestLongCatchUpPages(t *testing.T) {
-	n := startNATS(t)
+	n := natstest.Start(t)
 	src := &fakeSource{}
-	cfg := testConfig(n.url())
+	cfg := testConfig(n.URL())
 	a, b := natshub.New(cfg), natshub.New(cfg)
 	mustStart(t, a, src)
 	mustStart(t, b, src)
@@ -518,11 +477,11 @@ func postgresURL(t *testing.T) string {
 // both at once and NATS restarted in the middle.
 func TestTwoStoresOnPostgres(t *testing.T) {
 	url := postgresURL(t)
-	n := startNATS(t)
+	n := natstest.Start(t)
 	var hubs []*natshub.Hub
 	var stores []glasshouse.Store
 	for range 2 {
-		h := natshub.New(testConfig(n.url()))
+		h := natshub.New(testConfig(n.URL()))
 		s, err := postgres.Open(t.Context(), url, sqlstore.Config{Publisher: h})
 		if err != nil {
 			t.Fatal(err)
@@ -544,9 +503,9 @@ func TestTwoStoresOnPostgres(t *testing.T) {
 		during = w.sendRound(t, stores, 10, 20*time.Millisecond)
 	}()
 	time.Sleep(50 * time.Millisecond)
-	n.stop()
+	n.Stop()
 	time.Sleep(100 * time.Millisecond)
-	n.start()
+	n.Restart()
 	<-sending
 	sent = merge(sent, during)
 	sent = merge(sent, w.sendRound(t, stores, 10, 0))
