@@ -26,19 +26,8 @@ func TestCrashLog(t *testing.T) {
 	data := t.TempDir()
 	cmd, base := startProcess(t, data)
 	const redirect = "https://partner.example/callback"
-	out, err := runCLI(t, "partner", "create", "--data", data, "--name", "Streamflix", "--redirect-uri", redirect,
+	creds := mustApprovedPartner(t, []string{"--data", data}, "--name", "Streamflix", "--redirect-uri", redirect,
 		"--scopes", "friends,messages.send", "--purpose", "Share what you watch with a friend", "--retention", "30")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var creds struct {
-		ClientID     string `json:"client_id"`
-		ClientSecret string `json:"client_secret"`
-	}
-	json.Unmarshal([]byte(out), &creds)
-	if _, err := runCLI(t, "partner", "approve", creds.ClientID, "--data", data); err != nil {
-		t.Fatal(err)
-	}
 	w := newTestWorld(t, base)
 	aliceTok, bobTok := w.member("alice"), w.member("bob")
 	w.befriend(aliceTok, bobTok, "bob")

@@ -923,21 +923,8 @@ type faultPartner struct {
 func newFaultPartner(t *testing.T, c *faultCluster, fw *faultWorld) *faultPartner {
 	t.Helper()
 	const redirect = "https://partner.example/callback"
-	out, err := runCLI(t, "partner", "create", "--data", c.nodes[0].data, "--db", c.db, "--storage-key-file", filepath.Join(c.keys, "storage.key"),
+	creds := mustApprovedPartner(t, []string{"--data", c.nodes[0].data, "--db", c.db, "--storage-key-file", filepath.Join(c.keys, "storage.key")},
 		"--name", "Streamflix", "--redirect-uri", redirect, "--scopes", "friends", "--purpose", "Share what you watch with a friend", "--retention", "30")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var creds struct {
-		ClientID     string `json:"client_id"`
-		ClientSecret string `json:"client_secret"`
-	}
-	if err := json.Unmarshal([]byte(out), &creds); err != nil {
-		t.Fatalf("partner create: %v in %s", err, out)
-	}
-	if _, err := runCLI(t, "partner", "approve", creds.ClientID, "--data", c.nodes[0].data, "--db", c.db, "--storage-key-file", filepath.Join(c.keys, "storage.key")); err != nil {
-		t.Fatal(err)
-	}
 	app := newPartnerApp(t, c.base, creds.ClientID, creds.ClientSecret, redirect, "friends")
 	tok, _ := app.authorize(consentOf(fw.handles[0], fw.handles[0]+"-bench-password", nil))
 	keyText, err := accesslog.NewRemote(c.base, nil).ReadVerifierKey(context.Background())

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -55,21 +54,8 @@ func TestClusterLimits(t *testing.T) {
 
 	// A partner, and bob's token for it, issued through node 0.
 	const redirect = "https://partner.example/callback"
-	out, err := runCLI(t, "partner", "create", "--data", data, "--db", db, "--name", "Limited", "--redirect-uri", redirect,
+	creds := mustApprovedPartner(t, []string{"--data", data, "--db", db}, "--name", "Limited", "--redirect-uri", redirect,
 		"--scopes", "profile,friends", "--assessed", "2026-09-01", "--purpose", "Testing cluster limits", "--retention", "30")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var creds struct {
-		ClientID     string `json:"client_id"`
-		ClientSecret string `json:"client_secret"`
-	}
-	if err := json.Unmarshal([]byte(out), &creds); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := runCLI(t, "partner", "approve", creds.ClientID, "--data", data, "--db", db); err != nil {
-		t.Fatal(err)
-	}
 	bob := worlds[0].member("bob")
 	app := newPartnerApp(t, nodes[0].URL(), creds.ClientID, creds.ClientSecret, redirect, "profile", "friends")
 	token, _ := app.authorize(consentOf("bob", "bob-bench-password", []string{"profile", "friends"}))

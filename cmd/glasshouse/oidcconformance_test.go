@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -65,22 +64,9 @@ func TestOpenIDClientConformance(t *testing.T) {
 	// stops at the redirect and hands its URL to openid-client.
 	const redirect = "http://127.0.0.1:8976/conformance/callback"
 	const scopes = "profile,friends"
-	out, err := runCLI(t, "partner", "create", "--data", m.Config.Data, "--name", "Conformance",
+	creds := mustApprovedPartner(t, []string{"--data", m.Config.Data}, "--name", "Conformance",
 		"--redirect-uri", redirect, "--scopes", scopes,
 		"--purpose", "Check the protocol with an independent client library", "--retention", "0")
-	if err != nil {
-		t.Fatalf("partner create: %v\n%s", err, out)
-	}
-	var creds struct {
-		ClientID     string `json:"client_id"`
-		ClientSecret string `json:"client_secret"`
-	}
-	if err := json.Unmarshal([]byte(out), &creds); err != nil || creds.ClientID == "" || creds.ClientSecret == "" {
-		t.Fatalf("partner create printed %q (%v)", out, err)
-	}
-	if out, err := runCLI(t, "partner", "approve", creds.ClientID, "--data", m.Config.Data); err != nil {
-		t.Fatalf("partner approve: %v\n%s", err, out)
-	}
 	// The member who connects the app, and a friend.
 	w := newTestWorld(t, m.URL())
 	alice, bob := w.member("alice"), w.member("bob")

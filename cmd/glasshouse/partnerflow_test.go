@@ -87,26 +87,41 @@ func (p *partnerApp) graph(tok *oauth2.Token, method, path string, body, out any
 	return resp.StatusCode, string(b)
 }
 
+// partnerCreds are what `partner create` prints for a new partner.
+type partnerCreds struct {
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+}
+
+// mustApprovedPartner registers a partner with the operator's commands, as
+// the partner guide says, and approves its agreement. store holds the
+// flags that find the deployment (--data, and --db, --storage-key-file as
+// it has them); create the other flags of `partner create`.
+func mustApprovedPartner(t *testing.T, store []string, create ...string) partnerCreds {
+	t.Helper()
+	out, err := runCLI(t, append(append([]string{"partner", "create"}, store...), create...)...)
+	if err != nil {
+		t.Fatalf("partner create: %v\n%s", err, out)
+	}
+	var creds partnerCreds
+	if err := json.Unmarshal([]byte(out), &creds); err != nil || creds.ClientID == "" || creds.ClientSecret == "" {
+		t.Fatalf("partner create printed %q (%v)", out, err)
+	}
+	if out, err := runCLI(t, append([]string{"partner", "approve", creds.ClientID}, store...)...); err != nil {
+		t.Fatalf("partner approve: %v\n%s", err, out)
+	}
+	return creds
+}
+
 // TestPartnerFlowEndToEnd: an operator registers a partner with the CLI,
 // members consent with real pages, and the partner, with the standard
 // client libraries, verifies the ID token and calls every Graph endpoint.
 func TestPartnerFlowEndToEnd(t *testing.T) {
 	m := MustRunMain(t)
 	const redirect = "https://partner.example/callback"
-	out, err := runCLI(t, "partner", "create", "--data", m.Config.Data, "--name", "Streamflix", "--redirect-uri", redirect,
+	creds := mustApprovedPartner(t, []string{"--data", m.Config.Data}, "--name", "Streamflix", "--redirect-uri", redirect,
 		"--scopes", "profile,friends,messages.send,messages.read", "--assessed", "2026-09-01",
 		"--purpose", "Share what you watch with a friend", "--retention", "30")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var creds struct {
-		ClientID     string `json:"client_id"`
-		ClientSecret string `json:"client_secret"`
-	}
-	json.Unmarshal([]byte(out), &creds)
-	if _, err := runCLI(t, "partner", "approve", creds.ClientID, "--data", m.Config.Data); err != nil {
-		t.Fatal(err)
-	}
 
 	w := newTestWorld(t, m.URL())
 	aliceTok, bobTok := w.member("alice"), w.member("bob")
@@ -184,7 +199,7 @@ func TestPartnerFlowEndToEnd(t *testing.T) {
 	// Graph request above, granted or denied, is in it.
 	const calls = 9 // me, friends, send, read, two unknown paths, bob's refused read, the suspended call
 	waitForLog(t, m, calls-1)
-	out, err = runCLI(t, "audit", "report", m.URL(), "--state", filepath.Join(t.TempDir(), "state.json"), "--json")
+	out, err := runCLI(t, "audit", "report", m.URL(), "--state", filepath.Join(t.TempDir(), "state.json"), "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
