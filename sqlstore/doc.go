@@ -6,7 +6,9 @@
 // Every write is one operation queued to a single writer goroutine per
 // Store. The writer runs all queued operations (up to Config.MaxBatch) in one
 // transaction, each inside its own SAVEPOINT so that a failing operation is
-// rolled back alone and its error returned to its caller only, then commits,
+// rolled back alone and its error returned to its caller only (sends queued
+// one after another run together, as one set of statements under one
+// savepoint, and one by one if that fails), then commits,
 // publishes the committed events in commit order, and only then acknowledges
 // the callers: an acknowledged write is durable. Batches form while the
 // previous commit is being flushed to disk, so many concurrent writers share
@@ -18,7 +20,7 @@
 // (see Dialect.SerializeWrites). Message ids are handed out from a counter
 // row that each transaction reads and writes back, so they grow in commit
 // order across conversations and nodes, without gaps (an id taken by an
-// operation that fails, or by a repeated send, is handed out again); a
+// operation that fails is handed out again; a repeated send takes none); a
 // conversation's seq is its last_seq plus one. A node fed by other nodes
 // relies on the missing gaps to notice an event it missed, and reads it
 // back with EventsAfter (see package natshub). Each serving node holds the
@@ -31,4 +33,11 @@
 //
 // Reads go to a separate pool and never wait for the writer. Queries are
 // prepared once per pool and reused.
+//
+// On PostgreSQL a statement costs a network round trip more than its work,
+// so statements that do not wait for each other go together, pipelined in
+// one round trip (Dialect.Pipeline, a pgx batch): the writer queues what
+// nothing waits for (its lock, savepoints, the writes of sends, the message
+// counter) to go with the next statement, and a batch of sends takes four
+// round trips whatever its size.
 package sqlstore

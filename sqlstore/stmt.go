@@ -235,17 +235,19 @@ func column[T any](t *tx, query string, args ...any) ([]T, error) {
 // publish queues ev for publication once the operation has committed.
 func (t *tx) publish(ev glasshouse.Event) { t.events = append(t.events, ev) }
 
-// A write transaction's statements can wait, and run with the next one in
-// one round trip where the database pipelines them (see Dialect.Pipeline):
-// later queues a statement that nothing waits for (a savepoint, the lock of
-// a batch, the writes of sends), pipe runs the queued ones and its own
-// together, and every other statement (exec, query, queryRow) runs the
-// queued ones first. On PostgreSQL each round trip, not the work, is what a
-// statement mostly costs.
+// A transaction's statements can run several in one round trip where the
+// database pipelines them (see Dialect.Pipeline): pipe runs a few together,
+// and in a write later queues a statement that nothing waits for (a
+// savepoint, the lock of a batch, the writes of sends) to go with the next
+// one; every other statement (exec, query, queryRow) runs the queued ones
+// first. On PostgreSQL each round trip, more than the work, is what a
+// statement costs.
 
-// Statement is one statement of a pipeline.
+// Statement is one statement of a pipeline. The store writes its Query
+// with ? placeholders; Dialect.Pipeline gets it in the database's own (see
+// Dialect.Rebind).
 type Statement struct {
-	Query string // in the database's placeholders (see Dialect.Rebind)
+	Query string
 	Args  []any
 	// Row, if set, is called with each row of the result. An error it
 	// returns is the pipeline's, but the statements after it may have run.
