@@ -38,29 +38,22 @@ func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// ErrorCode returns the code of err's *Error, "" for nil, EUNAVAILABLE for
-// an error that says the database does not answer (Unavailable), or
-// EINTERNAL.
+// ErrorCode returns the code of err's *Error, "" for nil, or EINTERNAL.
 func ErrorCode(err error) string {
 	var e *Error
 	if err == nil {
 		return ""
 	} else if errors.As(err, &e) {
 		return e.Code
-	} else if Unavailable(err) {
-		return EUNAVAILABLE
 	}
 	return EINTERNAL
 }
 
-// unavailableMessage is what a user is told of an Unavailable error.
-const unavailableMessage = "The service cannot reach its database at the moment; try again shortly."
-
 // Unavailable reports whether err says that the database (or another
 // server a request needs) does not answer now: a connection refused or
 // cut, or a PostgreSQL server shutting down or starting up (SQLSTATE
-// class 08, 57P01-57P03). Such a request is to be retried, so it is
-// answered 503, not 500.
+// class 08, 57P01-57P03). A request that failed so is to be retried:
+// the HTTP layer (package httpio) answers it 503, not 500.
 func Unavailable(err error) bool {
 	var op *net.OpError
 	if errors.As(err, &op) || errors.Is(err, driver.ErrBadConn) {
@@ -84,8 +77,6 @@ func ErrorMessage(err error) string {
 		return ""
 	} else if errors.As(err, &e) {
 		return e.Message
-	} else if Unavailable(err) {
-		return unavailableMessage
 	}
 	return "Internal error."
 }

@@ -57,6 +57,10 @@ func SetRetryAfter(h http.Header, d time.Duration) {
 // InternalMessage is all a client learns of an internal error.
 const InternalMessage = "Internal error."
 
+// UnavailableMessage is what a client is told when the database does not
+// answer (glasshouse.Unavailable).
+const UnavailableMessage = "The service cannot reach its database at the moment; try again shortly."
+
 // Problem is what a client is told of an error: a status, a code and a
 // human message, and how long to wait before trying again, if it should.
 // The JSON APIs send Code and Message as {"error": code, "message":
@@ -76,6 +80,12 @@ type Problem struct {
 // at Error, or at Info when it is the client that went away.
 func NewProblem(log *slog.Logger, r *http.Request, err error) Problem {
 	code := glasshouse.ErrorCode(err)
+	if code == glasshouse.EINTERNAL && glasshouse.Unavailable(err) {
+		// The database does not answer: the operator needs the cause,
+		// the client to come back in a moment.
+		log.WarnContext(r.Context(), "database unavailable", "method", r.Method, "route", r.Pattern, "err", err)
+		return Problem{Status: http.StatusServiceUnavailable, Code: glasshouse.EUNAVAILABLE, Message: UnavailableMessage, RetryAfter: time.Second}
+	}
 	if _, known := statuses[code]; !known || code == glasshouse.EINTERNAL {
 		level := slog.LevelError
 		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
@@ -88,11 +98,6 @@ func NewProblem(log *slog.Logger, r *http.Request, err error) Problem {
 	var re *RetryError
 	if errors.As(err, &re) {
 		p.RetryAfter = re.After
-	} else if glasshouse.Unavailable(err) {
-		// The database does not answer: the operator needs the cause,
-		// the client a moment's wait.
-		log.WarnContext(r.Context(), "database unavailable", "method", r.Method, "route", r.Pattern, "err", err)
-		p.RetryAfter = time.Second
 	}
 	return p
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -73,6 +74,8 @@ func TestNewProblem(t *testing.T) {
 		{"with a wait", limited, httpio.Problem{Status: 429, Code: glasshouse.ERATELIMITED, Message: "Slow down.", RetryAfter: 400 * time.Millisecond}, ""},
 		{"not coded", errors.New("disk on fire"), httpio.Problem{Status: 500, Code: glasshouse.EINTERNAL, Message: httpio.InternalMessage}, "level=ERROR msg=\"internal error\" method=GET route=\"\" err=\"disk on fire\""},
 		{"unknown code", glasshouse.Errorf("bogus", "secret detail"), httpio.Problem{Status: 500, Code: glasshouse.EINTERNAL, Message: httpio.InternalMessage}, "level=ERROR msg=\"internal error\""},
+		{"database away", fmt.Errorf("session: failed to connect: %w", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}),
+			httpio.Problem{Status: 503, Code: glasshouse.EUNAVAILABLE, Message: httpio.UnavailableMessage, RetryAfter: time.Second}, "level=WARN msg=\"database unavailable\""},
 	} {
 		logs.Reset()
 		if got := httpio.NewProblem(log, r, tc.err); got != tc.want {
