@@ -1,5 +1,7 @@
-// Package natstest runs a real NATS server (github.com/nats-io/nats-server,
-// the same code as the nats-server binary) in the test's process, on a
-// loopback port, for the tests of the cluster: it can be stopped and
-// started again on the same port, as an operator restarts NATS.
+// Package natstest runs a real nats-server for the tests of the cluster:
+// Debian's (apt-get install nats-server; .ci/run installs it), or the one
+// $GLASSHOUSE_NATS_SERVER names, as a process of its own on a loopback
+// port, which a test stops and starts again on the same port, as an
+// operator restarts NATS. Without the binary the tests skip, or fail
+// under CI.
 package natstest
