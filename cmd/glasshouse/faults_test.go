@@ -29,6 +29,7 @@ import (
 	"github.com/glasshouse/glasshouse/accesslog"
 	"github.com/glasshouse/glasshouse/internal/natstest"
 	"github.com/glasshouse/glasshouse/internal/nginxtest"
+	"github.com/glasshouse/glasshouse/internal/testbin"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -83,7 +84,7 @@ func startFaultCluster(t *testing.T, db, natsURL string, n int) *faultCluster {
 	c := &faultCluster{t: t, bin: bin, db: db, nats: natsURL, keys: t.TempDir(), logDir: t.TempDir()}
 	var addrs []string
 	for range n {
-		addr := fmt.Sprintf("127.0.0.1:%d", nginxtest.FreePort(t))
+		addr := fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t))
 		addrs = append(addrs, addr)
 		c.nodes = append(c.nodes, &faultNode{addr: addr, data: t.TempDir()})
 	}
@@ -1221,7 +1222,7 @@ func startOwnPostgres(t *testing.T) *ownPostgres {
 		t.Skip("no PostgreSQL server binaries under /usr/lib/postgresql")
 	}
 	slices.Sort(bins)
-	p := &ownPostgres{t: t, bin: filepath.Dir(bins[len(bins)-1]), port: nginxtest.FreePort(t)}
+	p := &ownPostgres{t: t, bin: filepath.Dir(bins[len(bins)-1]), port: testbin.FreePort(t)}
 	dir, err := os.MkdirTemp("", "glasshouse-faultpg-")
 	if err != nil {
 		t.Fatal(err)

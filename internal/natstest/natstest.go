@@ -9,20 +9,9 @@ import (
 	"os/exec"
 	"testing"
 	"time"
-)
 
-// Binary finds nats-server: $GLASSHOUSE_NATS_SERVER, /usr/sbin/nats-server
-// (Debian's, off a user's PATH), or nats-server on PATH; "" if none.
-func Binary() string {
-	if p := os.Getenv("GLASSHOUSE_NATS_SERVER"); p != "" {
-		return p
-	}
-	if _, err := os.Stat("/usr/sbin/nats-server"); err == nil {
-		return "/usr/sbin/nats-server"
-	}
-	p, _ := exec.LookPath("nats-server")
-	return p
-}
+	"github.com/glasshouse/glasshouse/internal/testbin"
+)
 
 // Server is a nats-server process on a loopback port.
 type Server struct {
@@ -34,17 +23,11 @@ type Server struct {
 }
 
 // Start runs a server on a free port, stopped when tb ends. It skips the
-// test when nats-server is missing, or fails it under CI (CI set).
+// test when nats-server is missing, or fails it under CI (testbin.Require).
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	bin := Binary()
-	if bin == "" {
-		if os.Getenv("CI") != "" {
-			tb.Fatal("natstest: nats-server is missing (apt-get install nats-server; .ci/run installs it)")
-		}
-		tb.Skip("natstest: nats-server is missing (apt-get install nats-server)")
-	}
-	n := &Server{tb: tb, bin: bin, port: freePort(tb), mport: freePort(tb)}
+	bin := testbin.Require(tb, "nats-server", "GLASSHOUSE_NATS_SERVER", "nats-server")
+	n := &Server{tb: tb, bin: bin, port: testbin.FreePort(tb), mport: testbin.FreePort(tb)}
 	n.Restart()
 	tb.Cleanup(n.Stop)
 	return n
@@ -116,15 +99,4 @@ func (n *Server) Clients() int {
 		return 0
 	}
 	return v.Connections
-}
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort(tb testing.TB) int {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

@@ -13,34 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/glasshouse/glasshouse/internal/testbin"
 )
-
-// Binary finds nginx: $GLASSHOUSE_NGINX, /usr/sbin/nginx (Debian's, off a
-// user's PATH), or nginx on PATH. It returns "" when there is none.
-func Binary() string {
-	if p := os.Getenv("GLASSHOUSE_NGINX"); p != "" {
-		return p
-	}
-	if _, err := os.Stat("/usr/sbin/nginx"); err == nil {
-		return "/usr/sbin/nginx"
-	}
-	p, _ := exec.LookPath("nginx")
-	return p
-}
-
-// Require skips the test when nginx is missing, or fails it under CI
-// (CI set), where .ci/run installs it.
-func Require(tb testing.TB) string {
-	tb.Helper()
-	bin := Binary()
-	if bin == "" {
-		if os.Getenv("CI") != "" {
-			tb.Fatal("nginxtest: nginx is missing (apt-get install nginx; .ci/run installs it)")
-		}
-		tb.Skip("nginxtest: nginx is missing (apt-get install nginx)")
-	}
-	return bin
-}
 
 var (
 	upstreamRE = regexp.MustCompile(`(?m)^\s*server\s+\S+:\d+[^;]*;\n`)
@@ -60,7 +35,7 @@ type Proxy struct {
 // until the test ends. It returns once nginx accepts connections.
 func Start(tb testing.TB, site string, nodes ...string) *Proxy {
 	tb.Helper()
-	bin := Require(tb)
+	bin := testbin.Require(tb, "nginx", "GLASSHOUSE_NGINX", "nginx")
 	if len(nodes) == 0 {
 		tb.Fatal("nginxtest: no nodes")
 	}
@@ -70,7 +45,7 @@ func Start(tb testing.TB, site string, nodes ...string) *Proxy {
 	}
 	tb.Cleanup(func() { os.RemoveAll(dir) })
 
-	port := FreePort(tb)
+	port := testbin.FreePort(tb)
 	var servers strings.Builder
 	for _, n := range nodes {
 		fmt.Fprintf(&servers, "\tserver %s max_fails=1 fail_timeout=5s;\n", n)
@@ -150,17 +125,6 @@ http {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// FreePort returns a loopback port that was free a moment ago.
-func FreePort(tb testing.TB) int {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // WaitHealthy polls url's /healthz until it answers 200, for at most a
