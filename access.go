@@ -57,11 +57,12 @@ type LogPosition struct {
 
 // FeederLock is a hold on the deployment's feeder lock.
 type FeederLock interface {
-	// Held reports whether the lock is still this holder's. A database
-	// restart or a cut connection frees it without the holder's knowing,
-	// and another node may then take it: a feeder that does not stop at
-	// once would append to the log beside the other.
-	Held(ctx context.Context) bool
+	// Check returns nil while the lock is still this holder's, else why
+	// it may not be. A database restart or a cut connection frees it
+	// without the holder's knowing, and another node may then take it: a
+	// feeder that does not stop at once would append to the log beside
+	// the other.
+	Check(ctx context.Context) error
 	// Release frees the lock; it is safe to call more than once.
 	Release()
 }

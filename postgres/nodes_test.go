@@ -169,7 +169,7 @@ func TestNodesOneFeeder(t *testing.T) {
 		WHERE locktype = 'advisory' AND (classid::bigint << 32 | objid::bigint) = `+postgres.FeederLock); err != nil {
 		t.Fatal(err)
 	}
-	for end := time.Now().Add(time.Minute); lock1.Held(ctx); time.Sleep(10 * time.Millisecond) {
+	for end := time.Now().Add(time.Minute); lock1.Check(ctx) == nil; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(end) {
 			t.Fatal("node 1 still holds the feeder lock a minute after its connection ended")
 		}
@@ -178,7 +178,7 @@ func TestNodesOneFeeder(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("node 0 LockFeeder after node 1's connection ended = %v, %v; want the lock", ok, err)
 	}
-	if lock1.Held(ctx) {
+	if lock1.Check(ctx) == nil {
 		t.Error("node 1 holds the lock again")
 	}
 	lock1.Release()

@@ -17,7 +17,7 @@ type feederLock struct {
 	conn *sql.Conn // nil where the dialect has no lock
 	once sync.Once
 	mu   sync.Mutex // guards lost
-	lost bool
+	lost error      // why the lock may be gone; nil while held
 }
 
 // LockFeeder takes the deployment's feeder lock without waiting.
@@ -44,20 +44,22 @@ func (s *Store) LockFeeder(ctx context.Context) (lock glasshouse.FeederLock, ok 
 	return &feederLock{s: s, conn: conn}, true, nil
 }
 
-// Held reports whether the lock's connection still answers: the database
+// Check makes sure the lock's connection still answers: the database
 // frees a session lock with its connection (a restart, a cut), and a
 // connection that did not answer once is not trusted again, for the lock
 // may be gone with it.
-func (l *feederLock) Held(ctx context.Context) bool {
+func (l *feederLock) Check(ctx context.Context) error {
 	if l.conn == nil {
-		return true
+		return nil
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.lost && l.conn.PingContext(ctx) != nil {
-		l.lost = true
+	if l.lost == nil {
+		if err := l.conn.PingContext(ctx); err != nil {
+			l.lost = fmt.Errorf("the feeder lock's connection did not answer (the database restarted, or the connection broke): %w", err)
+		}
 	}
-	return !l.lost
+	return l.lost
 }
 
 // Release frees the lock; it is safe to call more than once.

@@ -562,8 +562,8 @@ func testLockFeeder(t *testing.T, s glasshouse.Store) {
 	if err != nil || !ok {
 		t.Fatalf("first LockFeeder = %v, %v; want the lock", ok, err)
 	}
-	if !lock.Held(t.Context()) {
-		t.Fatal("a lock just taken is not held")
+	if err := lock.Check(t.Context()); err != nil {
+		t.Fatalf("a lock just taken is not held: %v", err)
 	}
 	if _, ok, err := s.LockFeeder(t.Context()); err != nil || ok {
 		t.Fatalf("LockFeeder while held = %v, %v; want refused", ok, err)

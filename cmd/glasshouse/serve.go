@@ -408,10 +408,14 @@ func (m *Main) mountPages(kit *ui.Kit, key []byte, perAccount *ratelimit.Limiter
 
 // feederStandby is how often a node without the feeder lock tries to take
 // it over; feederLockCheck how often the feeder makes sure it still holds
-// it.
+// it, giving the database feederLockTimeout to answer. A check that times
+// out ends the lock's connection, and with it the lock: the timeout is
+// generous, for a busy database is no reason to move the feeder, while a
+// restarted one or a cut connection fails the check at once.
 const (
-	feederStandby   = 5 * time.Second
-	feederLockCheck = time.Second
+	feederStandby     = 5 * time.Second
+	feederLockCheck   = time.Second
+	feederLockTimeout = 15 * time.Second
 )
 
 // startFeeder runs the deployment's one feeder while this node holds the
@@ -434,15 +438,13 @@ func (m *Main) startFeeder(cfg accesslog.FeederConfig) error {
 			return fmt.Errorf("access log: %w", err)
 		}
 		m.Feeder = f
+		cfg.Logger.Info("this node runs the transparency log feeder")
 	} else {
 		cfg.Logger.Info("another node runs the transparency log feeder; standing by")
 	}
 	go func() { m.feederDone <- m.feed(ctx, cfg, lock, f) }()
 	return nil
 }
-
-// errFeederLockLost ends a feeder whose lock the database freed.
-var errFeederLockLost = errors.New("the feeder lock was lost (the database restarted, or the lock's connection broke)")
 
 // feed runs the feeder f under lock (nil for none yet) and, whenever this
 // node does not hold the lock, stands by to take it, until ctx ends. A
@@ -500,13 +502,13 @@ func runHeld(ctx context.Context, f *accesslog.Feeder, lock glasshouse.FeederLoc
 		case err := <-done:
 			return err
 		case <-tick.C:
-			checkCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			held := lock.Held(checkCtx)
+			checkCtx, cancel := context.WithTimeout(ctx, feederLockTimeout)
+			err := lock.Check(checkCtx)
 			cancel()
-			if !held && ctx.Err() == nil {
+			if err != nil && ctx.Err() == nil {
 				stop()
 				<-done
-				return errFeederLockLost
+				return err
 			}
 		}
 	}
