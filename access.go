@@ -119,6 +119,7 @@ type AccessStore interface {
 	LockFeeder(ctx context.Context) (lock FeederLock, ok bool, err error)
 	// EventLogIndex returns the log index of the event's entry, with
 	// integrated false while it waits in the outbox. ENOTFOUND when no
-	// access record has that event id.
+	// access record and no agreement change (AgreementEvent) has that
+	// event id.
 	EventLogIndex(ctx context.Context, eventID [16]byte) (index uint64, integrated bool, err error)
 }

@@ -188,3 +188,36 @@ type PartnerStore interface {
 	// ECONFLICT when resuming a partner with no approved agreement.
 	SetPartnerStatus(ctx context.Context, clientID, status string) (*Partner, error)
 }
+
+// What an AgreementEvent records.
+const (
+	AgreementApproved  = "approved"  // the operator approved the version
+	AgreementSuspended = "suspended" // the partner was suspended
+	AgreementResumed   = "resumed"   // its suspension ended
+	AgreementExpired   = "expired"   // the version in force expired
+)
+
+// AgreementEvent is one change of a partner's agreement that the public
+// transparency log holds, as an entry of its own, written in the same
+// transaction as the change.
+type AgreementEvent struct {
+	EventID     [16]byte  `json:"-"`
+	Version     int       `json:"version"`
+	Action      string    `json:"action"`       // AgreementApproved, …
+	EffectiveAt time.Time `json:"effective_at"` // when it took effect
+	LogIndex    uint64    `json:"-"`            // its entry's index, once Integrated
+	Integrated  bool      `json:"-"`
+}
+
+// AgreementLogStore keeps the log's record of agreement changes.
+type AgreementLogStore interface {
+	// AgreementEvents lists partnerID's logged agreement changes in the
+	// order they were made. An unknown partner has none.
+	AgreementEvents(ctx context.Context, partnerID int64) ([]*AgreementEvent, error)
+	// LogAgreementChanges logs what the log lacks at now: an approved
+	// version without its approval entry (an agreement approved before
+	// agreements were logged), the expiry of a partner's version in force,
+	// and a partner status that differs from the last one logged. It
+	// returns how many entries it wrote.
+	LogAgreementChanges(ctx context.Context, now time.Time) (int, error)
+}

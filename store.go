@@ -22,6 +22,7 @@ type Store interface {
 	AccountStore
 	OperatorStore
 	PartnerStatsStore
+	AgreementLogStore
 	// Purge deletes what has expired for more than PurgeAfter at now:
 	// sessions, authorization requests (and their codes), and token
 	// families whose every token has expired (a family is kept whole until

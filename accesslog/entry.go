@@ -243,10 +243,11 @@ func LeafHash(entry []byte) [32]byte {
 	return out
 }
 
-// entryEventID returns the event id of an encoded entry without decoding
-// the rest; ok is false when b is too short or of another version.
+// entryEventID returns the event id of an encoded entry of either kind
+// (access or agreement) without decoding the rest; ok is false when b is
+// too short or of another kind.
 func entryEventID(b []byte) (id EventID, ok bool) {
-	if len(b) < 17 || b[0] != Version {
+	if len(b) < 17 || b[0] != Version && b[0] != AgreementKind {
 		return id, false
 	}
 	copy(id[:], b[1:17])

@@ -52,6 +52,8 @@ type VerifyConfig struct {
 	// what you keep. The log as a whole is verified only if Verify then
 	// returns no error.
 	Entry func(index uint64, e *Entry)
+	// Agreement, if set, is called likewise with every agreement entry.
+	Agreement func(index uint64, a *AgreementEntry)
 	// Workers is how many resources are fetched at once (default 8).
 	Workers int
 	// Now stamps the state file (default time.Now).
@@ -81,9 +83,10 @@ type Count struct {
 // Report is the outcome of a successful Verify.
 type Report struct {
 	Checkpoint *Checkpoint
-	Previous   *State // the state before this run; nil on a first run
-	Entries    uint64
-	Counts     []Count // sorted by partner, scope, decision, reason
+	Previous   *State  // the state before this run; nil on a first run
+	Entries    uint64  // of both kinds
+	Agreements uint64  // the agreement entries among them
+	Counts     []Count // of the access entries, sorted by partner, scope, decision, reason
 }
 
 // Sum returns the entries of partner and scope with the decision
@@ -152,11 +155,11 @@ func Verify(ctx context.Context, cfg VerifyConfig) (*Report, error) {
 			return nil, tampered("fork: the checkpoint of size %d has root %x, but the one seen on %s at the same size had root %x", cp.Size, cp.Hash, prev.VerifiedAt.Format(time.RFC3339), prev.Hash)
 		}
 	}
-	counts, err := verifyTree(ctx, remote, cp, prev, cfg)
+	check, err := verifyTree(ctx, remote, cp, prev, cfg)
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Checkpoint: cp, Previous: prev, Entries: cp.Size, Counts: counts}
+	rep := &Report{Checkpoint: cp, Previous: prev, Entries: cp.Size, Agreements: check.agreements, Counts: check.sortedCounts()}
 	if cfg.StateFile != "" {
 		st := State{Key: trusted, Origin: cp.Origin, Size: cp.Size, Hash: cp.Hash[:], Checkpoint: string(raw), VerifiedAt: cfg.Now().UTC()}
 		b, _ := json.MarshalIndent(st, "", "  ")
@@ -219,11 +222,13 @@ func prefetch(ctx context.Context, r *Remote, size uint64, workers int) (next fu
 // with its served tile, and the root at the previous state's size with the
 // root seen then; it counts the entries as it goes.
 type treeCheck struct {
-	rng    *compact.Range
-	upper  map[compact.NodeID][]byte // perfect nodes at tree levels 8, 16, …: the higher tiles' hashes
-	prev   *State
-	counts map[Count]uint64
-	entry  Entry
+	rng        *compact.Range
+	upper      map[compact.NodeID][]byte // perfect nodes at tree levels 8, 16, …: the higher tiles' hashes
+	prev       *State
+	counts     map[Count]uint64
+	agreements uint64
+	entry      Entry
+	agreement  AgreementEntry
 }
 
 func newTreeCheck(prev *State) *treeCheck {
@@ -233,7 +238,7 @@ func newTreeCheck(prev *State) *treeCheck {
 
 // bundle checks bundle number bi of a tree of size entries against its
 // level-0 tile, entry by entry, calling each with the decoded entry.
-func (c *treeCheck) bundle(bi, size uint64, f fetched, each func(index uint64, e *Entry)) error {
+func (c *treeCheck) bundle(bi, size uint64, f fetched, cfg VerifyConfig) error {
 	want := uint64(layout.EntryBundleWidth)
 	if p := layout.PartialTileSize(0, bi, size); p > 0 {
 		want = uint64(p)
@@ -256,7 +261,14 @@ func (c *treeCheck) bundle(bi, size uint64, f fetched, each func(index uint64, e
 	for k := range want {
 		index := bi*layout.EntryBundleWidth + k
 		raw := b.Entries[k]
-		if err := c.entry.UnmarshalBinary(raw); err != nil {
+		agreement := len(raw) > 0 && raw[0] == AgreementKind
+		var err error
+		if agreement {
+			err = c.agreement.UnmarshalBinary(raw)
+		} else {
+			err = c.entry.UnmarshalBinary(raw)
+		}
+		if err != nil {
 			return tampered("entry %d: %v", index, err)
 		}
 		h := LeafHash(raw)
@@ -271,9 +283,17 @@ func (c *treeCheck) bundle(bi, size uint64, f fetched, each func(index uint64, e
 				return tampered("fork: the first %d entries hash to root %x, but the checkpoint seen on %s at that size had root %x", p.Size, root, p.VerifiedAt.Format(time.RFC3339), p.Hash)
 			}
 		}
-		count(c.counts, &c.entry)
-		if each != nil {
-			each(index, &c.entry)
+		switch {
+		case agreement:
+			c.agreements++
+			if cfg.Agreement != nil {
+				cfg.Agreement(index, &c.agreement)
+			}
+		default:
+			count(c.counts, &c.entry)
+			if cfg.Entry != nil {
+				cfg.Entry(index, &c.entry)
+			}
 		}
 	}
 	return nil
@@ -304,8 +324,8 @@ func (c *treeCheck) sortedCounts() []Count {
 
 // verifyTree recomputes the tree of cp from the served entries, comparing
 // it with the served tiles, the previous state's root at its size, and
-// cp's root; it returns the entry counts.
-func verifyTree(ctx context.Context, r *Remote, cp *Checkpoint, prev *State, cfg VerifyConfig) ([]Count, error) {
+// cp's root; it returns the check, which counted the entries.
+func verifyTree(ctx context.Context, r *Remote, cp *Checkpoint, prev *State, cfg VerifyConfig) (*treeCheck, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	size := cp.Size
@@ -321,7 +341,7 @@ func verifyTree(ctx context.Context, r *Remote, cp *Checkpoint, prev *State, cfg
 		} else if f.err != nil {
 			return nil, fmt.Errorf("verify: %w", f.err)
 		}
-		if err := check.bundle(bi, size, f, cfg.Entry); err != nil {
+		if err := check.bundle(bi, size, f, cfg); err != nil {
 			return nil, err
 		}
 		if cfg.Progress != nil {
@@ -334,7 +354,7 @@ func verifyTree(ctx context.Context, r *Remote, cp *Checkpoint, prev *State, cfg
 	if err := verifyUpperTiles(ctx, r, size, check.upper); err != nil {
 		return nil, err
 	}
-	return check.sortedCounts(), nil
+	return check, nil
 }
 
 // verifyUpperTiles compares every tile above level 0 with the perfect

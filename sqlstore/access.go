@@ -282,10 +282,13 @@ func (t *tx) markIntegrated(ps []glasshouse.LogPosition) error {
 		h, ok := had[p.EventID]
 		switch {
 		case !ok:
-			// Its member was deleted: only the outbox row, and the record
-			// without its member, are left.
-			if _, err := t.exec(`UPDATE erased_access_records SET log_index = ? WHERE event_id = ?`, index, p.EventID[:]); err != nil {
-				return fmt.Errorf("event %x: %w", p.EventID, err)
+			// An agreement change, or an access whose member was deleted:
+			// only the outbox row, and the record without its member, are
+			// left.
+			for _, table := range []string{"agreement_events", "erased_access_records"} {
+				if _, err := t.exec(`UPDATE `+table+` SET log_index = ? WHERE event_id = ?`, index, p.EventID[:]); err != nil {
+					return fmt.Errorf("event %x: %w", p.EventID, err)
+				}
 			}
 		case h.Valid && h.Int64 != index:
 			return fmt.Errorf("event %x is already at log index %d, not %d: the log would hold it twice", p.EventID, h.Int64, index)
@@ -340,7 +343,8 @@ func (s *Store) LogSize(ctx context.Context) (uint64, error) {
 // EventLogIndex returns where an event's entry is in the log.
 func (s *Store) EventLogIndex(ctx context.Context, eventID [16]byte) (uint64, bool, error) {
 	var index sql.NullInt64
-	err := s.read(ctx).queryRow(`SELECT log_index FROM access_records WHERE event_id = ?`, eventID[:]).Scan(&index)
+	err := s.read(ctx).queryRow(`SELECT log_index FROM access_records WHERE event_id = ?
+		UNION ALL SELECT log_index FROM agreement_events WHERE event_id = ?`, eventID[:], eventID[:]).Scan(&index)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false, glasshouse.Errorf(glasshouse.ENOTFOUND, "No access has event id %x.", eventID)
 	} else if err != nil {

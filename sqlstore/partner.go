@@ -317,7 +317,22 @@ func (s *Store) ApproveAgreement(ctx context.Context, clientID string, now time.
 			glasshouse.PartnerApproved, p.ID, glasshouse.PartnerPending); err != nil {
 			return err
 		}
-		return t.narrowGrants(p.ID, a.Scopes)
+		if err := t.narrowGrants(p.ID, a.Scopes); err != nil {
+			return err
+		}
+		if err := t.logAgreement(p, a, glasshouse.AgreementApproved, a.ApprovedAt); err != nil {
+			return err
+		}
+		// A partner suspended before its first approval: the log learns
+		// of the suspension with the agreement it suspends.
+		suspended, err := t.loggedSuspended(p.ID)
+		if err != nil {
+			return err
+		}
+		if change, ok := statusChange(p.Status, suspended); ok && change == glasshouse.AgreementSuspended {
+			return t.logAgreement(p, a, change, a.ApprovedAt)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("approve agreement: %w", err)
@@ -360,16 +375,30 @@ func (s *Store) SetPartnerStatus(ctx context.Context, clientID, status string) (
 		if p, err = t.partner(`p.client_id = ?`, clientID); err != nil {
 			return err
 		}
-		if status == glasshouse.PartnerApproved {
-			if ok, err := t.exists(`SELECT EXISTS(SELECT 1 FROM agreements WHERE partner_id = ? AND approved_at <> 0)`, p.ID); err != nil {
-				return err
-			} else if !ok {
+		current, err := t.agreement(`a.partner_id = ? AND a.approved_at <> 0`, p.ID)
+		if glasshouse.ErrorCode(err) == glasshouse.ENOTFOUND {
+			if status == glasshouse.PartnerApproved {
 				return glasshouse.Errorf(glasshouse.ECONFLICT, "%s has no approved agreement to resume under.", p.Name)
 			}
+			current = nil // a partner never approved had no access: nothing to log
+		} else if err != nil {
+			return err
+		}
+		if _, err = t.exec(`UPDATE partners SET status = ? WHERE id = ?`, status, p.ID); err != nil {
+			return err
 		}
 		p.Status = status
-		_, err = t.exec(`UPDATE partners SET status = ? WHERE id = ?`, status, p.ID)
-		return err
+		if current == nil {
+			return nil
+		}
+		suspended, err := t.loggedSuspended(p.ID)
+		if err != nil {
+			return err
+		}
+		if change, ok := statusChange(status, suspended); ok {
+			return t.logAgreement(p, current, change, s.now())
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("set partner status: %w", err)

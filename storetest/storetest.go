@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) glasshouse.Store) {
 		{"Messages", messageTests},
 		{"Concurrency", concurrencyTests},
 		{"Partners", partnerTests},
+		{"AgreementLog", agreementLogTests},
 		{"Grants", grantTests},
 		{"OAuth", oauthTests},
 		{"Access", accessTests},
