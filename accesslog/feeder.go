@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -78,7 +80,18 @@ type FeederConfig struct {
 	// many small ones. The first entries after a quiet spell are fed at
 	// once. It adds at most Gather to the time from access to checkpoint.
 	Gather time.Duration
-	Logger *slog.Logger
+	// Witnesses, if not nil, cosign each checkpoint before it is
+	// published: Tessera submits it with its consistency proof to each
+	// witness and publishes it once the quorum has cosigned. Until then
+	// the last cosigned checkpoint stays published; WitnessMonitor (one
+	// is made when nil) logs and counts what the witnesses answer.
+	Witnesses      *WitnessPolicy
+	WitnessMonitor *WitnessMonitor
+	// WitnessTimeout is how long one checkpoint waits for the quorum
+	// (default Tessera's, 5 s); without it, the checkpoint is dropped and
+	// the next one tried at the next CheckpointInterval.
+	WitnessTimeout time.Duration
+	Logger         *slog.Logger
 }
 
 // Feeder moves entries from the Outbox into a Tessera POSIX log, exactly
@@ -123,17 +136,36 @@ func NewFeeder(ctx context.Context, cfg FeederConfig) (*Feeder, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("feeder: %w", err)
 	}
-	driver, err := posix.New(ctx, posix.Config{Path: cfg.Dir})
-	if err != nil {
-		return nil, fmt.Errorf("feeder: %w", err)
-	}
-	// Tessera's background work lives until Close, not until ctx ends.
-	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	opts := tessera.NewAppendOptions().
 		WithCheckpointSigner(cfg.Key.Signer).
 		WithCheckpointInterval(cfg.CheckpointInterval).
 		WithBatching(uint(cfg.BatchSize), 10*time.Millisecond).
 		WithPushback(uint(4 * cfg.BatchSize))
+	var client *http.Client
+	if cfg.Witnesses != nil {
+		group, err := cfg.Witnesses.tesseraGroup()
+		if err != nil {
+			return nil, fmt.Errorf("feeder: %w", err)
+		}
+		if cfg.WitnessMonitor == nil {
+			cfg.WitnessMonitor = NewWitnessMonitor(cfg.Witnesses, cfg.Logger)
+		}
+		client = cfg.WitnessMonitor.client()
+		// A new log's first (empty) checkpoint is published by Tessera
+		// as it creates the log, and that would fail while no witness
+		// knows the log yet: create it without witnesses, so that the
+		// server starts and prints its key for the witnesses' operators.
+		if err := createLog(ctx, cfg.Dir, cfg.Key); err != nil {
+			return nil, err
+		}
+		opts.WithWitnesses(group, &tessera.WitnessOptions{Timeout: cfg.WitnessTimeout})
+	}
+	driver, err := posix.New(ctx, posix.Config{Path: cfg.Dir, HTTPClient: client})
+	if err != nil {
+		return nil, fmt.Errorf("feeder: %w", err)
+	}
+	// Tessera's background work lives until Close, not until ctx ends.
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	appender, shutdown, reader, err := tessera.NewAppender(bg, driver, opts)
 	if err != nil {
 		cancel()
@@ -143,6 +175,25 @@ func NewFeeder(ctx context.Context, cfg FeederConfig) (*Feeder, error) {
 		cfg: cfg, log: OpenLog(cfg.Dir, cfg.Key.Verifier), appender: appender, reader: reader,
 		shutdown: shutdown, cancel: cancel, wake: make(chan struct{}, 1),
 	}, nil
+}
+
+// createLog creates the Tessera log in dir, with its empty checkpoint
+// signed by the log key alone, unless dir already holds a log.
+func createLog(ctx context.Context, dir string, key *Key) error {
+	if _, err := os.Stat(filepath.Join(dir, layout.CheckpointPath)); err == nil {
+		return nil
+	}
+	driver, err := posix.New(ctx, posix.Config{Path: dir})
+	if err != nil {
+		return fmt.Errorf("feeder: %w", err)
+	}
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	_, shutdown, _, err := tessera.NewAppender(bg, driver, tessera.NewAppendOptions().WithCheckpointSigner(key.Signer))
+	if err != nil {
+		return fmt.Errorf("feeder: create the log: %w", err)
+	}
+	return wrap("feeder: create the log", shutdown(ctx))
 }
 
 // Log returns a reader of the feeder's log.
