@@ -99,7 +99,12 @@ func TestAccessLog(t *testing.T) {
 	}
 
 	routes := []string{graph.RouteMe, graph.RouteFriends, graph.RouteSend, graph.RouteMessages, "/graph/v1/"}
-	cp := mustDrained(t, w.env, f, uint64(len(responses)))
+	// The log holds the partner's agreement approval too.
+	approvals, err := w.store.AgreementEvents(ctx, w.p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := mustDrained(t, w.env, f, uint64(len(responses)+len(approvals)))
 	entries := map[accesslog.EventID]uint64{} // event -> index
 	tags := map[accesslog.Tag]uint64{}        // tag -> index
 	raw := make([][]byte, cp.Size)
@@ -108,10 +113,17 @@ func TestAccessLog(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := accesslog.DecodeEntry(b)
+		d, err := accesslog.DecodeAny(b)
 		if err != nil {
 			t.Fatalf("entry %d: %v", i, err)
 		}
+		if a := d.Agreement; a != nil {
+			if a.PartnerID != w.p.ClientID || a.Action != accesslog.Approved {
+				t.Errorf("entry %d: agreement entry %+v; want %s's approval", i, a, w.p.ClientID)
+			}
+			continue
+		}
+		e := d.Access
 		if _, dup := entries[e.EventID]; dup {
 			t.Fatalf("event %s is in the log twice", e.EventID)
 		}

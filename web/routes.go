@@ -69,6 +69,10 @@ func (s *Server) routes() *http.ServeMux {
 	member("PUT /api/v1/me/apps/{partner}/relay", s.setAppRelay)
 	member("POST /api/v1/me/apps/{partner}/reconfirm", s.reconfirmApp)
 
+	// The public partner directory and agreement terms (directory.go).
+	public("GET /api/v1/partners", s.directory)
+	public("GET /api/v1/partners/{client_id}/agreements/{version}/terms", s.terms)
+
 	// The member's access events in the transparency log (access.go).
 	if s.accessLog != nil {
 		member("GET /api/v1/me/access", s.myAccess)

@@ -44,6 +44,8 @@ type Store interface {
 	// glasshouse.PartnerStore
 	CurrentAgreement(ctx context.Context, partnerID int64) (*glasshouse.Agreement, error)
 	PartnerByClientID(ctx context.Context, clientID string) (*glasshouse.Partner, error) // accesslog.PartnerNames
+	// the public partner directory (glasshouse.DirectoryStore)
+	glasshouse.DirectoryStore
 	// glasshouse.GrantStore
 	Grant(ctx context.Context, memberID, partnerID int64) (*glasshouse.Grant, error)
 	Grants(ctx context.Context, memberID int64) ([]*glasshouse.Grant, error)

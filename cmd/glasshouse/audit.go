@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -25,8 +27,12 @@ Auditor commands against a running server's transparency log (URL/log/...).
 
   verify   check the signed checkpoint, its consistency with the last checkpoint
            this machine verified (kept in --state), and the whole tree
-           recomputed from every entry; fails naming what differs
-  report   verify, then count the entries per partner, scope and decision
+           recomputed from every entry; fails naming what differs; then checks
+           every granted access against the agreements the log holds, and fails
+           if one was outside them
+  report   verify, then count the entries per partner, scope and decision, list
+           each partner's agreement history as the log holds it, and check each
+           version's served terms against the hash the log holds
   trail    verify, then find a member's own entries by recomputing their tags
            with their member key (the privacy center shows it) and list the
            counters 1..N (their access count) that have no entry
@@ -37,7 +43,7 @@ Run 'glasshouse audit COMMAND --help' for the flags.
 // auditCommands says what each audit command does and what it takes.
 var auditCommands = map[string]command{
 	"verify": {"URL", "Checks the signed checkpoint of the log served at URL/log/, its consistency with\nthe last checkpoint this machine verified (kept in --state), and the whole tree\nrecomputed from every entry; fails naming what differs."},
-	"report": {"URL", "Verifies the log, then counts its entries per partner, scope and decision."},
+	"report": {"URL", "Verifies the log, then counts its entries per partner, scope and decision, lists each\npartner's agreement history as the log holds it, and checks each approved version's\nterms document against the hash the log holds. Exits 1 if a granted access was\noutside the agreement logged for it, or if terms changed."},
 	"trail":  {"URL", "Verifies the log, then finds one member's own entries by recomputing their tags\nwith their member key, and names the counters 1..N (their access count) that\nhave no entry. The member's privacy center shows the key, the count and this\ncommand, ready to copy."},
 }
 
@@ -100,8 +106,15 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Client:   &http.Client{Timeout: time.Minute},
 		Progress: bar.update,
 	}
-	if tags != nil {
-		cfg.Entry = func(index uint64, e *accesslog.Entry) { tags[e.Tag] = index }
+	// Every granted access is checked against the agreement history that
+	// the log itself holds.
+	terms := accesslog.NewCompliance()
+	cfg.Agreement = terms.Agreement
+	cfg.Entry = func(index uint64, e *accesslog.Entry) {
+		terms.Access(index, e)
+		if tags != nil {
+			tags[e.Tag] = index
+		}
 	}
 	rep, err := accesslog.Verify(ctx, cfg)
 	bar.done()
@@ -121,7 +134,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		} else {
 			fmt.Fprintln(stdout, "  first verification from this machine: the key and checkpoint are now remembered in", *state)
 		}
-		return nil
+		return printFindings(stdout, rep, terms, "")
 	}
 	if cmd == "trail" {
 		return printTrail(stdout, rep, mk.FindTrail(expect, func(t accesslog.Tag) (uint64, bool) {
@@ -135,24 +148,142 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			counts = append(counts, c)
 		}
 	}
-	if *asJSON {
-		return printJSON(stdout, map[string]any{"origin": rep.Checkpoint.Origin, "size": rep.Checkpoint.Size, "counts": counts})
+	histories := terms.Sorted()
+	if partner != "" {
+		histories = slices.DeleteFunc(histories, func(h *accesslog.PartnerHistory) bool { return h.Partner != partner })
 	}
-	fmt.Fprintf(stdout, "verified log %s at size %d\n", rep.Checkpoint.Origin, rep.Checkpoint.Size)
-	if len(counts) == 0 {
-		if partner != "" {
-			_, err := fmt.Fprintf(stdout, "no entries for partner %s: it made no request, granted or denied\n", partner)
-			return err
+	termsProblems := checkTerms(ctx, cfg.Client, base, histories)
+	if *asJSON {
+		err := printJSON(stdout, map[string]any{"origin": rep.Checkpoint.Origin, "size": rep.Checkpoint.Size, "counts": counts,
+			"agreements": nonNilSlice(histories), "findings": nonNilSlice(partnerFindings(terms, partner)), "terms_problems": nonNilSlice(termsProblems)})
+		if err == nil {
+			err = findingsError(partnerFindings(terms, partner), termsProblems)
 		}
-		_, err := fmt.Fprintln(stdout, "no entries yet: no partner has made a request")
 		return err
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "PARTNER\tSCOPE\tDECISION\tREASON\tCOUNT\t")
-	for _, c := range counts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t\n", c.Partner, c.Scope, c.Decision, c.Reason, c.N)
+	fmt.Fprintf(stdout, "verified log %s at size %d\n", rep.Checkpoint.Origin, rep.Checkpoint.Size)
+	switch {
+	case len(counts) == 0 && partner != "":
+		fmt.Fprintf(stdout, "no access entries for partner %s: it made no request, granted or denied\n", partner)
+	case len(counts) == 0:
+		fmt.Fprintln(stdout, "no access entries yet: no partner has made a request")
+	default:
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "PARTNER\tSCOPE\tDECISION\tREASON\tCOUNT\t")
+		for _, c := range counts {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t\n", c.Partner, c.Scope, c.Decision, c.Reason, c.N)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
-	return tw.Flush()
+	printHistories(stdout, histories)
+	for _, p := range termsProblems {
+		fmt.Fprintf(stdout, "TERMS: %s\n", p)
+	}
+	return printFindings(stdout, rep, terms, partner)
+}
+
+// printHistories prints each partner's agreement history as the log holds
+// it.
+func printHistories(w io.Writer, histories []*accesslog.PartnerHistory) {
+	if len(histories) == 0 {
+		fmt.Fprintln(w, "agreements in the log: none")
+		return
+	}
+	fmt.Fprintln(w, "agreements in the log:")
+	for _, h := range histories {
+		for _, e := range h.Entries {
+			fmt.Fprintf(w, "  %s v%d %s %s (entry %d): %s; expires %s\n", h.Partner, e.Version, e.Action,
+				e.Time.Format(time.RFC3339), e.Index, strings.Join(e.Scopes, " "), e.Expires.Format(time.RFC3339))
+		}
+	}
+}
+
+// partnerFindings returns the findings, only partner's unless it is "".
+func partnerFindings(c *accesslog.Compliance, partner string) []accesslog.Finding {
+	if partner == "" {
+		return c.Findings
+	}
+	return slices.DeleteFunc(slices.Clone(c.Findings), func(f accesslog.Finding) bool { return f.Partner != partner })
+}
+
+// printFindings says how the granted accesses compare with the agreements
+// the log holds, and lists each one outside them; it returns an error when
+// there is one.
+func printFindings(w io.Writer, rep *accesslog.Report, c *accesslog.Compliance, partner string) error {
+	findings := partnerFindings(c, partner)
+	fmt.Fprintf(w, "  agreement entries: %d; granted accesses checked against them: %d\n", rep.Agreements, c.Checked)
+	if len(findings) == 0 {
+		fmt.Fprintln(w, "  every granted access was within the agreement the log held for it")
+		return nil
+	}
+	const show = 20
+	fmt.Fprintf(w, "ACCESS OUTSIDE THE LOGGED AGREEMENTS: %d granted accesses\n", len(findings))
+	for _, f := range findings[:min(show, len(findings))] {
+		fmt.Fprintf(w, "  %s\n", f)
+	}
+	if len(findings) > show {
+		fmt.Fprintf(w, "  … and %d more (--json lists them all)\n", len(findings)-show)
+	}
+	return findingsError(findings, nil)
+}
+
+// findingsError is the command's error when the log shows accesses outside
+// their agreements or terms that differ from the logged ones.
+func findingsError(findings []accesslog.Finding, termsProblems []string) error {
+	switch {
+	case len(findings) > 0:
+		return fmt.Errorf("the log verifies, but %d granted accesses were outside the agreements it holds", len(findings))
+	case len(termsProblems) > 0:
+		return fmt.Errorf("the log verifies, but %d agreement versions' terms differ from the logged ones", len(termsProblems))
+	}
+	return nil
+}
+
+// checkTerms fetches the terms document of every approved version that
+// the histories hold, from base/api/v1/partners/…/terms, and returns what
+// differs from the hash the log holds.
+func checkTerms(ctx context.Context, client *http.Client, base string, histories []*accesslog.PartnerHistory) []string {
+	var problems []string
+	for _, h := range histories {
+		for _, e := range h.Entries {
+			if e.Action != accesslog.Approved {
+				continue
+			}
+			u := fmt.Sprintf("%s/api/v1/partners/%s/agreements/%d/terms", base, url.PathEscape(h.Partner), e.Version)
+			doc, err := fetch(ctx, client, u)
+			switch {
+			case err != nil:
+				problems = append(problems, fmt.Sprintf("%s v%d: the terms document cannot be read: %v", h.Partner, e.Version, err))
+			case sha256.Sum256(doc) != e.TermsHash:
+				problems = append(problems, fmt.Sprintf("%s v%d: the served terms hash to %x, but the log's entry %d holds %x: the terms changed after approval",
+					h.Partner, e.Version, sha256.Sum256(doc), e.Index, e.TermsHash))
+			}
+		}
+	}
+	return problems
+}
+
+// fetch GETs u and returns its body, which must come with 200.
+func fetch(ctx context.Context, client *http.Client, u string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: %s", u, resp.Status)
+	}
+	return b, nil
 }
 
 // printTrail prints a member's trail: the counters found, each with its

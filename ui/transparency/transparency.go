@@ -72,15 +72,25 @@ func (p *Page) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /log/{$}", func(w http.ResponseWriter, r *http.Request) { ui.Redirect(w, r, "/log") })
 }
 
-// entry is one decoded entry of the log.
+// entry is one decoded entry of the log, of either kind: an access
+// (Access set) or an agreement change (Agreement set).
 type entry struct {
-	Index   uint64
-	Partner string // the partner's name; "" when unknown
-	*accesslog.Entry
+	Index     uint64
+	Partner   string // the partner's name; "" when unknown
+	Access    *accesslog.Entry
+	Agreement *accesslog.AgreementEntry
+}
+
+// PartnerID is the client id the entry names.
+func (e entry) PartnerID() string {
+	if e.Agreement != nil {
+		return e.Agreement.PartnerID
+	}
+	return e.Access.PartnerID
 }
 
 // Granted reports whether the policy allowed the request.
-func (e entry) Granted() bool { return e.Decision == accesslog.Granted }
+func (e entry) Granted() bool { return e.Access != nil && e.Access.Decision == accesslog.Granted }
 
 // data is what the page shows.
 type data struct {
@@ -124,21 +134,23 @@ func (p *Page) latest(ctx context.Context, size uint64) ([]entry, error) {
 		if err != nil {
 			return nil, err
 		}
-		e, err := accesslog.DecodeEntry(b)
+		d, err := accesslog.DecodeAny(b)
 		if err != nil {
 			return nil, err
 		}
-		name, ok := names[e.PartnerID]
+		e := entry{Index: i - 1, Access: d.Access, Agreement: d.Agreement}
+		name, ok := names[e.PartnerID()]
 		if !ok && p.c.Partners != nil {
-			pt, err := p.c.Partners.PartnerByClientID(ctx, e.PartnerID)
+			pt, err := p.c.Partners.PartnerByClientID(ctx, e.PartnerID())
 			if err == nil {
 				name = pt.Name
 			} else if glasshouse.ErrorCode(err) != glasshouse.ENOTFOUND {
 				return nil, err
 			}
-			names[e.PartnerID] = name
+			names[e.PartnerID()] = name
 		}
-		out = append(out, entry{Index: i - 1, Partner: name, Entry: e})
+		e.Partner = name
+		out = append(out, e)
 	}
 	return out, nil
 }

@@ -34,7 +34,7 @@ func TestLogPage(t *testing.T) {
 	c := pagetest.New(t, s.URL, "")
 	p := c.Get("/log").MustStatus(http.StatusOK)
 	p.MustContain(
-		`<dd id="log-size">3</dd>`,
+		`<dd id="log-size">5</dd>`,
 		`<code id="log-root">`+html(base64.StdEncoding.EncodeToString(cp.Hash[:]))+`</code>`,
 		`<code id="log-key">`+html(s.Log.Key.VerifierKey)+`</code>`,
 		"<code>glasshouse.test/log</code>",
@@ -48,15 +48,17 @@ func TestLogPage(t *testing.T) {
 	// The newest first, each decoded: time, partner, request, scopes,
 	// decision.
 	rows := strings.Split(p.Body[strings.Index(p.Body, "<tbody>"):strings.Index(p.Body, "</tbody>")], "<tr>")[1:]
-	if len(rows) != 3 {
-		t.Fatalf("%d rows; want 3", len(rows))
+	if len(rows) != 5 {
+		t.Fatalf("%d rows; want 5: 3 accesses, then the 2 approvals", len(rows))
 	}
 	for i, want := range [][]string{
-		{`<td class="num">2</td>`, `<time datetime="2026-12-03T14:07:00Z" data-format="datetime">3 Dec 2026, 14:07 UTC</time>`,
+		{`<td class="num">4</td>`, `<time datetime="2026-12-03T14:07:00Z" data-format="datetime">3 Dec 2026, 14:07 UTC</time>`,
 			"Streamflix<br><code>streamflix</code>", `<code class="endpoint">GET /graph/v1/me/conversations/{id}/messages</code>`,
 			"<code>messages.read</code>", `<span class="badge bad">denied</span>`, "scope_not_granted", `<td class="num">0</td>`},
-		{`<td class="num">1</td>`, "3 Dec 2026, 14:06 UTC", "<code>evil</code>", "<code>profile</code>", `<span class="badge ok">granted</span>`},
-		{`<td class="num">0</td>`, "3 Dec 2026, 14:05 UTC", `<code class="endpoint">GET /graph/v1/me/friends</code>`, "<code>friends</code>", "granted"},
+		{`<td class="num">3</td>`, "3 Dec 2026, 14:06 UTC", "<code>evil</code>", "<code>profile</code>", `<span class="badge ok">granted</span>`},
+		{`<td class="num">2</td>`, "3 Dec 2026, 14:05 UTC", `<code class="endpoint">GET /graph/v1/me/friends</code>`, "<code>friends</code>", "granted"},
+		{`<td class="num">1</td>`, "<code>evil</code>", `agreement version 1 <a href="/partners#evil">(terms)</a>`, "<code>profile</code>", `<span class="badge">approved</span>`},
+		{`<td class="num">0</td>`, "<code>streamflix</code>", "agreement version 1", "<code>friends</code>, <code>messages.send</code>", "approved"},
 	} {
 		for _, w := range want {
 			if !strings.Contains(rows[i], w) {
