@@ -18,7 +18,7 @@ type DirectoryPartner struct {
 	Status string `json:"status"`
 	// Usage counts its accesses, granted and denied, as recorded for
 	// the log.
-	Usage      AccessTotals          `json:"usage"`
+	Usage      AccessTotals         `json:"usage"`
 	Agreements []DirectoryAgreement `json:"agreements"` // approved versions, newest first
 }
 
