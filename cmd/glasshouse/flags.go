@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/glasshouse/glasshouse/accesslog"
 )
 
 // applyEnv sets each flag from GLASSHOUSE_<NAME> where that is set, so that
@@ -94,6 +96,32 @@ func (l *stringList) String() string { return strings.Join(*l, ",") }
 func (l *stringList) Set(s string) error {
 	*l = append(*l, splitList(s)...)
 	return nil
+}
+
+// witnessList is the repeatable --witness flag: each value one witness,
+// "NAME VKEY URL", or several separated by ';' or new lines (as one
+// environment variable holds them).
+type witnessList []string
+
+func (l *witnessList) String() string { return strings.Join(*l, "; ") }
+func (l *witnessList) Set(s string) error {
+	for _, w := range strings.FieldsFunc(s, func(r rune) bool { return r == ';' || r == '\n' }) {
+		if w = strings.TrimSpace(w); w != "" {
+			if _, err := accesslog.ParseWitness(w); err != nil {
+				return err
+			}
+			*l = append(*l, w)
+		}
+	}
+	return nil
+}
+
+// witnessesOf returns p's witnesses (none for a nil policy).
+func witnessesOf(p *accesslog.WitnessPolicy) []accesslog.Witness {
+	if p == nil {
+		return nil
+	}
+	return p.Witnesses
 }
 
 func splitList(s string) []string {

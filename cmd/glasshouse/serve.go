@@ -40,6 +40,8 @@ import (
 	"github.com/glasshouse/glasshouse/ui/privacy"
 	"github.com/glasshouse/glasshouse/ui/transparency"
 	"github.com/glasshouse/glasshouse/web"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"k8s.io/klog/v2"
 )
 
@@ -69,7 +71,11 @@ type Config struct {
 	StorageKeyFile string
 	LogKeyFile     string
 	LogDir         string
-	Demo           bool // seed the demo world
+	// Witnesses cosign the log's checkpoints ("NAME VKEY URL" each, see
+	// accesslog.ParseWitness); WitnessQuorum of them must (0: all).
+	Witnesses     []string
+	WitnessQuorum int
+	Demo          bool // seed the demo world
 }
 
 // Main is the running program: tests start it for real on port 0.
@@ -86,12 +92,15 @@ type Main struct {
 	Feeder   *accesslog.Feeder // the log's one writer, if this node took the feeder lock at start
 	Recorder *accesslog.Recorder
 	logKey   *accesslog.Key
-	feeder   atomic.Pointer[accesslog.Feeder] // the feeder this node runs now, if any
-	Web      *web.Server
-	HTTP     *http.Server
-	ln       net.Listener
-	done     chan error
-	debug    *http.Server
+	// Witnesses watches the log's witnesses (nil without --witness).
+	Witnesses *accesslog.WitnessMonitor
+	registry  *prometheus.Registry             // what /metrics serves
+	feeder    atomic.Pointer[accesslog.Feeder] // the feeder this node runs now, if any
+	Web       *web.Server
+	HTTP      *http.Server
+	ln        net.Listener
+	done      chan error
+	debug     *http.Server
 
 	nodeLock      *sqlstore.NodeLock // this node's hold on the deployment's node lock
 	stopNodeCheck func()
@@ -135,6 +144,8 @@ func (m *Main) ParseFlags(cmd string, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.StorageKeyFile, "storage-key-file", c.StorageKeyFile, "`FILE` holding the key that encrypts the members' message keys, created on first start if missing; every node of a cluster needs the same (default DATA/storage.key)")
 	fs.StringVar(&c.LogKeyFile, "log-key-file", c.LogKeyFile, "`FILE` holding the transparency log's private signing key, created on first start if missing; every node of a cluster needs the same (default DATA/log-key.private)")
 	fs.StringVar(&c.LogDir, "log-dir", c.LogDir, "`FOLDER` of the transparency log's tiles and checkpoint; the nodes of a cluster share one, on storage they all mount (default DATA/log)")
+	fs.Var((*witnessList)(&c.Witnesses), "witness", "a witness that cosigns the log's checkpoints, as `'NAME VKEY URL'`: a label, its cosignature/v1 verifier key in note form and its tlog-witness URL (repeatable; several in one value or in GLASSHOUSE_WITNESS separated by ';' or new lines)")
+	fs.IntVar(&c.WitnessQuorum, "witness-quorum", c.WitnessQuorum, "how many of the --witness witnesses must cosign a checkpoint before it is served (default all)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For names the client (default none)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: glasshouse %s [flags]\n\n", cmd)
@@ -189,6 +200,22 @@ func (m *Main) Run(ctx context.Context) error {
 	// The store, fed to the realtime hub (through NATS with --nats, see
 	// cluster.go), and the listener: the issuer is the URL partners reach
 	// us at, so it must be known before the authorization server is built.
+	witnesses, err := accesslog.ParseWitnessPolicy(m.Config.Witnesses, m.Config.WitnessQuorum)
+	if err != nil {
+		return fmt.Errorf("--witness: %v", err)
+	}
+	for _, w := range witnessesOf(witnesses) {
+		if w.URL == "" {
+			return fmt.Errorf("--witness %s: give the witness's URL, to submit checkpoints to", w.Name)
+		}
+	}
+	m.registry = prometheus.NewRegistry()
+	m.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if witnesses != nil {
+		m.Witnesses = accesslog.NewWitnessMonitor(witnesses, logger)
+		m.registry.MustRegister(m.Witnesses)
+	}
+
 	m.Hub = m.newHub(logger)
 	if m.Store, err = openStore(ctx, m.location(), m.Hub); err != nil {
 		return err
@@ -201,7 +228,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 
 	// The transparency log: key, feeder, recorder, routes.
-	lg, err := m.openAccessLog(ctx, logger)
+	lg, err := m.openAccessLog(ctx, logger, witnesses)
 	if err != nil {
 		return err
 	}
@@ -257,6 +284,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Hub:              m.Hub,
 		Logger:           logger,
 		DBStats:          m.Store.DBStats,
+		Registry:         m.registry,
 		SignIn:           signIn,
 		Mount:            mounts,
 		AccessLog:        m.Log,
@@ -348,7 +376,7 @@ type accessLog struct {
 // recorder that the Graph API calls for every request. The log's origin is
 // the --public-url host, else the --addr flag as given: not the listener's
 // address, which changes on every start on port 0.
-func (m *Main) openAccessLog(ctx context.Context, logger *slog.Logger) (*accessLog, error) {
+func (m *Main) openAccessLog(ctx context.Context, logger *slog.Logger, witnesses *accesslog.WitnessPolicy) (*accessLog, error) {
 	host := m.Config.Addr
 	if m.Config.PublicURL != "" {
 		u, err := url.Parse(m.Config.PublicURL)
@@ -368,7 +396,8 @@ func (m *Main) openAccessLog(ctx context.Context, logger *slog.Logger) (*accessL
 	outbox := accesslog.StoreOutbox{Store: m.Store}
 	dir := cmp.Or(m.Config.LogDir, filepath.Join(m.Config.Data, "log"))
 	lg := &accessLog{key: key, log: accesslog.OpenLog(dir, key.Verifier)}
-	if err := m.startFeeder(accesslog.FeederConfig{Dir: dir, Key: key, Outbox: outbox, Logger: logger}); err != nil {
+	cfg := accesslog.FeederConfig{Dir: dir, Key: key, Outbox: outbox, Logger: logger, Witnesses: witnesses, WitnessMonitor: m.Witnesses}
+	if err := m.startFeeder(cfg); err != nil {
 		return nil, err
 	}
 	if lg.recorder, err = accesslog.NewRecorder(accesslog.RecorderConfig{Store: m.Store, MasterKey: master, Signer: key.Signer, Notify: m.notifyFeeder}); err != nil {
@@ -376,6 +405,13 @@ func (m *Main) openAccessLog(ctx context.Context, logger *slog.Logger) (*accessL
 	}
 	lg.routes = accesslog.NewHandler(lg.log, key.VerifierKey, outbox).Register
 	logger.Info("transparency log", "origin", accesslog.Origin(host), "verifier_key", key.VerifierKey)
+	if witnesses != nil {
+		names := make([]string, len(witnesses.Witnesses))
+		for i, w := range witnesses.Witnesses {
+			names[i] = w.Name
+		}
+		logger.Info("checkpoints are served once cosigned by a quorum of witnesses", "quorum", witnesses.Quorum, "witnesses", strings.Join(names, ","))
+	}
 	fmt.Fprintf(m.Stdout, "Transparency log verifier key: %s\n", key.VerifierKey)
 	return lg, nil
 }
