@@ -50,6 +50,7 @@ type page struct {
 	Purpose       string
 	RetentionDays int
 	Until         string
+	Directory     string // the partner's entry in the public partner directory
 	Accesses      string // the partner's accesses so far; empty leaves the line out
 	Email         string // the member's real address, beside the email choice
 	Scopes        []scopeChoice
@@ -246,6 +247,7 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) {
 		Purpose:       f.client.agreement.Purpose,
 		RetentionDays: f.client.agreement.RetentionDays,
 		Until:         earliest(s.now().Add(glasshouse.GrantLifetime), f.client.agreement.ExpiresAt).UTC().Format("2 Jan 2006"),
+		Directory:     "/partners#" + f.client.partner.ClientID,
 		Email:         m.Email,
 		formAction:    consentFormAction(f.req.RedirectURI),
 	}

@@ -165,8 +165,8 @@ func TestBrowserVerifies(t *testing.T) {
 		}
 		for _, r := range rows[1:] {
 			if r.Verdict != "verified" || r.Mark != "verified" ||
-				!strings.HasPrefix(r.Checked, "Entry hash → inclusion proof (") || !strings.HasSuffix(r.Checked, "root of checkpoint 7 signed by key "+keyID+".") {
-				t.Errorf("row %+v; want verified against checkpoint 7 signed by %s", r, keyID)
+				!strings.HasPrefix(r.Checked, "Entry hash → inclusion proof (") || !strings.HasSuffix(r.Checked, "root of checkpoint 9 signed by key "+keyID+".") {
+				t.Errorf("row %+v; want verified against checkpoint 9 signed by %s", r, keyID)
 			}
 		}
 		status := browsertest.Run(t, tab, chromedp.Text(chromedp.ID("verify-status")))
@@ -181,8 +181,8 @@ func TestBrowserVerifies(t *testing.T) {
 		// without a reload.
 		s.Log.MustFeed(t)
 		rows = rowsWhen(t, tab, `st.every(v => v === "verified")`)
-		if !strings.HasSuffix(rows[0].Checked, "root of checkpoint 8 signed by key "+keyID+".") || rows[0].Index == "not yet" {
-			t.Errorf("the newly fed event: %+v; want verified against checkpoint 8 with its index", rows[0])
+		if !strings.HasSuffix(rows[0].Checked, "root of checkpoint 10 signed by key "+keyID+".") || rows[0].Index == "not yet" {
+			t.Errorf("the newly fed event: %+v; want verified against checkpoint 10 with its index", rows[0])
 		}
 	})
 
@@ -204,7 +204,7 @@ func TestBrowserVerifies(t *testing.T) {
 		rows := rowsWhen(t, old, `st.every(v => v !== "")`)
 		for _, r := range rows {
 			if r.Verdict != "partial" || r.Mark != "proof checked, signature not checked" ||
-				!strings.Contains(r.Checked, "root of checkpoint 8. This browser cannot check Ed25519 signatures") {
+				!strings.Contains(r.Checked, "root of checkpoint 10. This browser cannot check Ed25519 signatures") {
 				t.Errorf("row %+v; want the proof checked and the signature not", r)
 			}
 		}
@@ -225,7 +225,7 @@ func TestBrowserVerifies(t *testing.T) {
 			want := "verified"
 			if r.Event == target {
 				want = "failed"
-				if r.Mark != "not verified" || !strings.Contains(r.Checked, "does not lead to the root of checkpoint 8") {
+				if r.Mark != "not verified" || !strings.Contains(r.Checked, "does not lead to the root of checkpoint 10") {
 					t.Errorf("tampered row %+v", r)
 				}
 			}

@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/accesslog"
@@ -35,41 +37,71 @@ type Config struct {
 	Kit         *ui.Kit
 	Log         Log
 	VerifierKey string // the log's verifier key in note form, as /log/key serves it
-	// Partners names the partners of the entries; nil shows client ids
-	// only.
-	Partners accesslog.PartnerNames
+	// Partners names the partners of the entries, and is what the
+	// partner directory (/partners) reads. Required.
+	Partners Partners
 	// PublicURL is the origin the commands name (--public-url); "" means
 	// the one the request came to.
 	PublicURL string
 	Logger    *slog.Logger // nil discards logs
 }
 
-// Page serves /log. Create it with New.
+// Partners is what the pages read about partners.
+type Partners interface {
+	accesslog.PartnerNames
+	glasshouse.DirectoryStore
+}
+
+// Page serves /log and /partners. Create it with New.
 type Page struct {
-	c    Config
-	page *template.Template
+	c         Config
+	page      *template.Template
+	directory *template.Template
 }
 
 // New returns the page. It panics if a required field is missing or the
 // template does not parse (programming errors any test catches).
 func New(c Config) *Page {
-	if c.Kit == nil || c.Log == nil || c.VerifierKey == "" {
-		panic("transparency: Config.Kit, Log and VerifierKey are required")
+	if c.Kit == nil || c.Log == nil || c.VerifierKey == "" || c.Partners == nil {
+		panic("transparency: Config.Kit, Log, VerifierKey and Partners are required")
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	pages, err := c.Kit.Pages(pagesFS, nil, "pages/*.html")
+	pages, err := c.Kit.Pages(pagesFS, template.FuncMap{"join": strings.Join}, "pages/*.html")
 	if err != nil {
 		panic(err)
 	}
-	return &Page{c: c, page: pages["log"]}
+	return &Page{c: c, page: pages["log"], directory: pages["partners"]}
 }
 
-// Mount registers GET /log, and /log/ as a redirect to it.
+// Mount registers GET /log, /log/ as a redirect to it, and GET /partners.
 func (p *Page) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /log", p.serve)
 	mux.HandleFunc("GET /log/{$}", func(w http.ResponseWriter, r *http.Request) { ui.Redirect(w, r, "/log") })
+	mux.HandleFunc("GET /partners", p.serveDirectory)
+}
+
+// serveDirectory serves the public partner directory: every partner that
+// ever had an approved agreement, its versions, and their log entries.
+func (p *Page) serveDirectory(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	partners, err := glasshouse.Directory(ctx, p.c.Partners, time.Now())
+	if err != nil {
+		p.c.Logger.ErrorContext(ctx, "partner directory", "err", err)
+		p.c.Kit.Fail(w, r, err)
+		return
+	}
+	d := struct {
+		Partners []glasshouse.DirectoryPartner
+		Report   string
+	}{partners, p.reportCommand(r)}
+	p.c.Kit.Render(w, r, p.directory, http.StatusOK, &ui.Page{Section: "partners", Member: p.c.Kit.Member(r), Data: d})
+}
+
+// reportCommand is the audit report command for this site.
+func (p *Page) reportCommand(r *http.Request) string {
+	return ui.Command("glasshouse", "audit", "report", ui.Origin(r, p.c.PublicURL), "--key", p.c.VerifierKey)
 }
 
 // entry is one decoded entry of the log, of either kind: an access
@@ -107,7 +139,7 @@ func (p *Page) serve(w http.ResponseWriter, r *http.Request) {
 	d := data{VerifierKey: p.c.VerifierKey}
 	origin := ui.Origin(r, p.c.PublicURL)
 	d.Verify = ui.Command("glasshouse", "audit", "verify", origin, "--key", p.c.VerifierKey)
-	d.Report = ui.Command("glasshouse", "audit", "report", origin, "--key", p.c.VerifierKey)
+	d.Report = p.reportCommand(r)
 	cp, err := p.c.Log.Checkpoint(ctx)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		p.c.Logger.ErrorContext(ctx, "log page: checkpoint", "err", err)

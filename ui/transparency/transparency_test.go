@@ -103,3 +103,35 @@ func TestLatestOnly(t *testing.T) {
 
 // html is s as html/template writes it in text.
 func html(s string) string { return strings.ReplaceAll(s, "+", "&#43;") }
+
+// TestPartnerDirectory: /partners lists every partner that ever had an
+// approved agreement, with each version's terms and the log index of each
+// change, and none that never had one.
+func TestPartnerDirectory(t *testing.T) {
+	s := MustSite(t)
+	sf := s.MustPartner(t, "Streamflix", "streamflix", glasshouse.ScopeMessagesSend, glasshouse.ScopeProfile)
+	s.Site.MustPartner(t, glasshouse.NewPartner{Name: "Pending App", Scopes: []string{glasshouse.ScopeProfile},
+		Purpose: "Never approved, never in the directory."}, "pending-app", []byte("secret hash"), false)
+	s.MustRecord(t, sf, time.Now(), "GET /graph/v1/me", true, glasshouse.ScopeProfile)
+	if _, err := s.Store.SetPartnerStatus(t.Context(), sf.ClientID, glasshouse.PartnerSuspended); err != nil {
+		t.Fatal(err)
+	}
+	s.Log.MustFeed(t)
+
+	p := pagetest.New(t, s.URL, "").Get("/partners").MustStatus(http.StatusOK)
+	p.MustContain(`<section class="card" id="streamflix"`, "Streamflix", `data-status="suspended"`,
+		`<strong data-usage="granted">1</strong>`, `data-scopes="profile messages.send"`, "Testing the log page.",
+		`href="/api/v1/partners/streamflix/agreements/1/terms"`,
+		`<tr data-action="approved">`, `<tr data-action="suspended">`,
+		"glasshouse audit report "+s.URL+" --key "+html(s.Log.Key.VerifierKey))
+	p.MustNotContain("pending-app", "Pending App", "pending</span>")
+	// The log indexes shown are the entries': approval 0, the access 1,
+	// the suspension 2.
+	for _, want := range []string{`approved</td>`, `suspended</td>`} {
+		p.MustContain(want)
+	}
+	rows := strings.Split(p.Body[strings.Index(p.Body, "<tbody>"):strings.Index(p.Body, "</tbody>")], "<tr")[1:]
+	if len(rows) != 2 || !strings.Contains(rows[0], `<td class="num">0</td>`) || !strings.Contains(rows[1], `<td class="num">2</td>`) {
+		t.Errorf("the changes' rows %q; want the approval at log index 0 and the suspension at 2", rows)
+	}
+}
