@@ -38,7 +38,8 @@ import (
 // URL the witness's tlog-witness base URL (add-checkpoint is under it);
 // only a log that submits checkpoints needs the URL.
 
-// Witness is one witness of the log.
+// Witness is one witness of the log; ParseWitness makes one (a Witness
+// built otherwise has no verifier).
 type Witness struct {
 	Name        string // local label, for logs and metrics
 	VerifierKey string // cosignature/v1 verifier key in note form
@@ -156,12 +157,7 @@ func (p *WitnessPolicy) Open(raw []byte, v note.Verifier) (*Checkpoint, error) {
 	if err != nil || p == nil {
 		return cp, err
 	}
-	var got []string
-	for _, w := range p.Witnesses {
-		if cosigned(raw, w.verifier) {
-			got = append(got, w.Name)
-		}
-	}
+	got := p.Cosigners(raw)
 	if len(got) < p.Quorum {
 		return nil, fmt.Errorf("checkpoint: %w: the checkpoint of size %d has %d valid cosignatures from the %d listed witnesses (%s), want at least %d",
 			ErrTampered, cp.Size, len(got), len(p.Witnesses), strings.Join(got, ", "), p.Quorum)
