@@ -58,6 +58,10 @@ type VerifyConfig struct {
 	Workers int
 	// Now stamps the state file (default time.Now).
 	Now func() time.Time
+	// Witnesses, if set, must cosign the checkpoint: a quorum of valid
+	// cosignatures (WitnessPolicy.Open), else an error wrapping
+	// ErrTampered.
+	Witnesses *WitnessPolicy
 }
 
 // State is what the state file keeps of the last verified checkpoint.
@@ -141,8 +145,10 @@ func Verify(ctx context.Context, cfg VerifyConfig) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("verify: checkpoint: %w", err)
 	}
-	cp, err := OpenCheckpoint(raw, v)
-	if err != nil {
+	cp, err := cfg.Witnesses.Open(raw, v)
+	if errors.Is(err, ErrTampered) {
+		return nil, fmt.Errorf("verify: %w", err)
+	} else if err != nil {
 		return nil, tampered("%v", err)
 	}
 	if prev != nil {
