@@ -19,7 +19,7 @@ func TestAuditFreshMachine(t *testing.T) {
 	if err != nil {
 		t.Fatalf("audit report on a fresh machine: %v", err)
 	}
-	if !strings.Contains(out, "verified log") || !strings.Contains(out, "no entries for partner streamflix") {
+	if !strings.Contains(out, "verified log") || !strings.Contains(out, "no access entries for partner streamflix") {
 		t.Fatalf("audit report printed %q", out)
 	}
 	states, _ := filepath.Glob(filepath.Join(config, "glasshouse", "audit-*.json"))
