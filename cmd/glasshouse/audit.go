@@ -22,6 +22,7 @@ import (
 const auditUsage = `Usage: glasshouse audit verify URL [flags]
        glasshouse audit report URL [--partner CLIENT_ID] [--json] [flags]
        glasshouse audit trail URL --member-key KEY [--count N] [--json] [flags]
+       glasshouse audit watch URL [--once] [--json] [--metrics-addr ADDR] [flags]
 
 Auditor commands against a running server's transparency log (URL/log/...).
 
@@ -36,6 +37,15 @@ Auditor commands against a running server's transparency log (URL/log/...).
   trail    verify, then find a member's own entries by recomputing their tags
            with their member key (the privacy center shows it) and list the
            counters 1..N (their access count) that have no entry
+  watch    follow the log as a monitor: verify every new checkpoint against the
+           last one (kept in --state with what it needs to go on from there),
+           and print an alert for each new entry that breaks a rule (a granted
+           messages.read, an access outside its agreement, a burst of denials,
+           a new or widened agreement, a suspension, resumption or expiry);
+           exits 1 if the log forks or does not verify
+
+Every command takes --witness 'NAME VKEY' (repeatable) and --witness-quorum N:
+the checkpoint must then carry that many valid witness cosignatures.
 
 Run 'glasshouse audit COMMAND --help' for the flags.
 `
@@ -45,6 +55,7 @@ var auditCommands = map[string]command{
 	"verify": {"URL", "Checks the signed checkpoint of the log served at URL/log/, its consistency with\nthe last checkpoint this machine verified (kept in --state), and the whole tree\nrecomputed from every entry; fails naming what differs."},
 	"report": {"URL", "Verifies the log, then counts its entries per partner, scope and decision, lists each\npartner's agreement history as the log holds it, and checks each approved version's\nterms document against the hash the log holds. Exits 1 if a granted access was\noutside the agreement logged for it, or if terms changed."},
 	"trail":  {"URL", "Verifies the log, then finds one member's own entries by recomputing their tags\nwith their member key, and names the counters 1..N (their access count) that\nhave no entry. The member's privacy center shows the key, the count and this\ncommand, ready to copy."},
+	"watch":  {"URL", "Follows the log served at URL/log/ as a monitor: from the state in --state it\nverifies every new checkpoint (signature, witnesses, consistency with the last\none, fetching only the new tiles and entries), evaluates --rules over the new\nentries and prints one line per alert (one JSON object with --json). Polls every\n--interval until interrupted, retrying network errors; --once catches up and\nexits. Exits 1 if the log forks, shrinks or does not verify."},
 }
 
 // runAudit verifies a server's log and reports on it.
@@ -55,9 +66,14 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	key := fs.String("key", "", "the log's verifier `KEY` (note form) you trust; default: the one in --state, or on a first run the one the server publishes")
 	state := fs.String("state", "", "`FILE` keeping the last verified checkpoint (default: under the user's config folder, one per server)")
+	var witnesses []string
+	fs.Var((*witnessList)(&witnesses), "witness", "a witness whose cosignature counts, as `'NAME VKEY'`: a label and its cosignature/v1 verifier key in note form (a URL after them is ignored; repeatable, or several separated by ';')")
+	quorum := fs.Int("witness-quorum", 0, "how many of the --witness witnesses must have cosigned the checkpoint (default all)")
 	var partner, memberKey string
 	var expect uint64
 	asJSON := new(bool)
+	watch := watchConfig{Interval: 5 * time.Second, MaxBackoff: time.Minute, Rules: watchRuleNames, Scopes: []string{"messages.read"},
+		MaxDenials: denialLimit{100, time.Hour}}
 	switch cmd {
 	case "report":
 		fs.StringVar(&partner, "partner", "", "only this partner (`CLIENT_ID`)")
@@ -66,6 +82,26 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.StringVar(&memberKey, "member-key", "", "the member's `KEY` (base64), from their privacy center (required)")
 		fs.Uint64Var(&expect, "count", 0, "the member's access count `N`, from their privacy center: counters 1..N must all be found")
 		asJSON = fs.Bool("json", false, "print JSON")
+	case "watch":
+		fs.DurationVar(&watch.Interval, "interval", watch.Interval, "how often to fetch the checkpoint")
+		fs.BoolVar(&watch.Once, "once", false, "catch up with the log's latest checkpoint, then exit (for cron and scripts)")
+		fs.BoolVar(&watch.JSON, "json", false, "print each alert as one JSON object per line")
+		fs.StringVar(&watch.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://`ADDR`/metrics (e.g. 127.0.0.1:9464)")
+		fs.Func("rules", "the rules to evaluate, a `LIST` of "+strings.Join(watchRuleNames, ", ")+" (default all)", func(v string) error {
+			watch.Rules = nil
+			for _, r := range splitList(v) {
+				if !slices.Contains(watchRuleNames, r) {
+					return fmt.Errorf("unknown rule %q: want some of %s", r, strings.Join(watchRuleNames, ", "))
+				}
+				watch.Rules = append(watch.Rules, r)
+			}
+			return nil
+		})
+		fs.Func("scopes", "rule scope: alert on every granted access that used one of these scopes, a `LIST` (default messages.read)", func(v string) error {
+			watch.Scopes = splitList(v)
+			return nil
+		})
+		fs.Var(&watch.MaxDenials, "max-denials", "rule denials: alert when one partner has more than `N/PERIOD` denials (by the entries' minutes), or off")
 	}
 	if err := applyEnv(fs); err != nil {
 		return err
@@ -82,10 +118,22 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("audit %s: %q is not an http(s) URL", cmd, pos[0])
 	}
+	policy, err := accesslog.ParseWitnessPolicy(verifyOnly(witnesses), *quorum)
+	if err != nil {
+		return fmt.Errorf("audit %s: --witness: %v", cmd, err)
+	}
 	if *state == "" {
-		if *state, err = defaultAuditState(u.Host); err != nil {
+		prefix := "audit-"
+		if cmd == "watch" {
+			prefix = "watch-"
+		}
+		if *state, err = defaultAuditState(prefix, u.Host); err != nil {
 			return err
 		}
+	}
+	if cmd == "watch" {
+		watch.URL, watch.Key, watch.StateFile, watch.Witnesses = base, *key, *state, policy
+		return runWatch(ctx, watch, stdout, stderr)
 	}
 	var tags map[accesslog.Tag]uint64 // trail: every entry's tag, to its index
 	var mk accesslog.MemberKey
@@ -102,7 +150,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		bar = &progressBar{w: stderr}
 	}
 	cfg := accesslog.VerifyConfig{
-		URL: base, Key: *key, StateFile: *state,
+		URL: base, Key: *key, StateFile: *state, Witnesses: policy,
 		Client:   &http.Client{Timeout: time.Minute},
 		Progress: bar.update,
 	}
@@ -313,14 +361,25 @@ func nonNilSlice[T any](s []T) []T {
 	return s
 }
 
-// defaultAuditState is one state file per server host, in the user's
-// config folder.
-func defaultAuditState(host string) (string, error) {
+// defaultAuditState is one state file per server host and kind of state
+// (prefix "audit-" or "watch-"), in the user's config folder.
+func defaultAuditState(prefix, host string) (string, error) {
 	dir, err := os.UserConfigDir()
 	if err != nil {
 		return "", fmt.Errorf("no config folder for the audit state: pass --state (%v)", err)
 	}
-	return filepath.Join(dir, "glasshouse", "audit-"+strings.NewReplacer(":", "_", "/", "_").Replace(host)+".json"), nil
+	return filepath.Join(dir, "glasshouse", prefix+strings.NewReplacer(":", "_", "/", "_").Replace(host)+".json"), nil
+}
+
+// verifyOnly returns the witnesses without their URLs: a verifier needs
+// only the name and the key, and a URL given is not contacted.
+func verifyOnly(witnesses []string) []string {
+	out := make([]string, len(witnesses))
+	for i, w := range witnesses {
+		f := strings.Fields(w)
+		out[i] = strings.Join(f[:min(2, len(f))], " ")
+	}
+	return out
 }
 
 // progressBar draws verification progress on a terminal for logs of more
