@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/accesslog"
 	"github.com/glasshouse/glasshouse/sqlite"
 	"golang.org/x/oauth2"
@@ -98,4 +100,59 @@ func mustReceipt(t *testing.T, app *partnerApp, tok *oauth2.Token, path string) 
 		t.Fatalf("receipt %q: %v", header, err)
 	}
 	return id
+}
+
+// TestAgreementChangedAroundServerIsLogged: an agreement version approved
+// in the database, around the server, is not secret for long: the next
+// feeder to start logs it (as it does every minute), and the directory
+// shows its log index.
+func TestAgreementChangedAroundServerIsLogged(t *testing.T) {
+	data := t.TempDir()
+	m := runMainOn(t, data)
+	creds := mustApprovedPartner(t, []string{"--data", m.Config.Data}, "--name", "Streamflix", "--redirect-uri", "https://partner.example/callback",
+		"--scopes", "profile", "--purpose", "Show your name in the app", "--retention", "30")
+	db, reader, err := sqlite.OpenDB(context.Background(), filepath.Join(m.Config.Data, "glasshouse.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	defer reader.Close()
+	for _, q := range []string{
+		`INSERT INTO agreements (partner_id, version, purpose, retention_days, expires_at, approved_at, created_at)
+			SELECT partner_id, 2, purpose, retention_days, expires_at, created_at + 1, created_at + 1 FROM agreements WHERE partner_id = (SELECT id FROM partners WHERE client_id = ?1)`,
+		`INSERT INTO agreement_scopes (partner_id, version, scope) SELECT id, 2, 'friends' FROM partners WHERE client_id = ?1`,
+	} {
+		if _, err := db.Exec(q, creds.ClientID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitForLog(t, m, 1)
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m = runMainOn(t, data)
+	defer m.Close()
+	waitForLog(t, m, 2)
+	var dir struct {
+		Partners []glasshouse.DirectoryPartner `json:"partners"`
+	}
+	newTestWorld(t, m.URL()).do("", "GET", "/api/v1/partners", nil, &dir)
+	if len(dir.Partners) != 1 || len(dir.Partners[0].Agreements) != 2 {
+		t.Fatalf("directory %+v; want the partner with both versions", dir)
+	}
+	v2 := dir.Partners[0].Agreements[0]
+	if v2.Version != 2 || len(v2.Events) != 1 || v2.Events[0].Action != glasshouse.AgreementApproved || v2.Events[0].LogIndex == nil || *v2.Events[0].LogIndex != 1 {
+		t.Errorf("version 2 in the directory: %+v; want its approval logged at index 1", v2)
+	}
+}
+
+// runMainOn starts a server on the data folder; the caller closes it.
+func runMainOn(t *testing.T, data string) *Main {
+	t.Helper()
+	m := NewMain()
+	m.Config.Addr, m.Config.Data, m.Config.LogLevel, m.Stdout = "127.0.0.1:0", data, "warn", io.Discard
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

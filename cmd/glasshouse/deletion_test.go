@@ -39,6 +39,9 @@ func TestDeleteAccount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := m.Store.ApproveAgreement(ctx, p.ClientID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	ann, bob := mustMemberID(t, m, "ann"), mustMemberID(t, m, "bob")
 	for _, id := range []int64{ann, bob, ann, bob, ann} {
 		rec := &glasshouse.AccessRecord{PartnerID: p.ID, ClientID: p.ClientID, MemberID: id, AgreementVersion: 1,
@@ -47,7 +50,7 @@ func TestDeleteAccount(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitForLog(t, m, 5)
+	waitForLog(t, m, 6) // the approval, then the five accesses
 	var before struct {
 		Count     uint64 `json:"count"`
 		MemberKey []byte `json:"member_key"`
@@ -92,7 +95,7 @@ func TestDeleteAccount(t *testing.T) {
 		t.Errorf("access records of the deleted member: %d, %v", len(recs), err)
 	}
 
-	// The log still verifies, with all five entries: an auditor sees no
+	// The log still verifies, with all six entries: an auditor sees no
 	// change at all.
 	out, err := runCLI(t, "audit", "report", m.URL(), "--state", filepath.Join(t.TempDir(), "state.json"), "--json")
 	if err != nil {
@@ -100,8 +103,8 @@ func TestDeleteAccount(t *testing.T) {
 	}
 	var rep struct{ Size uint64 }
 	json.Unmarshal([]byte(out), &rep)
-	if rep.Size != 5 {
-		t.Errorf("log size %d after deletion, want 5", rep.Size)
+	if rep.Size != 6 {
+		t.Errorf("log size %d after deletion, want 6", rep.Size)
 	}
 
 	// No key the operator can still derive makes one of her tags: not the

@@ -508,7 +508,11 @@ func (m *Main) feed(ctx context.Context, cfg accesslog.FeederConfig, lock glassh
 			}
 		}
 		m.feeder.Store(f)
+		sweepCtx, stopSweep := context.WithCancel(ctx)
+		swept := m.sweepAgreements(sweepCtx, cfg.Logger)
 		err := runHeld(ctx, f, lock)
+		stopSweep()
+		<-swept
 		m.feeder.Store(nil)
 		// Requests are done, or the lock is gone: close the log, then let
 		// another node feed. What is still in the outbox is appended by
@@ -548,6 +552,39 @@ func runHeld(ctx context.Context, f *accesslog.Feeder, lock glasshouse.FeederLoc
 			}
 		}
 	}
+}
+
+// agreementSweep is how often the feeder's node logs the agreement
+// changes that the log lacks (Store.LogAgreementChanges): expiries, which
+// happen by the clock, and what was approved or set before agreements were
+// logged, or around the server.
+const agreementSweep = time.Minute
+
+// sweepAgreements logs the agreement changes the log lacks now and every
+// agreementSweep, until ctx ends; the returned channel closes then. Only
+// the node that runs the feeder sweeps, so that nodes do not log one
+// change twice.
+func (m *Main) sweepAgreements(ctx context.Context, logger *slog.Logger) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			n, err := m.Store.LogAgreementChanges(ctx, time.Now())
+			switch {
+			case err != nil && ctx.Err() == nil:
+				logger.Error("logging agreement changes", "err", err)
+			case n > 0:
+				logger.Info("logged agreement changes the log lacked (expiries, or changes made around the server)", "entries", n)
+				m.notifyFeeder()
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(agreementSweep):
+			}
+		}
+	}()
+	return done
 }
 
 // notifyFeeder wakes this node's feeder, if it runs one; other nodes'
