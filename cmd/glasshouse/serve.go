@@ -296,7 +296,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Sessions:         sessions,
 		Degraded:         m.degraded,
 	})
-	m.mountPages(kit, uiKey, perAccount, buckets, logger)
+	m.mountPages(kit, uiKey, perAccount, buckets, logger, witnesses)
 
 	// Serve.
 	m.HTTP = &http.Server{
@@ -418,13 +418,13 @@ func (m *Main) openAccessLog(ctx context.Context, logger *slog.Logger, witnesses
 
 // mountPages mounts the server-rendered pages members, partners and
 // operators use, on the member API's mux.
-func (m *Main) mountPages(kit *ui.Kit, key []byte, perAccount *ratelimit.Limiter, buckets ratelimit.Buckets, logger *slog.Logger) {
+func (m *Main) mountPages(kit *ui.Kit, key []byte, perAccount *ratelimit.Limiter, buckets ratelimit.Buckets, logger *slog.Logger, witnesses *accesslog.WitnessPolicy) {
 	m.Web.Mount(kit.Mount)
 	m.Web.Mount(messenger.New(messenger.Config{Kit: kit, Store: m.Store, Accounts: m.Web, Logger: logger}).Mount)
 	exporter := export.New(export.Config{Store: m.Store, Log: m.Log, LogKey: m.logKey.VerifierKey, MemberKey: m.Recorder.MemberKey})
 	m.Web.Mount(privacy.New(privacy.Config{
 		Kit: kit, Store: m.Store, Export: exporter.Write, SignOut: m.Web.Logout,
-		MemberKey: m.Recorder.MemberKey, PublicURL: m.Config.PublicURL,
+		MemberKey: m.Recorder.MemberKey, PublicURL: m.Config.PublicURL, Witnesses: witnesses,
 		// Wrong passwords on the deletion form count with failed logins.
 		PasswordAttempts: perAccount,
 		Buckets:          buckets,

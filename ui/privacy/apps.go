@@ -2,6 +2,7 @@ package privacy
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -133,6 +134,11 @@ type appData struct {
 	Events    []*glasshouse.AccessRecord // newest first: one page of the table
 	Newer     string                     // the URL of the newer page; "" on the first
 	Older     string                     // the URL of the older page; "" on the last
+	// Witnesses are the cosignature verifier keys (note form) of the
+	// log's witnesses, as JSON, and Quorum how many must have cosigned a
+	// checkpoint for the browser to accept it; "" and 0 without witnesses.
+	Witnesses string
+	Quorum    int
 }
 
 func (pc *Center) app(w http.ResponseWriter, r *http.Request, m *glasshouse.Member) {
@@ -140,6 +146,14 @@ func (pc *Center) app(w http.ResponseWriter, r *http.Request, m *glasshouse.Memb
 	if err != nil {
 		pc.kit.Fail(w, r, err)
 		return
+	}
+	if wp := pc.c.Witnesses; wp != nil {
+		keys := make([]string, len(wp.Witnesses))
+		for i, w := range wp.Witnesses {
+			keys[i] = w.VerifierKey
+		}
+		b, _ := json.Marshal(keys)
+		data.Witnesses, data.Quorum = string(b), wp.Quorum
 	}
 	pc.render(w, r, "app", http.StatusOK, &ui.Page{Member: m, Data: data})
 }

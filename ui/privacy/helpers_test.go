@@ -35,15 +35,26 @@ type site struct {
 // MustSite starts a site with the options that adjust set (and a log).
 func MustSite(tb testing.TB, adjust ...func(*sitetest.Options)) *site {
 	tb.Helper()
+	return mustSiteWith(tb, nil, adjust...)
+}
+
+// mustSiteWith is MustSite with the privacy center's configuration
+// adjusted by center, if not nil.
+func mustSiteWith(tb testing.TB, center func(*privacy.Config), adjust ...func(*sitetest.Options)) *site {
+	tb.Helper()
 	ss := sitetest.New(tb, append(adjust, func(o *sitetest.Options) { o.Log = true })...)
 	s := &site{Site: ss}
 	l := ss.Log
 	s.exporter = export.New(export.Config{Store: ss.Store, Log: l.Feeder.Log(), LogKey: l.Key.VerifierKey, MemberKey: l.Recorder.MemberKey})
-	center := privacy.New(privacy.Config{
+	cfg := privacy.Config{
 		Kit: ss.Kit, Store: ss.Store, Export: s.export, DeleteAccount: s.deleteAccount, SignOut: ss.Web.Logout,
 		MemberKey: l.Recorder.MemberKey,
-	})
-	ss.Start(center.Mount, l.Handler().Register)
+	}
+	if center != nil {
+		center(&cfg)
+	}
+	c := privacy.New(cfg)
+	ss.Start(c.Mount, l.Handler().Register)
 	s.Streamflix = s.MustPartner(tb, "Streamflix", "Lets members share what they watch with a friend.",
 		glasshouse.ScopeFriends, glasshouse.ScopeMessagesSend)
 	s.Shopzon = s.MustPartner(tb, "Shopzon", "Sends order confirmations to the member.",

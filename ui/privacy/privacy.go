@@ -57,6 +57,10 @@ type Config struct {
 	// PublicURL is the origin the command names (--public-url); "" means
 	// the one the request came to.
 	PublicURL string
+	// Witnesses, if set, are the witnesses that cosign the log's
+	// checkpoints: the member's browser then accepts a checkpoint only
+	// with a quorum of their cosignatures.
+	Witnesses *accesslog.WitnessPolicy
 	Logger    *slog.Logger     // nil discards logs
 	Now       func() time.Time // nil means time.Now
 }

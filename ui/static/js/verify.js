@@ -13,7 +13,11 @@
 //   3. the checkpoint is a note signed by the log key (Ed25519), and its
 //      origin is the key's name;
 //   4. the public checkpoint at /log/checkpoint, when it has the same size,
-//      has the same root (no fork shown to this member alone).
+//      has the same root (no fork shown to this member alone);
+//   5. when the table names witnesses (data-witnesses: their cosignature/v1
+//      verifier keys, data-quorum: how many must have cosigned), the
+//      checkpoint carries valid cosignatures (C2SP tlog-cosignature) from at
+//      least a quorum of them: a split view would need them all to lie.
 //
 // A row is "verified" when all hold, "proof checked, signature not checked"
 // when the browser has no Ed25519, "waiting for the log" before a signed
@@ -49,6 +53,8 @@
 	var pageLimit = 200; // glasshouse.MaxPageSize
 	var maxRetries = 20; // re-checks while events wait for the log
 	var retryEvery = 3000;
+	var witnesses = null; // the log's witnesses, parsed from data-witnesses
+	var quorum = 0;
 
 	// Bytes.
 
@@ -221,6 +227,45 @@
 		return { id: name + "+" + toHex(hash), name: name, hash: hash, pub: raw.slice(1) };
 	}
 
+	// parseWitnessKey reads a witness's verifier key
+	// "<name>+<hash>+<base64(0x04 || key)>" (C2SP tlog-cosignature), its
+	// hash SHA-256(name || "\n" || 0x04 || key)[:4].
+	async function parseWitnessKey(text) {
+		var i = text.indexOf("+");
+		var j = text.indexOf("+", i + 1);
+		var raw = i > 0 && j > 0 ? fromBase64(text.slice(j + 1)) : new Uint8Array(0);
+		if (raw.length !== 33 || raw[0] !== 4) {
+			throw new Error("a witness key is not a cosignature/v1 key");
+		}
+		var name = text.slice(0, i);
+		var hash = (await sha256([utf8.encode(name + "\n"), raw])).slice(0, 4);
+		if (toHex(hash) !== text.slice(i + 1, j)) {
+			throw new Error("a witness key's hash does not match the key");
+		}
+		return { name: name, hash: hash, pub: raw.slice(1) };
+	}
+
+	// cosigners returns the names of the witnesses whose cosignature/v1
+	// line on cp verifies: an Ed25519 signature, after an 8-byte timestamp,
+	// over "cosignature/v1\ntime <timestamp>\n" and the checkpoint's text.
+	async function cosigners(cp, witnesses) {
+		var names = [];
+		for (var k = 0; k < witnesses.length; k++) {
+			var w = witnesses[k];
+			var s = cp.sigs.find(function (s) { return s.name === w.name && equal(s.hash, w.hash) && s.sig.length === 72; });
+			if (!s) {
+				continue;
+			}
+			var time = s.sig.slice(0, 8).reduce(function (v, x) { return v * 256n + BigInt(x); }, 0n);
+			var key = await subtle.importKey("raw", w.pub, { name: "Ed25519" }, false, ["verify"]);
+			var msg = utf8.encode("cosignature/v1\ntime " + time + "\n" + cp.text);
+			if (await subtle.verify({ name: "Ed25519" }, key, s.sig.slice(8), msg)) {
+				names.push(w.name);
+			}
+		}
+		return names;
+	}
+
 	// parseCheckpoint reads a signed checkpoint note: the text (origin,
 	// size, root) and its signature lines.
 	function parseCheckpoint(raw) {
@@ -308,6 +353,9 @@
 			try {
 				cp = parseCheckpoint(raw);
 				cp.signature = await signature(cp, key);
+				if (witnesses && cp.signature === "ok") {
+					cp.cosigners = await cosigners(cp, witnesses);
+				}
 				if (public_ && public_.size === cp.size && !equal(public_.root, cp.root)) {
 					cp.fork = true;
 				}
@@ -361,6 +409,14 @@
 		if (cp.signature !== "ok") {
 			return ["failed", path + ", but the checkpoint is not the log's: " + cp.signature + "."];
 		}
+		if (witnesses && cp.cosigners.length < quorum) {
+			return ["failed", path + " signed by key " + key.id + ", but cosigned by " + cp.cosigners.length + " of the " +
+				witnesses.length + " witnesses, fewer than the " + quorum + " needed: this view of the log may be yours alone."];
+		}
+		if (witnesses) {
+			return ["verified", path + " signed by key " + key.id + " and cosigned by " + cp.cosigners.length + " of " +
+				witnesses.length + " witnesses (" + cp.cosigners.join(", ") + ")."];
+		}
 		return ["verified", path + " signed by key " + key.id + "."];
 	}
 
@@ -368,7 +424,8 @@
 		var parts = [];
 		var n = counts.verified + counts.partial + counts.failed + counts.waiting + counts.unchecked;
 		if (counts.verified) {
-			parts.push(counts.verified + " verified (entry hash \u2192 inclusion proof \u2192 root of a checkpoint signed by key " + key.id + ")");
+			parts.push(counts.verified + " verified (entry hash \u2192 inclusion proof \u2192 root of a checkpoint signed by key " + key.id +
+				(witnesses ? " and cosigned by at least " + quorum + " of its " + witnesses.length + " witnesses" : "") + ")");
 		}
 		if (counts.partial) {
 			parts.push(counts.partial + " with the proof checked but not the signature: this browser has no Ed25519 in WebCrypto");
@@ -394,6 +451,10 @@
 			return;
 		}
 		var key = await parseKey(await get("/log/key"));
+		if (table.dataset.witnesses && !witnesses) {
+			witnesses = await Promise.all(JSON.parse(table.dataset.witnesses).map(parseWitnessKey));
+			quorum = Number(table.dataset.quorum);
+		}
 		var public_ = null;
 		try {
 			public_ = parseCheckpoint(await get("/log/checkpoint"));
