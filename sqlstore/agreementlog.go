@@ -106,27 +106,26 @@ func (t *tx) logMissing(p *glasshouse.Partner, now time.Time) (int, error) {
 	if err != nil || len(versions) == 0 {
 		return 0, err
 	}
+	// logOnce logs action on version a, effective at, unless the log
+	// already holds it.
+	logOnce := func(a *glasshouse.Agreement, action string, at time.Time) error {
+		ok, err := t.exists(`SELECT EXISTS(SELECT 1 FROM agreement_events WHERE partner_id = ? AND version = ? AND action = ?)`,
+			p.ID, a.Version, action)
+		if err != nil || ok {
+			return err
+		}
+		n++
+		return t.logAgreement(p, a, action, at)
+	}
 	for _, a := range versions {
-		if ok, err := t.exists(`SELECT EXISTS(SELECT 1 FROM agreement_events WHERE partner_id = ? AND version = ? AND action = ?)`,
-			p.ID, a.Version, glasshouse.AgreementApproved); err != nil {
+		if err := logOnce(a, glasshouse.AgreementApproved, a.ApprovedAt); err != nil {
 			return 0, err
-		} else if !ok {
-			if err := t.logAgreement(p, a, glasshouse.AgreementApproved, a.ApprovedAt); err != nil {
-				return 0, err
-			}
-			n++
 		}
 	}
 	current := versions[len(versions)-1]
 	if !now.Before(current.ExpiresAt) {
-		if ok, err := t.exists(`SELECT EXISTS(SELECT 1 FROM agreement_events WHERE partner_id = ? AND version = ? AND action = ?)`,
-			p.ID, current.Version, glasshouse.AgreementExpired); err != nil {
+		if err := logOnce(current, glasshouse.AgreementExpired, current.ExpiresAt); err != nil {
 			return 0, err
-		} else if !ok {
-			if err := t.logAgreement(p, current, glasshouse.AgreementExpired, current.ExpiresAt); err != nil {
-				return 0, err
-			}
-			n++
 		}
 	}
 	suspended, err := t.loggedSuspended(p.ID)
