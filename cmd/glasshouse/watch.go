@@ -462,7 +462,10 @@ func runWatch(ctx context.Context, c watchConfig, stdout, stderr io.Writer) erro
 		}
 		if step.To > step.From || c.Once {
 			consistent := ""
-			if step.Previous > 0 {
+			switch {
+			case step.Previous == cp.Size:
+				consistent = ", unchanged since the last check"
+			case step.Previous > 0:
 				consistent = fmt.Sprintf(", consistent with %d", step.Previous)
 			}
 			fmt.Fprintf(stderr, "checkpoint %d verified%s: %d new entries (%d agreement), %d alerts\n",

@@ -402,3 +402,36 @@ func TestAuditWitnessed(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkWatchRules measures the monitor's rules alone over a stream of
+// entries (every fifth denied, one in four a granted messages.read), the
+// part of `audit watch` that BenchmarkFollow in accesslog does not run:
+// with it, the figure in docs/BENCHMARKS.md.
+func BenchmarkWatchRules(b *testing.B) {
+	f, err := accesslog.NewFollower(accesslog.FollowConfig{URL: "http://127.0.0.1:1"}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	alerts := 0
+	r := &watchRules{enabled: map[string]bool{}, scopes: []string{"messages.read"}, limit: denialLimit{100, time.Hour}, follow: f,
+		emit: func(watchAlert) { alerts++ }}
+	for _, name := range watchRuleNames {
+		r.enabled[name] = true
+	}
+	scopes := [][]string{{"profile"}, {"friends"}, {"messages.send"}, {"messages.read"}}
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	entries := make([]accesslog.Entry, 1024)
+	for i := range entries {
+		entries[i] = accesslog.Entry{PartnerID: []string{"streamflix", "shopzon", "searchly"}[i%3], AgreementVersion: 1,
+			Endpoint: "GET /graph/v1/me", Scopes: scopes[i%4], Decision: accesslog.Granted, Time: t0.Add(time.Duration(i) * time.Second).Truncate(time.Minute)}
+		if i%5 == 0 {
+			entries[i].Decision, entries[i].Reason = accesslog.Denied, "insufficient_scope"
+		}
+	}
+	var i uint64
+	for b.Loop() {
+		r.entry(i, accesslog.AnyEntry{Access: &entries[i%1024]})
+		i++
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+}
