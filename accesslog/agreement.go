@@ -3,6 +3,7 @@ package accesslog
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -226,3 +227,25 @@ func AgreementEntryOf(id EventID, clientID string, a *glasshouse.Agreement, acti
 	return &AgreementEntry{EventID: id, Time: at, PartnerID: clientID, Version: uint32(a.Version), Action: action,
 		Scopes: a.Scopes, Expires: a.ExpiresAt, TermsHash: TermsOf(clientID, a).Hash()}
 }
+
+// agreementJSON is an agreement entry as JSON shows it (audit report
+// --json, audit watch --json).
+type agreementJSON struct {
+	Index     *uint64   `json:"index,omitempty"`
+	EventID   EventID   `json:"event_id"`
+	Time      time.Time `json:"time"`
+	Partner   string    `json:"partner"`
+	Version   uint32    `json:"agreement_version"`
+	Action    Action    `json:"action"`
+	Scopes    []string  `json:"scopes"`
+	Expires   time.Time `json:"expires"`
+	TermsHash string    `json:"terms_hash"` // hex
+}
+
+func (a *AgreementEntry) asJSON(index *uint64) agreementJSON {
+	return agreementJSON{Index: index, EventID: a.EventID, Time: a.Time, Partner: a.PartnerID, Version: a.Version,
+		Action: a.Action, Scopes: a.Scopes, Expires: a.Expires, TermsHash: hex.EncodeToString(a.TermsHash[:])}
+}
+
+// MarshalJSON implements json.Marshaler.
+func (a *AgreementEntry) MarshalJSON() ([]byte, error) { return json.Marshal(a.asJSON(nil)) }

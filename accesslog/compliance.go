@@ -1,6 +1,7 @@
 package accesslog
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -36,8 +37,13 @@ func (f Finding) String() string {
 
 // LoggedAgreement is one agreement entry and where it is in the log.
 type LoggedAgreement struct {
-	Index uint64 `json:"index"`
+	Index uint64
 	*AgreementEntry
+}
+
+// MarshalJSON implements json.Marshaler: the entry with its index.
+func (l LoggedAgreement) MarshalJSON() ([]byte, error) {
+	return json.Marshal(l.asJSON(&l.Index))
 }
 
 // PartnerHistory is a partner's agreement history as the log tells it.

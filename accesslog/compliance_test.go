@@ -1,6 +1,7 @@
 package accesslog_test
 
 import (
+	"encoding/json"
 	"slices"
 	"testing"
 	"time"
@@ -68,5 +69,18 @@ func TestCompliance(t *testing.T) {
 	h := c.Sorted()
 	if len(h) != 1 || h[0].Partner != "streamflix" || len(h[0].Entries) != 4 || h[0].Suspended {
 		t.Errorf("histories %+v; want streamflix's 4 entries, not suspended", h)
+	}
+}
+
+func TestLoggedAgreementJSON(t *testing.T) {
+	_, e := vectorAgreement()
+	b, err := json.Marshal(accesslog.LoggedAgreement{Index: 7, AgreementEntry: &e})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"index":7,"event_id":"00112233445566778899aabbccddeeff","time":"2026-03-01T12:34:56.000000789Z","partner":"streamflix",` +
+		`"agreement_version":2,"action":"approved","scopes":["profile","messages.send"],"expires":"2027-03-01T00:00:00Z","terms_hash":"` + vectorTermsHash + `"}`
+	if string(b) != want {
+		t.Errorf("JSON\n got %s\nwant %s", b, want)
 	}
 }
