@@ -229,6 +229,9 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, p := range termsProblems {
 		fmt.Fprintf(stdout, "TERMS: %s\n", p)
 	}
+	if len(histories) > 0 && len(termsProblems) == 0 {
+		fmt.Fprintln(stdout, "  every approved version's terms document, as served now, has the SHA-256 its entry holds")
+	}
 	return printFindings(stdout, rep, terms, partner)
 }
 
@@ -244,6 +247,9 @@ func printHistories(w io.Writer, histories []*accesslog.PartnerHistory) {
 		for _, e := range h.Entries {
 			fmt.Fprintf(w, "  %s v%d %s %s (entry %d): %s; expires %s\n", h.Partner, e.Version, e.Action,
 				e.Time.Format(time.RFC3339), e.Index, strings.Join(e.Scopes, " "), e.Expires.Format(time.RFC3339))
+			if e.Action == accesslog.Approved {
+				fmt.Fprintf(w, "    terms SHA-256 %x\n", e.TermsHash)
+			}
 		}
 	}
 }

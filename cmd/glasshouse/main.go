@@ -44,10 +44,13 @@ Usage:
   glasshouse partner COMMAND   operator commands on partner apps (create, list, update,
                                approve, suspend, resume)
   glasshouse operator COMMAND  members who may use the /admin pages (add, remove, list)
-  glasshouse audit verify URL  verify a server's transparency log
-  glasshouse audit report URL  verify it, then count accesses per partner and scope
+  glasshouse audit verify URL  verify a server's transparency log, and every granted
+                               access against the agreements the log holds
+  glasshouse audit report URL  verify it, then count accesses per partner and scope,
+                               and list each partner's logged agreements
   glasshouse audit trail URL   verify it, then find one member's own entries with
                                their member key (from their privacy center)
+  glasshouse audit watch URL   follow the log as a monitor: alerts, metrics, forks
   glasshouse bench   [flags]   measure messaging throughput and latency over HTTP
   glasshouse version           print the version
 
