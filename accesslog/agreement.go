@@ -98,15 +98,7 @@ func (a *AgreementEntry) validate(at, expires int64, scopes []string) error {
 	case a.TermsHash == [32]byte{}:
 		return malformed("terms hash is zero")
 	}
-	for i, s := range scopes {
-		if !isToken(s, 1, maxScope, false) {
-			return malformed("scope %q must be 1 to %d printable ASCII bytes without spaces", s, maxScope)
-		}
-		if i > 0 && scopes[i-1] == s {
-			return malformed("scope %q is listed twice", s)
-		}
-	}
-	return nil
+	return validScopes(scopes)
 }
 
 // UnmarshalBinary decodes a canonical agreement entry; anything else is an
@@ -122,13 +114,7 @@ func (a *AgreementEntry) UnmarshalBinary(b []byte) error {
 	out.PartnerID = d.str8()
 	out.Version = d.u32()
 	out.Action = Action(d.u8())
-	n := int(d.u8())
-	for range n {
-		if d.err != nil {
-			break
-		}
-		out.Scopes = append(out.Scopes, d.str8())
-	}
+	out.Scopes = d.scopes()
 	expires := d.u64()
 	copy(out.TermsHash[:], d.n(32))
 	if d.err != nil {

@@ -167,6 +167,11 @@ func (e *Entry) validate(sec int64, scopes []string) error {
 	case e.Tag == Tag{}:
 		return malformed("member tag is zero")
 	}
+	return validScopes(scopes)
+}
+
+// validScopes checks sorted scopes: each a token, none repeated.
+func validScopes(scopes []string) error {
 	for i, s := range scopes {
 		if !isToken(s, 1, maxScope, false) {
 			return malformed("scope %q must be 1 to %d printable ASCII bytes without spaces", s, maxScope)
@@ -192,13 +197,7 @@ func (e *Entry) UnmarshalBinary(b []byte) error {
 	out.PartnerID = d.str8()
 	out.AgreementVersion = d.u32()
 	out.Endpoint = d.str8()
-	n := int(d.u8())
-	for range n {
-		if d.err != nil {
-			break
-		}
-		out.Scopes = append(out.Scopes, d.str8())
-	}
+	out.Scopes = d.scopes()
 	out.Decision = Decision(d.u8())
 	out.Reason = d.str8()
 	out.Items = d.u32()
@@ -295,6 +294,15 @@ func (d *decoder) u64() uint64 {
 
 func (d *decoder) str8() string {
 	return string(d.n(int(d.u8())))
+}
+
+// scopes reads a count byte and that many str8 scopes.
+func (d *decoder) scopes() []string {
+	var out []string
+	for n := int(d.u8()); n > 0 && d.err == nil; n-- {
+		out = append(out, d.str8())
+	}
+	return out
 }
 
 func appendStr8(b []byte, s string) []byte {
