@@ -146,7 +146,7 @@ func runPartner(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if p, err = store.PartnerByClientID(ctx, clientID); err != nil {
 			return err
 		}
-		said = fmt.Sprintf("Approved agreement v%d of %s (%s): scopes %s, until %s. It is in force now.",
+		said = fmt.Sprintf("Approved agreement v%d of %s (%s): scopes %s, until %s. It is in force now, and public: the transparency log and /partners show it.",
 			a.Version, p.Name, p.ClientID, strings.Join(a.Scopes, ", "), a.ExpiresAt.Format(time.DateOnly))
 	case "suspend", "resume":
 		status, verb := glasshouse.PartnerSuspended, "Suspended %s (%s): its next request is refused."
