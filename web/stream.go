@@ -128,7 +128,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c caller) error 
 		s.serveEvents(w, r, sub, live, cur)
 		return nil
 	}
-	conn, err := websocket.Accept(w, r, nil) // same-origin only; no compression
+	conn, err := websocket.Accept(smallBuffers{w}, r, nil) // same-origin only; no compression
 	if err != nil {
 		end()
 		s.log.InfoContext(r.Context(), "websocket handshake", "err", err) // Accept wrote the response
