@@ -35,6 +35,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	duration := fs.Duration("duration", 10*time.Second, "length of each run")
 	rate := fs.Int("rate", 1000, "messages/s of the paced run that measures delivery latency (0 skips it)")
 	streams := fs.Int("streams", 0, "instead of messaging: open this many idle streams and report the server's resident memory")
+	graphMode := fs.Bool("graph", false, "instead of messaging: measure the Graph API end to end (partners and members set up through the OAuth flow, --clients clients calling it), then check that the log accounts for every call")
+	graphClients := fs.Int("clients", 32, "with --graph: concurrent Graph API clients")
+	graphMixFlag := fs.String("graph-mix", "mix", "with --graph: `MIX` of calls: mix ("+defaultGraphMix.String()+"), friends (GET /graph/v1/me/friends only), or shares such as me=20,friends=40,send=15,read=15,denied=10")
+	graphRequests := fs.Int("requests", 0, "with --graph: make this many calls instead of running for --duration")
+	asJSON := fs.Bool("json", false, "with --graph: print the results as JSON")
 	cpuprofile := fs.String("cpuprofile", "", "with started nodes: write CPU profiles of the closed-loop run with the most senders to `PREFIX`-node1.pprof, ... (each node's) and PREFIX-bench.pprof (this process's: the client, and the embedded nats-server if any)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: glasshouse bench [flags]
@@ -45,6 +50,17 @@ node and on other nodes), whether every listener got every acknowledged message
 exactly once and in order, and the CPU time each process spent per message;
 or, with --streams, the server's resident memory with that many idle streams
 open.
+
+With --graph it measures the Graph API instead: it starts one node, registers
+two partners, signs up members who connect both through the OAuth code flow
+(login and consent pages, PKCE, token exchange), and has --clients clients
+call GET /graph/v1/me, /me/friends, POST /me/messages, reads of picked
+conversations and calls refused for a scope the token lacks (--graph-mix).
+It reports requests/s, p50/p99 latency, CPU per request, and the time from a
+response's receipt to a published checkpoint that covers its entry; then it
+verifies the whole log as 'glasshouse audit verify' does and checks that
+every call is in it, with counts per partner, scope and decision equal to
+what the clients did.
 
 With --nodes N (N > 1, --db postgres://...) it starts a cluster of N nodes on
 one PostgreSQL database and one NATS server (--nats, or one it embeds), and
@@ -62,6 +78,34 @@ Flags:
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	var messagingOnly, graphOnly []string
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "url", "nodes", "nats", "listeners", "senders", "rate", "streams":
+			messagingOnly = append(messagingOnly, "--"+f.Name)
+		case "clients", "graph-mix", "requests", "json":
+			graphOnly = append(graphOnly, "--"+f.Name)
+		}
+	})
+	if *graphMode {
+		mix, err := parseGraphMix(*graphMixFlag)
+		switch {
+		case err != nil:
+			return err
+		case len(messagingOnly) > 0:
+			return fmt.Errorf("%s: not with --graph, which starts one node of its own", strings.Join(messagingOnly, ", "))
+		case *graphClients < 1 || *graphClients > 256:
+			return fmt.Errorf("--clients must be from 1 to 256, not %d", *graphClients)
+		case *graphRequests < 0:
+			return fmt.Errorf("--requests must not be negative")
+		case *cpuprofile != "" && *graphRequests > 0:
+			return errors.New("--cpuprofile profiles for --duration: not with --requests")
+		}
+		return runBenchGraph(ctx, graphBenchConfig{db: *db, clients: *graphClients, duration: *duration, requests: *graphRequests,
+			mix: mix, json: *asJSON, cpuprofile: *cpuprofile}, stdout)
+	} else if len(graphOnly) > 0 {
+		return fmt.Errorf("%s: only with --graph", strings.Join(graphOnly, ", "))
 	}
 	var counts []int
 	for _, s := range strings.Split(*senders, ",") {
