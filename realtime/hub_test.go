@@ -2,6 +2,7 @@ package realtime_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -246,5 +247,150 @@ func BenchmarkPublish(b *testing.B) {
 	}
 	if h.Len() != len(subs) {
 		b.Fatalf("%d subscriptions left; want %d", h.Len(), len(subs))
+	}
+}
+
+// watched is a Feed and the number of times it notified.
+type watched struct {
+	*realtime.Feed
+	notified chan struct{}
+}
+
+func MustWatch(tb testing.TB, h *realtime.Hub, memberID int64) *watched {
+	tb.Helper()
+	w := &watched{notified: make(chan struct{}, 1000)}
+	f, err := h.Watch(memberID, func() { w.notified <- struct{}{} })
+	if err != nil {
+		tb.Fatalf("Watch(%d): %v", memberID, err)
+	}
+	tb.Cleanup(f.Close)
+	w.Feed = f
+	return w
+}
+
+// drain takes every waiting event's id, and whether the feed is open.
+func (w *watched) drain() ([]int64, bool) {
+	var ids []int64
+	for {
+		ev, ok, open := w.Next()
+		if !ok {
+			return ids, open
+		}
+		ids = append(ids, ev.Message.ID)
+	}
+}
+
+func TestWatchNotifiesWhenEventsWait(t *testing.T) {
+	h := realtime.NewHub(4)
+	alice, bob := MustWatch(t, h, 1), MustWatch(t, h, 2)
+	sub := MustSubscribe(t, h, 1) // channels and feeds side by side
+
+	h.Publish(event(10, 1, 2))
+	h.Publish(event(11, 1))
+	if n := len(alice.notified); n != 1 {
+		t.Fatalf("notified %d times for two events before any was taken; want once", n)
+	}
+	if ids, open := alice.drain(); fmt.Sprint(ids) != "[10 11]" || !open {
+		t.Fatalf("alice took %v (open=%v); want [10 11], open", ids, open)
+	}
+	if ids, open := bob.drain(); fmt.Sprint(ids) != "[10]" || !open {
+		t.Fatalf("bob took %v (open=%v); want [10], open", ids, open)
+	}
+	if got := MustReceive(t, sub, 2); fmt.Sprint(got) != "[10 11]" {
+		t.Fatalf("channel subscription got %v", got)
+	}
+	h.Publish(event(12, 1))
+	if n := len(alice.notified); n != 2 {
+		t.Fatalf("notified %d times in all; want again once the feed was drained", n)
+	}
+	if ids, _ := alice.drain(); fmt.Sprint(ids) != "[12]" {
+		t.Fatalf("alice took %v; want [12]", ids)
+	}
+	MustReceive(t, sub, 1)
+
+	// A lagging feed ends: what it holds can still be taken, then it says so.
+	for id := range int64(6) {
+		h.Publish(event(20+id, 1))
+	}
+	if ids, open := alice.drain(); fmt.Sprint(ids) != "[20 21 22 23]" || open {
+		t.Fatalf("lagging feed gave %v (open=%v); want its 4 events, then closed", ids, open)
+	}
+	if ids, open := bob.drain(); len(ids) != 0 || !open {
+		t.Fatalf("bob's feed: %v, open=%v; want untouched", ids, open)
+	}
+	MustBeClosed(t, sub) // the channel lagged too
+	if n := h.Len(); n != 1 {
+		t.Fatalf("%d subscriptions left; want bob's feed", n)
+	}
+
+	// Closing the hub ends the rest, and notifies.
+	before := len(bob.notified)
+	h.Close()
+	if len(bob.notified) != before+1 {
+		t.Fatal("closing the hub did not notify")
+	}
+	if _, open := bob.drain(); open {
+		t.Fatal("feed open after the hub closed")
+	}
+	if _, err := h.Watch(3, func() {}); glasshouse.ErrorCode(err) != glasshouse.EUNAVAILABLE {
+		t.Fatalf("Watch on a closed hub: %v; want EUNAVAILABLE", err)
+	}
+}
+
+func TestWatchClose(t *testing.T) {
+	h := realtime.NewHub(0)
+	a, b, c := MustWatch(t, h, 1), MustWatch(t, h, 1), MustWatch(t, h, 1)
+	b.Close()
+	b.Close()
+	if n := h.Len(); n != 2 {
+		t.Fatalf("%d subscriptions after one of three closed", n)
+	}
+	h.Publish(event(1, 1))
+	for name, w := range map[string]*watched{"a": a, "c": c} {
+		if ids, _ := w.drain(); fmt.Sprint(ids) != "[1]" {
+			t.Errorf("%s took %v; want [1]", name, ids)
+		}
+	}
+	if ids, open := b.drain(); len(ids) != 0 || open || len(b.notified) != 0 {
+		t.Fatalf("closed feed: %v, open=%v, %d notifications; want nothing, closed, none", ids, open, len(b.notified))
+	}
+	a.Close()
+	c.Close()
+	if n := h.Len(); n != 0 {
+		t.Fatalf("%d subscriptions after all closed", n)
+	}
+}
+
+// TestWatchSlowReaderKeepsOrder: a reader that always lags a little behind
+// never loses or reorders an event, and the queue does not grow.
+func TestWatchSlowReaderKeepsOrder(t *testing.T) {
+	h := realtime.NewHub(8)
+	w := MustWatch(t, h, 1)
+	var got []int64
+	next := int64(0)
+	for round := range 1000 {
+		for range 3 {
+			h.Publish(event(next, 1))
+			next++
+		}
+		for range 2 {
+			ev, ok, _ := w.Next()
+			if !ok {
+				t.Fatalf("nothing waiting after %d events", len(got))
+			}
+			got = append(got, ev.Message.ID)
+		}
+		if round%4 == 3 {
+			rest, open := w.drain()
+			if !open {
+				t.Fatalf("feed ended after %d events", len(got))
+			}
+			got = append(got, rest...)
+		}
+	}
+	for i, id := range got {
+		if id != int64(i) {
+			t.Fatalf("event %d has id %d", i, id)
+		}
 	}
 }

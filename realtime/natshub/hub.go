@@ -285,6 +285,12 @@ func (h *Hub) Subscribe(ctx context.Context, memberID int64) (glasshouse.Subscri
 	return h.local.Subscribe(ctx, memberID)
 }
 
+// Watch opens a feed of memberID's events, committed on any node, in
+// commit order, without a channel: see realtime.Hub.Watch.
+func (h *Hub) Watch(memberID int64, notify func()) (*realtime.Feed, error) {
+	return h.local.Watch(memberID, notify)
+}
+
 // Len returns the number of open subscriptions on this node.
 func (h *Hub) Len() int { return h.local.Len() }
 
