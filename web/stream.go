@@ -39,6 +39,8 @@ const (
 	shuttingDown               // CloseStreams was called
 	failed                     // the store failed
 	signedOut                  // the stream's session ended (logout, password change, expiry)
+
+	streaming ending = -1 // the stream goes on (backlog's result when all went well)
 )
 
 // signedOutReason tells a client whose session ended why its stream closed.
@@ -48,7 +50,8 @@ const signedOutReason = "signed out; sign in again"
 type liveStream struct {
 	memberID  int64
 	tokenHash []byte
-	ended     chan struct{} // closed when the session ends
+	ended     chan struct{} // closed when the session ends; nil for ws
+	ws        *wsStream     // a WebSocket stream without a goroutine, told when the session ends
 }
 
 // CloseMemberStreams ends every open stream of a member, for example once
@@ -74,7 +77,11 @@ func (s *Server) endStreams(e glasshouse.SessionsEnded) {
 	defer s.mu.Unlock()
 	for l := range s.live {
 		if e.Covers(l.memberID, l.tokenHash) {
-			close(l.ended)
+			if l.ws != nil {
+				l.ws.kick(workSignedOut)
+			} else {
+				close(l.ended)
+			}
 			delete(s.live, l)
 		}
 	}
@@ -106,6 +113,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c caller) error 
 	if !ws && !strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
 		return glasshouse.Errorf(glasshouse.EINVALID, "Open the stream as a WebSocket, or with Accept: text/event-stream.")
 	}
+	if h, ok := s.hub.(watcher); ok && ws {
+		return s.serveWatched(w, r, h, &liveStream{memberID: c.memberID, tokenHash: c.tokenHash}, cur)
+	}
 	live := &liveStream{memberID: c.memberID, tokenHash: c.tokenHash, ended: make(chan struct{})}
 	if err := s.startStream(live); err != nil {
 		return err
@@ -128,7 +138,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c caller) error 
 		s.serveEvents(w, r, sub, live, cur)
 		return nil
 	}
-	conn, err := websocket.Accept(smallBuffers{w}, r, nil) // same-origin only; no compression
+	conn, err := websocket.Accept(smallBuffers{w, nil}, r, nil) // same-origin only; no compression
 	if err != nil {
 		end()
 		s.log.InfoContext(r.Context(), "websocket handshake", "err", err) // Accept wrote the response
@@ -168,10 +178,10 @@ func streamCursor(r *http.Request) (cursor, error) {
 	return cursor{after: after, backfill: true}, nil
 }
 
-// pump sends the backlog after cur, then live events, until the stream
-// ends. It returns why, and the id of the last message sent.
-func (s *Server) pump(ctx context.Context, t transport, sub glasshouse.Subscription, live *liveStream, cur cursor) (ending, int64, error) {
-	memberID := live.memberID
+// backlog sends the messages after cur, when cur asks for them. It
+// returns streaming and the id of the last message sent, or why the stream
+// ends.
+func (s *Server) backlog(ctx context.Context, t transport, memberID int64, cur cursor) (ending, int64, error) {
 	last := cur.after
 	for cur.backfill {
 		if s.isStopping() {
@@ -192,6 +202,17 @@ func (s *Server) pump(ctx context.Context, t transport, sub glasshouse.Subscript
 		if len(msgs) < backfillPage {
 			break
 		}
+	}
+	return streaming, last, nil
+}
+
+// pump sends the backlog after cur, then live events, until the stream
+// ends. It returns why, and the id of the last message sent. (WebSocket
+// streams on a watcher hub do the same without a goroutine: wsStream.)
+func (s *Server) pump(ctx context.Context, t transport, sub glasshouse.Subscription, live *liveStream, cur cursor) (ending, int64, error) {
+	end, last, err := s.backlog(ctx, t, live.memberID, cur)
+	if end != streaming {
+		return end, last, err
 	}
 
 	ping := time.NewTicker(s.streamPing)

@@ -22,8 +22,13 @@ const (
 // smallBuffers is an http.ResponseWriter whose Hijack returns the
 // connection with small buffers of its own instead of net/http's, which
 // then become garbage. websocket.Accept hijacks through it.
+// When closed is set, the connection it returns calls it after closing:
+// coder/websocket closes the connection once its reader sees the client
+// go (an error, or a close frame), which is how a stream without a
+// goroutine of its own learns that its client left.
 type smallBuffers struct {
 	http.ResponseWriter
+	closed func()
 }
 
 func (w smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }
@@ -32,6 +37,9 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
+	}
+	if w.closed != nil {
+		nc = &watchedConn{Conn: nc, closed: w.closed}
 	}
 	if n := brw.Reader.Buffered(); n > 0 {
 		// The client sent bytes after its handshake before it saw the
@@ -46,4 +54,16 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	return nc, bufio.NewReadWriter(bufio.NewReaderSize(nc, wsReadBuffer), bufio.NewWriterSize(nc, wsWriteBuffer)), nil
+}
+
+// watchedConn calls closed after each Close.
+type watchedConn struct {
+	net.Conn
+	closed func()
+}
+
+func (c *watchedConn) Close() error {
+	err := c.Conn.Close()
+	c.closed()
+	return err
 }
