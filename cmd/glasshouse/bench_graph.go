@@ -277,8 +277,11 @@ func runBenchGraph(ctx context.Context, cfg graphBenchConfig, stdout io.Writer) 
 	if cfg.requests > 0 {
 		what = fmt.Sprintf("%d requests", cfg.requests)
 	}
-	fmt.Fprintf(out, "run: %d clients, closed loop, %s; mix: %s (denied: %s with the token of %s, which lacks messages.send)\n",
-		cfg.clients, what, cfg.mix, graph.RouteSend, b.limited.name)
+	denied := ""
+	if cfg.mix[graphDenied] > 0 {
+		denied = fmt.Sprintf(" (denied: %s with the token of %s, which lacks messages.send)", graph.RouteSend, b.limited.name)
+	}
+	fmt.Fprintf(out, "run: %d clients, closed loop, %s; mix: %s%s\n", cfg.clients, what, cfg.mix, denied)
 
 	res, err := b.run(ctx, cl)
 	if err != nil {
