@@ -95,9 +95,11 @@ func (s *Server) serveWatched(w http.ResponseWriter, r *http.Request, h watcher,
 	}
 	conn.SetReadLimit(1 << 10) // clients send nothing but control frames
 	st.conn = conn
-	// The stream outlives this request; its context keeps the request's
-	// values, and ends when the reader does.
-	st.ctx = conn.CloseRead(context.WithoutCancel(r.Context()))
+	// The stream outlives this request. Its context ends when the reader
+	// does; it does not keep the request's (context.WithoutCancel would
+	// keep it, with the cancel state and channel that net/http and the
+	// session lookup gave it: about 1 KiB per idle stream).
+	st.ctx = conn.CloseRead(context.Background())
 	s.metrics.streams.WithLabelValues("websocket").Inc()
 	s.joinPings(st)
 	st.mu.Lock()
