@@ -51,7 +51,8 @@ Usage:
   glasshouse audit trail URL   verify it, then find one member's own entries with
                                their member key (from their privacy center)
   glasshouse audit watch URL   follow the log as a monitor: alerts, metrics, forks
-  glasshouse bench   [flags]   measure messaging throughput and latency over HTTP
+  glasshouse bench   [flags]   measure messaging (or, with --graph, Graph API)
+                               throughput and latency over HTTP
   glasshouse version           print the version
 
 Run 'glasshouse COMMAND --help' for a command's flags. Every flag can also be
