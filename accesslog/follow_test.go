@@ -415,7 +415,7 @@ func TestFollowWitnesses(t *testing.T) {
 	l := newFollowedLog(t)
 	l.grow(t, 300, nil)
 	w := newCosigner(t, "witness.test/w")
-	policy, err := accesslog.ParseWitnessPolicy([]string{"w " + w.vkey}, 1)
+	policy, err := accesslog.ParseWitnessPolicy([]string{"w " + w.VerifierKey}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -433,7 +433,7 @@ func TestFollowWitnesses(t *testing.T) {
 		t.Fatalf("verify, checkpoint not cosigned: %v", err)
 	}
 	l.mu.Lock()
-	l.cosign = func(raw []byte) []byte { return w.cosign(t, raw) }
+	l.cosign = func(raw []byte) []byte { return w.Cosign(t, raw) }
 	l.mu.Unlock()
 	if _, err := f.Advance(ctx); err != nil {
 		t.Fatalf("follower, cosigned: %v", err)

@@ -18,53 +18,21 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/glasshouse/glasshouse/accesslog"
 	"github.com/glasshouse/glasshouse/internal/witnesstest"
 )
 
-// cosigner is a witness key made in the test: its signer and its
-// cosignature/v1 verifier key.
-type cosigner struct {
-	signer note.Signer
-	vkey   string
-}
+// cosigner is a witness key made in the test.
+type cosigner = witnesstest.Cosigner
 
-func newCosigner(tb testing.TB, name string) cosigner {
-	tb.Helper()
-	skey, vkey, err := note.GenerateKey(nil, name)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s, err := fnote.NewSignerForCosignatureV1(skey)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cvkey, err := fnote.VKeyToCosignatureV1(vkey)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return cosigner{s, cvkey}
-}
-
-// cosign adds c's cosignature line to the signed note raw.
-func (c cosigner) cosign(tb testing.TB, raw []byte) []byte {
-	tb.Helper()
-	text, _, _ := bytes.Cut(raw, []byte("\n\n"))
-	signed, err := note.Sign(&note.Note{Text: string(text) + "\n"}, c.signer)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	_, sig, _ := bytes.Cut(signed, []byte("\n\n"))
-	return append(bytes.Clone(raw), sig...)
-}
+func newCosigner(tb testing.TB, name string) cosigner { return witnesstest.NewCosigner(tb, name) }
 
 func TestParseWitnessPolicy(t *testing.T) {
 	a, b := newCosigner(t, "witness.test/a"), newCosigner(t, "witness.test/b")
 	_, plain, _ := note.GenerateKey(nil, "witness.test/plain")
-	wa, wb := "a "+a.vkey+" https://a.witness.test", "b "+b.vkey+" http://127.0.0.1:7380/w"
+	wa, wb := "a "+a.VerifierKey+" https://a.witness.test", "b "+b.VerifierKey+" http://127.0.0.1:7380/w"
 	p, err := accesslog.ParseWitnessPolicy([]string{wa, wb}, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -74,13 +42,13 @@ func TestParseWitnessPolicy(t *testing.T) {
 		t.Fatalf("policy %+v", p)
 	}
 	// Verifiers need no URL.
-	if p, err := accesslog.ParseWitnessPolicy([]string{"a " + a.vkey}, 1); err != nil || p.Witnesses[0].URL != "" {
+	if p, err := accesslog.ParseWitnessPolicy([]string{"a " + a.VerifierKey}, 1); err != nil || p.Witnesses[0].URL != "" {
 		t.Fatalf("no URL: %+v, %v", p, err)
 	}
 	if p, err := accesslog.ParseWitnessPolicy(nil, 0); p != nil || err != nil {
 		t.Fatalf("no witnesses: %+v, %v", p, err)
 	}
-	flipped := []byte(a.vkey)
+	flipped := []byte(a.VerifierKey)
 	flipped[len("witness.test/a+")] ^= 1 // the key hash
 	for _, bad := range []struct {
 		ws     []string
@@ -91,13 +59,13 @@ func TestParseWitnessPolicy(t *testing.T) {
 		{[]string{wa}, 2, "want 1 to 1"},
 		{[]string{wa}, -1, "want 1 to 1"},
 		{[]string{wa, wa}, 0, "listed twice"},
-		{[]string{wa, "c " + a.vkey}, 0, "listed twice"},
+		{[]string{wa, "c " + a.VerifierKey}, 0, "listed twice"},
 		{[]string{"a " + plain}, 0, "not a cosignature/v1 key"},
 		{[]string{"a " + string(flipped)}, 0, "does not match"},
 		{[]string{"a"}, 0, "NAME VKEY [URL]"},
-		{[]string{"a " + a.vkey + " ftp://x"}, 0, "not an http(s) URL"},
-		{[]string{"a " + a.vkey + " https://x extra"}, 0, "NAME VKEY [URL]"},
-		{[]string{"a+b " + a.vkey}, 0, "may not hold"},
+		{[]string{"a " + a.VerifierKey + " ftp://x"}, 0, "not an http(s) URL"},
+		{[]string{"a " + a.VerifierKey + " https://x extra"}, 0, "NAME VKEY [URL]"},
+		{[]string{"a+b " + a.VerifierKey}, 0, "may not hold"},
 	} {
 		if _, err := accesslog.ParseWitnessPolicy(bad.ws, bad.quorum); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%q quorum %d: %v, want an error saying %q", bad.ws, bad.quorum, err, bad.want)
@@ -108,7 +76,7 @@ func TestParseWitnessPolicy(t *testing.T) {
 func TestWitnessPolicyOpen(t *testing.T) {
 	key := MustKey(t)
 	a, b, c := newCosigner(t, "witness.test/a"), newCosigner(t, "witness.test/b"), newCosigner(t, "witness.test/c")
-	p, err := accesslog.ParseWitnessPolicy([]string{"a " + a.vkey, "b " + b.vkey}, 2)
+	p, err := accesslog.ParseWitnessPolicy([]string{"a " + a.VerifierKey, "b " + b.VerifierKey}, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,17 +92,17 @@ func TestWitnessPolicyOpen(t *testing.T) {
 		}
 	}
 	refused("log signature alone", raw, 0)
-	refused("one of two", a.cosign(t, raw), 1)
-	refused("the same witness twice", a.cosign(t, a.cosign(t, raw)), 1)
-	refused("an unlisted witness", c.cosign(t, a.cosign(t, raw)), 1)
+	refused("one of two", a.Cosign(t, raw), 1)
+	refused("the same witness twice", a.Cosign(t, a.Cosign(t, raw)), 1)
+	refused("an unlisted witness", c.Cosign(t, a.Cosign(t, raw)), 1)
 	// b's cosignature of another checkpoint, copied onto this one.
 	other4, err := note.Sign(&note.Note{Text: key.Verifier.Name() + "\n4\nzGDIxZQfDtN2Omv3aU+HDud64Lr2O7JCbPL5L639xvM=\n"}, key.Signer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	copied := b.cosign(t, other4)[len(other4):]
-	refused("a cosignature of another checkpoint", append(a.cosign(t, raw), copied...), 1)
-	good := c.cosign(t, b.cosign(t, a.cosign(t, raw)))
+	copied := b.Cosign(t, other4)[len(other4):]
+	refused("a cosignature of another checkpoint", append(a.Cosign(t, raw), copied...), 1)
+	good := c.Cosign(t, b.Cosign(t, a.Cosign(t, raw)))
 	cp, err := p.Open(good, key.Verifier)
 	if err != nil || cp.Size != 3 {
 		t.Fatalf("quorum met: %+v, %v", cp, err)
@@ -143,11 +111,20 @@ func TestWitnessPolicyOpen(t *testing.T) {
 		t.Errorf("cosigners %v", got)
 	}
 	// The log's own signature is still required.
-	other, err := note.Sign(&note.Note{Text: key.Verifier.Name() + "\n3\nzGDIxZQfDtN2Omv3aU+HDud64Lr2O7JCbPL5L639xvM=\n"}, newCosigner(t, key.Verifier.Name()).signer)
+	// A key of the log's name that is not the log's signs it instead.
+	skey, _, err := note.GenerateKey(nil, key.Verifier.Name())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Open(b.cosign(t, a.cosign(t, other)), key.Verifier); err == nil {
+	impostor, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := note.Sign(&note.Note{Text: key.Verifier.Name() + "\n3\nzGDIxZQfDtN2Omv3aU+HDud64Lr2O7JCbPL5L639xvM=\n"}, impostor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Open(b.Cosign(t, a.Cosign(t, other)), key.Verifier); err == nil {
 		t.Error("a checkpoint without the log's signature was accepted")
 	}
 	// A nil policy checks the log's signature alone; existing verifiers

@@ -7,4 +7,8 @@
 // as a witness operator runs it. A test registers the log's origin and
 // key with witnessctl, stops the witness and starts it again on the same
 // port and database. Without the programs the tests skip, or fail under CI.
+//
+// Cosigner is the same witness's signature without the process: a key
+// made in the test that adds cosignature/v1 lines to checkpoints, for
+// tests of what verifiers (Go and the browser's) accept.
 package witnesstest

@@ -1,7 +1,6 @@
 package privacy_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,57 +18,20 @@ import (
 	"github.com/glasshouse/glasshouse/accesslog"
 	"github.com/glasshouse/glasshouse/internal/browsertest"
 	"github.com/glasshouse/glasshouse/internal/sitetest"
+	"github.com/glasshouse/glasshouse/internal/witnesstest"
 	"github.com/glasshouse/glasshouse/signin"
 	"github.com/glasshouse/glasshouse/ui/privacy"
-	fnote "github.com/transparency-dev/formats/note"
-	"golang.org/x/mod/sumdb/note"
 )
-
-// testWitness is a witness key made in the test: it cosigns checkpoints
-// as a C2SP witness would (cosignature/v1).
-type testWitness struct {
-	signer note.Signer
-	vkey   string
-}
-
-func newTestWitness(t *testing.T, name string) testWitness {
-	t.Helper()
-	skey, vkey, err := note.GenerateKey(nil, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := fnote.NewSignerForCosignatureV1(skey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cv, err := fnote.VKeyToCosignatureV1(vkey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testWitness{s, cv}
-}
-
-// cosign adds w's cosignature line to the signed note raw.
-func (w testWitness) cosign(t *testing.T, raw []byte) []byte {
-	text, _, _ := bytes.Cut(raw, []byte("\n\n"))
-	signed, err := note.Sign(&note.Note{Text: string(text) + "\n"}, w.signer)
-	if err != nil {
-		t.Error(err)
-		return raw
-	}
-	_, sig, _ := bytes.Cut(signed, []byte("\n\n"))
-	return append(bytes.Clone(raw), sig...)
-}
 
 // cosigning adds the cosignatures of the witnesses it is set to to every
 // checkpoint the site serves, as Tessera does with witnesses configured.
 type cosigning struct {
 	t  *testing.T
 	mu sync.Mutex
-	by []testWitness
+	by []witnesstest.Cosigner
 }
 
-func (c *cosigning) set(by ...testWitness) {
+func (c *cosigning) set(by ...witnesstest.Cosigner) {
 	c.mu.Lock()
 	c.by = by
 	c.mu.Unlock()
@@ -79,7 +41,7 @@ func (c *cosigning) cosign(raw []byte) []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, w := range c.by {
-		raw = w.cosign(c.t, raw)
+		raw = w.Cosign(c.t, raw)
 	}
 	return raw
 }
@@ -115,8 +77,8 @@ func (c *cosigning) wrap(next http.Handler) http.Handler {
 // and says whose.
 func TestBrowserVerifiesWitnesses(t *testing.T) {
 	b := browsertest.New(t)
-	wa, wb := newTestWitness(t, "witness.test/a"), newTestWitness(t, "witness.test/b")
-	policy, err := accesslog.ParseWitnessPolicy([]string{"a " + wa.vkey, "b " + wb.vkey}, 2)
+	wa, wb := witnesstest.NewCosigner(t, "witness.test/a"), witnesstest.NewCosigner(t, "witness.test/b")
+	policy, err := accesslog.ParseWitnessPolicy([]string{"a " + wa.VerifierKey, "b " + wb.VerifierKey}, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,12 +99,12 @@ func TestBrowserVerifiesWitnesses(t *testing.T) {
 
 	for _, tt := range []struct {
 		name    string
-		by      []testWitness
+		by      []witnesstest.Cosigner
 		verdict string
 		checked string
 	}{
-		{"quorum", []testWitness{wa, wb}, "verified", "and cosigned by 2 of 2 witnesses (witness.test/a, witness.test/b)."},
-		{"one of two", []testWitness{wb}, "failed", "but cosigned by 1 of the 2 witnesses, fewer than the 2 needed"},
+		{"quorum", []witnesstest.Cosigner{wa, wb}, "verified", "and cosigned by 2 of 2 witnesses (witness.test/a, witness.test/b)."},
+		{"one of two", []witnesstest.Cosigner{wb}, "failed", "but cosigned by 1 of the 2 witnesses, fewer than the 2 needed"},
 		{"none", nil, "failed", "but cosigned by 0 of the 2 witnesses"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
