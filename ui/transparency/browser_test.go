@@ -56,4 +56,10 @@ func TestBrowserLogPage(t *testing.T) {
 	if !strings.HasPrefix(got, "glasshouse audit verify "+s.URL+" --key glasshouse.test/log+") {
 		t.Errorf("clipboard %q; want the verify command", got)
 	}
+
+	// The partner directory, which each agreement row links to, reads in
+	// the browser too (and passes the accessibility check every page does).
+	browsertest.Do(t, tab, chromedp.Click(chromedp.CSS(`a[href="/partners#streamflix"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`section#streamflix tr[data-action="approved"]`)))
+	browsertest.Screenshot(t, tab, "partners")
 }
