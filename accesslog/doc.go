@@ -1,10 +1,14 @@
 // Package accesslog owns glasshouse's accountability log: the canonical
-// byte encoding of an access entry, the member tags that only a member can
-// link to themselves, the receipts every Graph API response carries, the
-// feeder that moves committed access records from the store's outbox into a
-// Tessera log exactly once, the HTTP handler that serves the log in the
-// C2SP tlog-checkpoint and tlog-tiles forms, inclusion and consistency
-// proofs, and the auditor's verifier.
+// byte encodings of its two kinds of entry (an access, and a change of a
+// partner's agreement, with the terms document its hash commits to), the
+// member tags that only a member can link to themselves, the receipts
+// every Graph API response carries, the feeder that moves committed
+// entries from the store's outbox into a Tessera log exactly once (and has
+// witnesses cosign its checkpoints), the HTTP handler that serves the log
+// in the C2SP tlog-checkpoint and tlog-tiles forms, inclusion and
+// consistency proofs, and the auditor's side: the verifier (Verify), the
+// incremental monitor (Follower), witness policies, and the check of every
+// granted access against the agreements the log holds (Compliance).
 //
 // The format is documented in docs/log-format.md. The pieces fit together
 // like this:

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/glasshouse/glasshouse"
 	"github.com/transparency-dev/tessera/api/layout"
 )
 
@@ -19,7 +20,7 @@ const maxResource = 256 * (2 + 1<<16)
 // Remote reads a glasshouse log over HTTP: base is the server's URL (the
 // log is under base/log/). It implements TileReader.
 type Remote struct {
-	base   string
+	server string // base URL, no trailing slash
 	client *http.Client
 }
 
@@ -29,7 +30,13 @@ func NewRemote(baseURL string, c *http.Client) *Remote {
 	if c == nil {
 		c = http.DefaultClient
 	}
-	return &Remote{base: strings.TrimRight(baseURL, "/") + "/log/", client: c}
+	return &Remote{server: strings.TrimRight(baseURL, "/"), client: c}
+}
+
+// ReadTerms returns the terms document of an approved agreement version
+// (glasshouse.TermsPath), whose SHA-256 its approval entry holds.
+func (r *Remote) ReadTerms(ctx context.Context, clientID string, version int) ([]byte, error) {
+	return r.fetch(ctx, r.server+glasshouse.TermsPath(clientID, version))
 }
 
 // ReadCheckpoint returns the raw signed checkpoint.
@@ -68,7 +75,11 @@ func (r *Remote) partialOrFull(ctx context.Context, p uint8, path func(uint8) st
 
 // get fetches base/log/p; a 404 wraps fs.ErrNotExist.
 func (r *Remote) get(ctx context.Context, p string) ([]byte, error) {
-	u := r.base + p
+	return r.fetch(ctx, r.server+"/log/"+p)
+}
+
+// fetch GETs the URL u; a 404 wraps fs.ErrNotExist.
+func (r *Remote) fetch(ctx context.Context, u string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", u, err)

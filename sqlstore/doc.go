@@ -30,6 +30,9 @@
 // Access records (glasshouse.AccessStore) follow the same path: a record,
 // its member's next counter and its outbox row are one operation, so a
 // counter is spent only by a committed record and counters have no gaps.
+// A change of a partner's agreement (an approval, a suspension, a
+// resumption) writes its agreement_events row and its log entry's outbox
+// row in the change's own transaction (agreementlog.go).
 //
 // Reads go to a separate pool and never wait for the writer. Queries are
 // prepared once per pool and reused.

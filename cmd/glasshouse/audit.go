@@ -299,14 +299,14 @@ func findingsError(findings []accesslog.Finding, termsProblems []string) error {
 // the histories hold, from base/api/v1/partners/…/terms, and returns what
 // differs from the hash the log holds.
 func checkTerms(ctx context.Context, client *http.Client, base string, histories []*accesslog.PartnerHistory) []string {
+	remote := accesslog.NewRemote(base, client)
 	var problems []string
 	for _, h := range histories {
 		for _, e := range h.Entries {
 			if e.Action != accesslog.Approved {
 				continue
 			}
-			u := fmt.Sprintf("%s/api/v1/partners/%s/agreements/%d/terms", base, url.PathEscape(h.Partner), e.Version)
-			doc, err := fetch(ctx, client, u)
+			doc, err := remote.ReadTerms(ctx, h.Partner, int(e.Version))
 			switch {
 			case err != nil:
 				problems = append(problems, fmt.Sprintf("%s v%d: the terms document cannot be read: %v", h.Partner, e.Version, err))
@@ -317,27 +317,6 @@ func checkTerms(ctx context.Context, client *http.Client, base string, histories
 		}
 	}
 	return problems
-}
-
-// fetch GETs u and returns its body, which must come with 200.
-func fetch(ctx context.Context, client *http.Client, u string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: %s", u, resp.Status)
-	}
-	return b, nil
 }
 
 // printTrail prints a member's trail: the counters found, each with its

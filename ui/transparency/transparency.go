@@ -172,7 +172,7 @@ func (p *Page) latest(ctx context.Context, size uint64) ([]entry, error) {
 		}
 		e := entry{Index: i - 1, Access: d.Access, Agreement: d.Agreement}
 		name, ok := names[e.PartnerID()]
-		if !ok && p.c.Partners != nil {
+		if !ok {
 			pt, err := p.c.Partners.PartnerByClientID(ctx, e.PartnerID())
 			if err == nil {
 				name = pt.Name
