@@ -21,6 +21,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/glasshouse/glasshouse/accesslog"
+	"github.com/glasshouse/glasshouse/internal/tlogtest"
 	"github.com/glasshouse/glasshouse/internal/witnesstest"
 )
 
@@ -456,36 +457,18 @@ func benchAccessToCheckpoint(b *testing.B, witness bool) {
 	fed.Go(func() { f.Run(ctx) })
 	defer func() { cancel(); fed.Wait(); f.Close(context.Background()) }()
 
-	type published struct {
-		at   time.Time
-		size uint64
-	}
-	var (
-		mu   sync.Mutex
-		seen []published
-		stop = make(chan struct{})
-		wg   sync.WaitGroup
-	)
-	wg.Go(func() {
-		var last uint64
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-			raw, err := os.ReadFile(filepath.Join(cfg.Dir, "checkpoint"))
-			if err != nil {
-				continue
-			}
-			if cp, err := policy.Open(raw, key.Verifier); err == nil && cp.Size > last {
-				last = cp.Size
-				mu.Lock()
-				seen = append(seen, published{time.Now(), cp.Size})
-				mu.Unlock()
-			}
+	pubs := tlogtest.WatchPublications(func() (uint64, bool) {
+		raw, err := os.ReadFile(filepath.Join(cfg.Dir, "checkpoint"))
+		if err != nil {
+			return 0, false
 		}
+		cp, err := policy.Open(raw, key.Verifier)
+		if err != nil {
+			return 0, false
+		}
+		return cp.Size, true
 	})
+	defer pubs.Stop()
 	var lat []time.Duration
 	next := 0
 	for range b.N {
@@ -500,38 +483,10 @@ func benchAccessToCheckpoint(b *testing.B, witness bool) {
 			f.Notify()
 		}
 		tick.Stop()
-		var last uint64
-		index := map[accesslog.EventID]uint64{}
-		for deadline := time.Now().Add(30 * time.Second); len(index) < len(committed); time.Sleep(20 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				b.Fatalf("%d of %d entries integrated", len(index), len(committed))
-			}
-			for id := range committed {
-				if i, ok, _ := o.EventLogIndex(ctx, id); ok {
-					index[id], last = i, max(last, i)
-				}
-			}
-		}
-		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			mu.Lock()
-			covered := len(seen) > 0 && seen[len(seen)-1].size > last
-			mu.Unlock()
-			if covered {
-				break
-			} else if time.Now().After(deadline) {
-				b.Fatal("no checkpoint covers the last entry")
-			}
-		}
-		mu.Lock()
-		for id, at := range committed {
-			k := slices.IndexFunc(seen, func(p published) bool { return p.size > index[id] })
-			lat = append(lat, seen[k].at.Sub(at))
-		}
-		mu.Unlock()
+		lat = append(lat, tlogtest.Latencies(b, pubs, committed, func(id accesslog.EventID) (uint64, bool) {
+			i, ok, _ := o.EventLogIndex(ctx, id)
+			return i, ok
+		})...)
 	}
-	close(stop)
-	wg.Wait()
-	slices.Sort(lat)
-	b.ReportMetric(lat[len(lat)/2].Seconds(), "p50-s")
-	b.ReportMetric(lat[len(lat)*99/100].Seconds(), "p99-s")
+	tlogtest.ReportLatencies(b, lat)
 }

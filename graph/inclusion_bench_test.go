@@ -4,13 +4,13 @@ import (
 	"context"
 	"net/http"
 	"path/filepath"
-	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/accesslog"
+	"github.com/glasshouse/glasshouse/internal/tlogtest"
 )
 
 // BenchmarkAccessToInclusion measures, for Graph requests at a steady 100
@@ -35,32 +35,14 @@ func BenchmarkAccessToInclusion(b *testing.B) {
 	verifier := e.key.Verifier
 
 	// Watch the checkpoint: when each size was first published.
-	type published struct {
-		at   time.Time
-		size uint64
-	}
-	var (
-		mu   sync.Mutex
-		seen []published
-		stop = make(chan struct{})
-		wg   sync.WaitGroup
-	)
-	wg.Go(func() {
-		var last uint64
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-			if cp, err := f.Checkpoint(ctx); err == nil && cp.Size > last {
-				last = cp.Size
-				mu.Lock()
-				seen = append(seen, published{time.Now(), cp.Size})
-				mu.Unlock()
-			}
+	pubs := tlogtest.WatchPublications(func() (uint64, bool) {
+		cp, err := f.Checkpoint(ctx)
+		if err != nil {
+			return 0, false
 		}
+		return cp.Size, true
 	})
+	defer pubs.Stop()
 
 	var lat []time.Duration
 	for range b.N {
@@ -80,38 +62,10 @@ func BenchmarkAccessToInclusion(b *testing.B) {
 		}
 		tick.Stop()
 		// Wait for every entry's index, then for a checkpoint covering it.
-		var last uint64
-		index := map[accesslog.EventID]uint64{}
-		for deadline := time.Now().Add(30 * time.Second); len(index) < len(answered); time.Sleep(20 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				b.Fatalf("%d of %d entries integrated", len(index), len(answered))
-			}
-			for id := range answered {
-				if i, ok, err := e.store.EventLogIndex(ctx, id); err == nil && ok {
-					index[id], last = i, max(last, i)
-				}
-			}
-		}
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			mu.Lock()
-			covered := len(seen) > 0 && seen[len(seen)-1].size > last
-			mu.Unlock()
-			if covered {
-				break
-			} else if time.Now().After(deadline) {
-				b.Fatal("no checkpoint covers the last entry")
-			}
-		}
-		mu.Lock()
-		for id, at := range answered {
-			k := slices.IndexFunc(seen, func(p published) bool { return p.size > index[id] })
-			lat = append(lat, seen[k].at.Sub(at))
-		}
-		mu.Unlock()
+		lat = append(lat, tlogtest.Latencies(b, pubs, answered, func(id accesslog.EventID) (uint64, bool) {
+			i, ok, err := e.store.EventLogIndex(ctx, id)
+			return i, err == nil && ok
+		})...)
 	}
-	close(stop)
-	wg.Wait()
-	slices.Sort(lat)
-	b.ReportMetric(lat[len(lat)/2].Seconds(), "p50-s")
-	b.ReportMetric(lat[len(lat)*99/100].Seconds(), "p99-s")
+	tlogtest.ReportLatencies(b, lat)
 }

@@ -8,4 +8,8 @@
 //
 //	cp := tlogtest.Open(t, signed, verifierKey)
 //	err := tlog.CheckRecord(proof, cp.N, cp.Hash, index, tlog.RecordHash(entry))
+//
+// For benchmarks of the time from an access to a checkpoint that covers
+// it, Publications notes when each checkpoint size was first published and
+// Latencies measures each access against them.
 package tlogtest
