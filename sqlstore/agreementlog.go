@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -128,41 +129,33 @@ func (t *tx) logMissing(p *glasshouse.Partner, now time.Time) (int, error) {
 			return 0, err
 		}
 	}
-	suspended, err := t.loggedSuspended(p.ID)
-	if err != nil {
+	if logged, err := t.logStatus(p, current, now); err != nil {
 		return 0, err
-	}
-	if change, ok := statusChange(p.Status, suspended); ok {
-		if err := t.logAgreement(p, current, change, now); err != nil {
-			return 0, err
-		}
+	} else if logged {
 		n++
 	}
 	return n, nil
 }
 
-// statusChange returns the entry to log when the partner's status differs
-// from the last one logged (suspended or not).
-func statusChange(status string, loggedSuspended bool) (string, bool) {
-	switch {
-	case status == glasshouse.PartnerSuspended && !loggedSuspended:
-		return glasshouse.AgreementSuspended, true
-	case status != glasshouse.PartnerSuspended && loggedSuspended:
-		return glasshouse.AgreementResumed, true
-	}
-	return "", false
-}
-
-// loggedSuspended reports whether the last status the log holds for
-// partnerID is a suspension.
-func (t *tx) loggedSuspended(partnerID int64) (bool, error) {
-	var action string
+// logStatus logs the suspension or resumption of partner p (under its
+// agreement a in force), effective at, when p.Status differs from the last
+// status the log holds for it; it reports whether it wrote an entry.
+func (t *tx) logStatus(p *glasshouse.Partner, a *glasshouse.Agreement, at time.Time) (bool, error) {
+	var last string
 	err := t.queryRow(`SELECT action FROM agreement_events WHERE partner_id = ? AND action IN (?, ?) ORDER BY seq DESC LIMIT 1`,
-		partnerID, glasshouse.AgreementSuspended, glasshouse.AgreementResumed).Scan(&action)
-	if err == sql.ErrNoRows {
+		p.ID, glasshouse.AgreementSuspended, glasshouse.AgreementResumed).Scan(&last)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return false, err
+	}
+	loggedSuspended, suspended := last == glasshouse.AgreementSuspended, p.Status == glasshouse.PartnerSuspended
+	if suspended == loggedSuspended {
 		return false, nil
 	}
-	return action == glasshouse.AgreementSuspended, err
+	change := glasshouse.AgreementResumed
+	if suspended {
+		change = glasshouse.AgreementSuspended
+	}
+	return true, t.logAgreement(p, a, change, at)
 }
 
 // approvedAgreements returns partnerID's approved versions, oldest first.

@@ -325,14 +325,8 @@ func (s *Store) ApproveAgreement(ctx context.Context, clientID string, now time.
 		}
 		// A partner suspended before its first approval: the log learns
 		// of the suspension with the agreement it suspends.
-		suspended, err := t.loggedSuspended(p.ID)
-		if err != nil {
-			return err
-		}
-		if change, ok := statusChange(p.Status, suspended); ok && change == glasshouse.AgreementSuspended {
-			return t.logAgreement(p, a, change, a.ApprovedAt)
-		}
-		return nil
+		_, err = t.logStatus(p, a, a.ApprovedAt)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("approve agreement: %w", err)
@@ -391,14 +385,8 @@ func (s *Store) SetPartnerStatus(ctx context.Context, clientID, status string) (
 		if current == nil {
 			return nil
 		}
-		suspended, err := t.loggedSuspended(p.ID)
-		if err != nil {
-			return err
-		}
-		if change, ok := statusChange(status, suspended); ok {
-			return t.logAgreement(p, current, change, s.now())
-		}
-		return nil
+		_, err = t.logStatus(p, current, s.now())
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("set partner status: %w", err)

@@ -115,6 +115,16 @@ func testStatusLogged(t *testing.T, s glasshouse.Store) {
 	}
 	// Setting the status it already has logs nothing.
 	wantActions(t, s, p, glasshouse.AgreementApproved, glasshouse.AgreementSuspended, glasshouse.AgreementResumed)
+
+	// Suspended before its first approval: nothing to log then; the
+	// approval comes with the suspension it stays under.
+	early := mustCreatePartner(t, s, newPartner("EarlyApp", glasshouse.ScopeProfile))
+	_, err := s.SetPartnerStatus(t.Context(), early.ClientID, glasshouse.PartnerSuspended)
+	must(t, err)
+	wantActions(t, s, early)
+	_, err = s.ApproveAgreement(t.Context(), early.ClientID, approvedAt)
+	must(t, err)
+	wantActions(t, s, early, glasshouse.AgreementApproved, glasshouse.AgreementSuspended)
 }
 
 func testAgreementChangesSwept(t *testing.T, s glasshouse.Store) {
