@@ -33,11 +33,11 @@ import (
 )
 
 // env is the Graph API and the real authorization server on a real SQLite
-// store, served over HTTP, with the real access recorder: every access is
+// (or, for benchmarks, PostgreSQL) store, served over HTTP, with the real access recorder: every access is
 // an access record and a log entry in the store, signed with key.
 type env struct {
 	store    *sqlstore.Store
-	dbPath   string
+	dbPath   string // of the SQLite store; "" on PostgreSQL
 	oauth    *oauth.Server
 	http     *httptest.Server
 	key      *accesslog.Key
@@ -57,14 +57,23 @@ var testLogKey = sync.OnceValues(func() (*accesslog.Key, error) {
 // ceiling is every data scope.
 func MustEnv(tb testing.TB, opts ...func(*graph.Config)) *env {
 	tb.Helper()
-	ctx := context.Background()
-	e := &env{dbPath: filepath.Join(tb.TempDir(), "glasshouse.db")}
-	var err error
-	e.store, err = sqlite.Open(ctx, e.dbPath, sqlstore.Config{})
+	path := filepath.Join(tb.TempDir(), "glasshouse.db")
+	s, err := sqlite.Open(context.Background(), path, sqlstore.Config{})
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
 	}
-	tb.Cleanup(func() { e.store.Close() })
+	tb.Cleanup(func() { s.Close() })
+	e := mustEnvOn(tb, s, opts...)
+	e.dbPath = path
+	return e
+}
+
+// mustEnvOn is MustEnv on store s, which the caller closes.
+func mustEnvOn(tb testing.TB, s *sqlstore.Store, opts ...func(*graph.Config)) *env {
+	tb.Helper()
+	ctx := context.Background()
+	e := &env{store: s}
+	var err error
 	if e.key, err = testLogKey(); err != nil {
 		tb.Fatal(err)
 	}
