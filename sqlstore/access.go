@@ -14,46 +14,145 @@ import (
 
 var _ glasshouse.AccessStore = (*Store)(nil)
 
+// An access record takes the member's next counter, the member's secret
+// (to tag the log entry), and inserts the record and its outbox row.
+// Records that the writer finds queued one after another run together (see
+// runRecords), as runs of sends do: one statement per chunk of records reads
+// their members' secrets, one moves their counters, one inserts the records
+// and one their outbox rows, instead of four statements and a savepoint
+// for each. On PostgreSQL a run takes two round trips whatever its length.
+// A single record is a run of one.
+
+// recording is one RecordAccess or RecordWith: its request and, once run,
+// its outcome.
+type recording struct {
+	rec     *glasshouse.AccessRecord
+	encode  func(counter uint64, memberSecret []byte) ([]byte, error)
+	do      func(ctx context.Context, tx glasshouse.Within) error // RecordWith's; nil for RecordAccess
+	doErr   error                                                 // do's error: nothing of the op is written
+	counter uint64                                                // the record's counter, once written
+}
+
 // RecordAccess writes rec, its member's next counter and the outbox row of
 // the entry that encode returns, in one transaction.
 func (s *Store) RecordAccess(ctx context.Context, rec *glasshouse.AccessRecord, encode func(counter uint64, memberSecret []byte) ([]byte, error)) error {
-	var counter uint64
-	err := s.write(ctx, func(t *tx) error {
-		var err error
-		counter, err = t.recordAccess(rec, encode)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("record access: %w", err)
-	}
-	rec.Counter = counter
-	return nil
+	return s.record(ctx, &recording{rec: rec, encode: encode})
 }
 
 // RecordWith runs do and records rec in one transaction.
 func (s *Store) RecordWith(ctx context.Context, rec *glasshouse.AccessRecord, encode func(counter uint64, memberSecret []byte) ([]byte, error), do func(context.Context, glasshouse.Within) error) error {
-	var counter uint64
-	var doErr error
-	err := s.write(ctx, func(t *tx) error {
-		if doErr = do(t.ctx, within{t}); doErr != nil {
-			return doErr
+	return s.record(ctx, &recording{rec: rec, encode: encode, do: do})
+}
+
+// record queues r as an op that runs alone (fn) or in a run of records
+// (runRecords), waits for it, and sets r.rec.Counter once it committed.
+func (s *Store) record(ctx context.Context, r *recording) error {
+	if r.rec.EventID == ([16]byte{}) {
+		return errors.New("record access: zero event id")
+	}
+	err := s.submit(&op{ctx: ctx, record: r, fn: func(t *tx) error {
+		r.doErr = nil
+		if r.do != nil {
+			if r.doErr = r.do(t.ctx, within{t: t}); r.doErr != nil {
+				return r.doErr
+			}
 		}
-		var err error
-		counter, err = t.recordAccess(rec, encode)
-		return err
-	})
-	if doErr != nil {
-		return doErr
-	} else if err != nil {
+		if err := t.recordAccesses([]*recording{r}); err != nil {
+			return err
+		}
+		if err := t.flush(); t.s.dialect.IsUniqueViolation(err) {
+			return glasshouse.Errorf(glasshouse.ECONFLICT, "Event id %x is already recorded.", r.rec.EventID)
+		} else if err != nil {
+			return fmt.Errorf("insert record: %w", err)
+		}
+		return nil
+	}})
+	switch {
+	case r.doErr != nil:
+		return r.doErr
+	case err != nil:
 		return fmt.Errorf("record access: %w", err)
 	}
-	rec.Counter = counter
+	r.rec.Counter = r.counter
 	return nil
+}
+
+// runRecords runs a run of queued records in bt's transaction, under one
+// savepoint, and reports whether it did: each op's do first, in order, then
+// the records of those whose do succeeded, together. If it did not (a
+// statement failed, a member was gone, a do failed after writing), nothing
+// of the run is left and the caller runs its ops one by one, as every other
+// op, so that a failure is its op's alone. The error means the transaction
+// is unusable.
+func (s *Store) runRecords(bt *tx, ops []*op) (ok bool, err error) {
+	savepoint := &Statement{Query: "SAVEPOINT records"}
+	bt.later(savepoint)
+	before := *bt.batch
+	fail := func() (bool, error) {
+		*bt.batch = before // the ids are handed out again, one by one
+		if bt.unqueue(savepoint) {
+			return false, nil
+		}
+		if _, err := bt.exec("ROLLBACK TO SAVEPOINT records"); err != nil {
+			return false, fmt.Errorf("rollback to savepoint: %w", err)
+		}
+		bt.later(&Statement{Query: "RELEASE SAVEPOINT records"})
+		return false, nil
+	}
+	var rs []*recording
+	var recorded, refused []*op // refused by their do, which wrote nothing
+	var events [][]glasshouse.Event
+	for _, o := range ops {
+		r := o.record
+		r.doErr = nil
+		if err := o.ctx.Err(); err != nil {
+			o.err = err
+			continue
+		}
+		t := &tx{ctx: context.WithoutCancel(o.ctx), s: s, pool: s.writer, sqlTx: bt.sqlTx, batch: bt.batch, pl: bt.pl}
+		if r.do != nil {
+			if r.doErr = r.do(t.ctx, within{t: t}); r.doErr != nil {
+				if t.wrote {
+					return fail() // its writes must go, and only a savepoint of its own can take them
+				}
+				refused = append(refused, o)
+				continue
+			}
+		}
+		rs = append(rs, r)
+		recorded = append(recorded, o)
+		events = append(events, t.events)
+	}
+	if err := bt.recordAccesses(rs); err != nil {
+		return fail()
+	}
+	bt.saveMessageCounter()
+	bt.later(&Statement{Query: "RELEASE SAVEPOINT records"})
+	if err := bt.flush(); err != nil {
+		return fail()
+	}
+	for i, o := range recorded {
+		o.events = events[i]
+	}
+	for _, o := range refused {
+		o.err = o.record.doErr
+	}
+	return true, nil
+}
+
+// recordsAhead returns how many ops at the start of ops are records.
+func recordsAhead(ops []*op) int {
+	for i, o := range ops {
+		if o.record == nil {
+			return i
+		}
+	}
+	return len(ops)
 }
 
 // within is a write transaction seen as glasshouse.Within: each method
 // runs on the transaction, its context ignored (the transaction has its
-// own).
+// own). Its writes set t.wrote.
 type within struct{ t *tx }
 
 func (w within) MemberByID(_ context.Context, id int64) (*glasshouse.Member, error) {
@@ -73,6 +172,7 @@ func (w within) Grant(_ context.Context, memberID, partnerID int64) (*glasshouse
 }
 
 func (w within) CreateDirect(_ context.Context, memberID int64, other string) (*glasshouse.Conversation, bool, error) {
+	w.t.wrote = true
 	return w.t.createDirect(memberID, other)
 }
 
@@ -80,58 +180,109 @@ func (w within) SendMessage(_ context.Context, m glasshouse.NewMessage) (*glassh
 	if err := m.Validate(); err != nil {
 		return nil, false, err
 	}
+	w.t.wrote = true
 	return w.t.sendMessage(m)
 }
 
-// recordAccess takes the member's next access counter, encodes the entry
-// with it, and inserts the record and its outbox row. Run under the
-// operation's savepoint, a failure anywhere leaves no trace, the counter
-// increment included.
-func (t *tx) recordAccess(rec *glasshouse.AccessRecord, encode func(counter uint64, memberSecret []byte) ([]byte, error)) (uint64, error) {
-	if rec.EventID == ([16]byte{}) {
-		return 0, errors.New("zero event id")
-	}
-	// The counter and the member's secret in one round trip, the record
-	// and its outbox row in another (see tx.pipe).
-	var counter int64
-	var member memberKeyRow
-	err := t.pipe(&Statement{Query: `INSERT INTO access_counters (member_id, last_counter) VALUES (?, 1)
-		ON CONFLICT (member_id) DO UPDATE SET last_counter = access_counters.last_counter + 1
-		RETURNING last_counter`, Args: []any{rec.MemberID}, Row: func(r interface{ Scan(...any) error }) error {
-		return r.Scan(&counter)
-	}}, &Statement{Query: memberKeyQuery, Args: []any{rec.MemberID}, Row: member.scan})
-	if err != nil {
-		return 0, fmt.Errorf("next counter: %w", err)
-	}
-	key, err := t.memberKeyFrom(rec.MemberID, member, true)
-	if err != nil {
-		return 0, fmt.Errorf("member secret: %w", err)
-	}
-	entry, err := encode(uint64(counter), key.secret)
-	if err != nil {
-		return 0, fmt.Errorf("encode entry: %w", err)
-	}
-	if len(entry) == 0 {
-		return 0, errors.New("encode entry: empty entry")
-	}
-	record := &Statement{Query: `INSERT INTO access_records
-		(member_id, counter, event_id, partner_id, client_id, agreement_version, endpoint, scopes, granted, reason, items, at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, Args: []any{
-		rec.MemberID, counter, rec.EventID[:], rec.PartnerID, rec.ClientID, rec.AgreementVersion, rec.Endpoint,
-		strings.Join(rec.Scopes, " "), rec.Granted, rec.Reason, rec.Items, micros(rec.At)}}
-	outbox := &Statement{Query: `INSERT INTO access_outbox (event_id, entry) VALUES (?, ?)`, Args: []any{rec.EventID[:], entry}}
-	if err := t.pipe(record, outbox); err != nil {
-		switch {
-		case record.Err != nil && t.s.dialect.IsUniqueViolation(err):
-			return 0, glasshouse.Errorf(glasshouse.ECONFLICT, "Event id %x is already recorded.", rec.EventID)
-		case record.Err != nil:
-			return 0, fmt.Errorf("insert record: %w", err)
-		case outbox.Err != nil:
-			return 0, fmt.Errorf("insert outbox row: %w", err)
+// recordChunk is how many members, or records, one statement of
+// recordAccesses takes at most.
+const recordChunk = 32
+
+// recordAccesses writes rs, in order, as if one after another: it reads
+// their members' secrets and moves each member's counter by the number of
+// its records (a member's records take consecutive counters, in order),
+// encodes each entry, and queues the inserts of the records and their
+// outbox rows (see later): the caller runs them, and only then are the
+// records written. An error (a member is gone: ENOTFOUND) leaves t's
+// writes incomplete: the caller rolls back.
+func (t *tx) recordAccesses(rs []*recording) error {
+	var ids []int64 // the members, each once
+	n := map[int64]int64{}
+	for _, r := range rs {
+		if n[r.rec.MemberID] == 0 {
+			ids = append(ids, r.rec.MemberID)
 		}
-		return 0, err
+		n[r.rec.MemberID]++
 	}
-	return uint64(counter), nil
+	rows := make(map[int64]memberKeyRow, len(ids))
+	last := make(map[int64]int64, len(ids))
+	for chunk := range slices.Chunk(ids, recordChunk) {
+		in := make([]any, recordChunk) // a shorter chunk repeats its last id: one form of the query
+		for i := range in {
+			in[i] = chunk[min(i, len(chunk)-1)]
+		}
+		counters := make([]any, 0, 2*len(chunk))
+		for _, id := range chunk {
+			counters = append(counters, id, n[id])
+		}
+		// The secrets and the counters in one round trip: a member who
+		// turns out to be gone fails the whole, counters included.
+		err := t.pipe(&Statement{Query: `SELECT m.id, m.deleted_at, k.wrapped FROM members m
+			LEFT JOIN member_keys k ON k.member_id = m.id WHERE m.id IN ` + valuesList(1, recordChunk), Args: in,
+			Row: func(r interface{ Scan(...any) error }) error {
+				var id int64
+				row := memberKeyRow{found: true}
+				if err := r.Scan(&id, &row.deleted, &row.wrapped); err != nil {
+					return err
+				}
+				rows[id] = row
+				return nil
+			}}, &Statement{Query: `INSERT INTO access_counters (member_id, last_counter) VALUES ` + valuesList(len(chunk), 2) + `
+			ON CONFLICT (member_id) DO UPDATE SET last_counter = access_counters.last_counter + excluded.last_counter
+			RETURNING member_id, last_counter`, Args: counters,
+			Row: func(r interface{ Scan(...any) error }) error {
+				var id, c int64
+				if err := r.Scan(&id, &c); err != nil {
+					return err
+				}
+				last[id] = c
+				return nil
+			}})
+		if err != nil {
+			return fmt.Errorf("next counters: %w", err)
+		}
+	}
+	secrets := make(map[int64][]byte, len(ids))
+	for _, id := range ids {
+		k, err := t.memberKeyFrom(id, rows[id], true)
+		if err != nil {
+			return fmt.Errorf("member secret: %w", err)
+		}
+		secrets[id] = k.secret
+	}
+	for i := len(rs) - 1; i >= 0; i-- { // a member's last record takes its last counter
+		id := rs[i].rec.MemberID
+		rs[i].counter = uint64(last[id])
+		last[id]--
+	}
+	for chunk := range slices.Chunk(rs, recordChunk) {
+		records := make([]any, 0, 12*len(chunk))
+		outbox := make([]any, 0, 2*len(chunk))
+		for _, r := range chunk {
+			entry, err := r.encode(r.counter, secrets[r.rec.MemberID])
+			if err != nil {
+				return fmt.Errorf("encode entry: %w", err)
+			} else if len(entry) == 0 {
+				return errors.New("encode entry: empty entry")
+			}
+			rec := r.rec
+			records = append(records, rec.MemberID, int64(r.counter), rec.EventID[:], rec.PartnerID, rec.ClientID, rec.AgreementVersion,
+				rec.Endpoint, strings.Join(rec.Scopes, " "), rec.Granted, rec.Reason, rec.Items, micros(rec.At))
+			outbox = append(outbox, rec.EventID[:], entry)
+		}
+		t.later(&Statement{Query: `INSERT INTO access_records
+			(member_id, counter, event_id, partner_id, client_id, agreement_version, endpoint, scopes, granted, reason, items, at)
+			VALUES ` + valuesList(len(chunk), 12), Args: records})
+		t.later(&Statement{Query: `INSERT INTO access_outbox (event_id, entry) VALUES ` + valuesList(len(chunk), 2), Args: outbox})
+	}
+	return nil
+}
+
+// valuesList returns rows parenthesized lists of cols placeholders, comma
+// separated: "(?, ?), (?, ?)" for 2 rows of 2.
+func valuesList(rows, cols int) string {
+	row := "(" + strings.Repeat("?, ", cols-1) + "?)"
+	return strings.Repeat(row+", ", rows-1) + row
 }
 
 const accessColumns = `member_id, counter, event_id, partner_id, client_id, agreement_version, endpoint,

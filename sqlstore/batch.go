@@ -12,7 +12,8 @@ import (
 type op struct {
 	ctx    context.Context
 	fn     func(t *tx) error
-	send   *send // set for a SendMessage, which may run with the sends next to it (see runSends) instead of fn
+	send   *send      // set for a SendMessage, which may run with the sends next to it (see runSends) instead of fn
+	record *recording // set for a RecordAccess or RecordWith, which may run with the records next to it (see runRecords)
 	state  atomic.Int32
 	err    error              // set by the writer before done is closed
 	events []glasshouse.Event // what fn published, if it succeeded
@@ -143,11 +144,14 @@ func (s *Store) runBatch(ops []*op) error {
 		}})
 	}
 	for len(ops) > 0 {
-		// Sends queued one after another run together; if that fails,
-		// one by one, as every other op.
-		n := sendsAhead(ops)
+		// Sends queued one after another run together, and so do records;
+		// if that fails, one by one, as every other op.
+		n, run := sendsAhead(ops), s.runSends
+		if n == 0 {
+			n, run = recordsAhead(ops), s.runRecords
+		}
 		if n > 1 {
-			if ok, err := s.runSends(bt, ops[:n]); err != nil {
+			if ok, err := run(bt, ops[:n]); err != nil {
 				return err
 			} else if ok {
 				ops = ops[n:]

@@ -30,6 +30,10 @@
 // Access records (glasshouse.AccessStore) follow the same path: a record,
 // its member's next counter and its outbox row are one operation, so a
 // counter is spent only by a committed record and counters have no gaps.
+// Records queued one after another run together as sends do (RecordWith's
+// reads and writes first, each in order, then one statement per chunk for
+// the members' secrets, their counters, the records and the outbox rows),
+// and one by one if that fails.
 // A change of a partner's agreement (an approval, a suspension, a
 // resumption) writes its agreement_events row and its log entry's outbox
 // row in the change's own transaction (agreementlog.go).
@@ -42,5 +46,6 @@
 // one round trip (Dialect.Pipeline, a pgx batch): the writer queues what
 // nothing waits for (its lock, savepoints, the writes of sends, the message
 // counter) to go with the next statement, and a batch of sends takes four
-// round trips whatever its size.
+// round trips whatever its size, a run of records two (plus the round trips
+// of RecordWith's reads).
 package sqlstore

@@ -108,6 +108,7 @@ type tx struct {
 	batch  *batch             // of a write; nil for a read
 	pl     *pipeline          // of a write; nil for a read
 	events []glasshouse.Event // published if the operation commits
+	wrote  bool               // a Graph write ran on it (see within)
 }
 
 // stmt returns query's prepared statement for t, or nil if it must run

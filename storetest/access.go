@@ -21,6 +21,7 @@ var accessTests = []test{
 	{"DuplicateEventID", testRecordAccessDuplicate},
 	{"CountersPerMember", testAccessCountersPerMember},
 	{"ConcurrentCountersGapFree", testAccessCountersConcurrent},
+	{"ConcurrentMixedOutcomes", testRecordsConcurrentMixed},
 	{"PendingOldestFirst", testPendingOldestFirst},
 	{"MarkIntegrated", testMarkIntegrated},
 	{"MarkIntegratedIdempotent", testMarkIntegratedIdempotent},
@@ -304,6 +305,137 @@ func testAccessCountersConcurrent(t *testing.T, s glasshouse.Store) {
 		if rec == nil || !bytes.Equal(e.Entry, entryFor(rec, rec.Counter)) {
 			t.Fatalf("outbox row %q does not match its record", e.Entry)
 		}
+	}
+}
+
+// testRecordsConcurrentMixed records from many goroutines at once, so that
+// the store gets runs of records to write together, with every outcome
+// mixed in: plain records, reads, sends, reads and sends that fail (a send
+// that fails after writing included), a deleted member, a repeated event
+// id. Each call must get its own outcome: what succeeded is stored with
+// gap-free counters and nothing else is, the failed send's message
+// included.
+func testRecordsConcurrentMixed(t *testing.T, s glasshouse.Store) {
+	const workers, each = 8, 36
+	ms := MustMembers(t, s, "alice", "bob", "carol", "dave")
+	p := everyScope(t, s, "streamflix")
+	c := MustDirect(t, s, ms[0], ms[1])
+	must(t, s.DeleteMember(t.Context(), ms[3].ID))
+	live := ms[:3]
+	errRefused := errors.New("refused by the read")
+	var mu sync.Mutex
+	recorded := map[[16]byte]*glasshouse.AccessRecord{}
+	var sent []string // the ClientTxnIDs of the sends that succeeded
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each)
+	for w := range workers {
+		wg.Go(func() {
+			var mine *glasshouse.AccessRecord // this worker's last recorded access, for a repeat
+			for i := range each {
+				m := live[(w+i)%len(live)]
+				rec := newAccess(t, m, p)
+				encode := func(c uint64, _ []byte) ([]byte, error) { return entryFor(rec, c), nil }
+				txn := fmt.Sprintf("w%d-%d", w, i)
+				var err error
+				switch i % 7 {
+				case 0: // a plain record
+					err = s.RecordAccess(t.Context(), rec, encode)
+				case 1: // a read
+					err = s.RecordWith(t.Context(), rec, encode, func(ctx context.Context, tx glasshouse.Within) error {
+						_, err := tx.MemberByID(ctx, m.ID)
+						return err
+					})
+				case 2: // a read that fails, having written nothing
+					err = s.RecordWith(t.Context(), rec, encode, func(context.Context, glasshouse.Within) error { return errRefused })
+					if err != errRefused {
+						errs <- fmt.Errorf("refused read: %v, want its own error as it is", err)
+					}
+					continue
+				case 3, 4: // a send; 4 fails after it
+					rec = sendAccess(t, ms[0], p)
+					fail := i%7 == 4
+					err = s.RecordWith(t.Context(), rec, encode, func(ctx context.Context, tx glasshouse.Within) error {
+						if _, _, err := tx.SendMessage(ctx, glasshouse.NewMessage{ConversationID: c.ID, SenderID: ms[0].ID, Text: txn, ClientTxnID: txn}); err != nil {
+							return err
+						} else if fail {
+							return errRefused
+						}
+						return nil
+					})
+					if fail {
+						if err != errRefused {
+							errs <- fmt.Errorf("send refused after writing: %v, want its own error as it is", err)
+						}
+						continue
+					}
+					if err == nil {
+						mu.Lock()
+						sent = append(sent, txn)
+						mu.Unlock()
+					}
+				case 5: // a deleted member
+					rec = newAccess(t, ms[3], p)
+					if err := s.RecordAccess(t.Context(), rec, encode); err == nil {
+						errs <- errors.New("a deleted member's access was recorded")
+					}
+					continue
+				case 6: // an event id already recorded
+					if mine == nil {
+						continue
+					}
+					rec.EventID = mine.EventID
+					if err := s.RecordAccess(t.Context(), rec, encode); glasshouse.ErrorCode(err) != glasshouse.ECONFLICT {
+						errs <- fmt.Errorf("repeated event id: %v, want conflict", err)
+					}
+					continue
+				}
+				if err != nil {
+					errs <- err
+					continue
+				}
+				mine = rec
+				mu.Lock()
+				recorded[rec.EventID] = rec
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	total := 0
+	for _, m := range ms {
+		recs := mustMemberAccess(t, s, m, 0, glasshouse.MaxPageSize)
+		for i, r := range recs {
+			if r.Counter != uint64(i+1) {
+				t.Fatalf("%s: record %d has counter %d; want 1..n without gaps", m.Handle, i, r.Counter)
+			}
+			if want := recorded[r.EventID]; want == nil || want.Counter != r.Counter || want.MemberID != m.ID {
+				t.Fatalf("%s: stored record %x counter %d is not one that was acknowledged (%+v)", m.Handle, r.EventID, r.Counter, want)
+			}
+		}
+		total += len(recs)
+	}
+	if total != len(recorded) {
+		t.Errorf("%d records stored, %d acknowledged", total, len(recorded))
+	}
+	if pending := mustPending(t, s, 10*workers*each); len(pending) != len(recorded) {
+		t.Errorf("%d outbox rows, want %d", len(pending), len(recorded))
+	}
+	page, err := s.Messages(t.Context(), glasshouse.MessageQuery{ConversationID: c.ID, MemberID: ms[1].ID, Limit: glasshouse.MaxPageSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored []string
+	for _, m := range page.Messages {
+		stored = append(stored, m.Text)
+	}
+	slices.Sort(stored)
+	slices.Sort(sent)
+	if !slices.Equal(stored, sent) {
+		t.Errorf("messages stored %q, want exactly the sends that succeeded %q", stored, sent)
 	}
 }
 
