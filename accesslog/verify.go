@@ -135,7 +135,12 @@ func Verify(ctx context.Context, cfg VerifyConfig) (*Report, error) {
 		trusted = served
 	}
 	if served != trusted {
-		return nil, tampered("the server publishes key %q, but the trusted key is %q", served, trusted)
+		if cfg.Key != "" {
+			return nil, tampered("the server publishes key %q, but the key it was given to trust is %q", served, trusted)
+		}
+		return nil, tampered("the server publishes key %q, but the key verified before, kept in %s, is %q "+
+			"(if this server's log was started over on purpose, as a new demo does, remove that file to trust its new key)",
+			served, cfg.StateFile, trusted)
 	}
 	v, err := NewVerifier(trusted)
 	if err != nil {

@@ -2,6 +2,7 @@ package accesslog_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -223,5 +224,37 @@ func TestVerifyStateFile(t *testing.T) {
 				t.Errorf("err = %v, want it to name %s", err, path)
 			}
 		})
+	}
+}
+
+// A log whose key changed since the state was saved (a server started over)
+// is refused, and the error names the state file that holds the old key, so
+// that whoever started it over on purpose knows what to remove.
+func TestVerifyChangedKeyNamesState(t *testing.T) {
+	_, _, srv := MustLog(t, 10)
+	state := filepath.Join(t.TempDir(), "state.json")
+	if _, err := verify(t, srv.URL, state); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st accesslog.State
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	_, other, err := accesslog.NewKey(st.Origin, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Key = other.VerifierKey
+	if b, err = json.Marshal(st); err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, state, b)
+	_, err = verify(t, srv.URL, state)
+	if !errors.Is(err, accesslog.ErrTampered) || !strings.Contains(err.Error(), state) || !strings.Contains(err.Error(), other.VerifierKey) {
+		t.Fatalf("err = %v, want ErrTampered naming %s and the key it holds", err, state)
 	}
 }
