@@ -20,8 +20,9 @@ var _ glasshouse.AccessStore = (*Store)(nil)
 // runRecords), as runs of sends do: one statement per chunk of records reads
 // their members' secrets, one moves their counters, one inserts the records
 // and one their outbox rows, instead of four statements and a savepoint
-// for each. On PostgreSQL a run takes two round trips whatever its length.
-// A single record is a run of one.
+// for each. On PostgreSQL a run of records of up to 32 members takes two
+// round trips, besides those of RecordWith's reads. A single record is a
+// run of one.
 
 // recording is one RecordAccess or RecordWith: its request and, once run,
 // its outcome.
