@@ -267,7 +267,7 @@ func (f *Follower) openKey(ctx context.Context) error {
 		f.key = served
 	}
 	if served != f.key {
-		return tampered("the server publishes key %q, but the trusted key is %q", served, f.key)
+		return &KeyChangedError{Served: served, Trusted: f.key, Saved: f.cfg.Key == ""}
 	}
 	v, err := NewVerifier(f.key)
 	if err != nil {

@@ -135,12 +135,7 @@ func Verify(ctx context.Context, cfg VerifyConfig) (*Report, error) {
 		trusted = served
 	}
 	if served != trusted {
-		if cfg.Key != "" {
-			return nil, tampered("the server publishes key %q, but the key it was given to trust is %q", served, trusted)
-		}
-		return nil, tampered("the server publishes key %q, but the key verified before, kept in %s, is %q "+
-			"(if this server's log was started over on purpose, as a new demo does, remove that file to trust its new key)",
-			served, cfg.StateFile, trusted)
+		return nil, &KeyChangedError{Served: served, Trusted: trusted, Saved: cfg.Key == ""}
 	}
 	v, err := NewVerifier(trusted)
 	if err != nil {
@@ -434,6 +429,25 @@ func readState(path string) (*State, error) {
 func stateError(path, format string, args ...any) error {
 	return fmt.Errorf("%w file %s: %w", ErrState, path, fmt.Errorf(format, args...))
 }
+
+// KeyChangedError is a server that publishes another key than the one
+// trusted: the one given, or the one verified before (Saved), kept in the
+// state. It is ErrTampered: it may as well be a log started over on
+// purpose, which only whoever keeps the state can tell.
+type KeyChangedError struct {
+	Served, Trusted string
+	Saved           bool // Trusted is the key of the saved state, not one given
+}
+
+func (e *KeyChangedError) Error() string {
+	from := "the trusted key"
+	if e.Saved {
+		from = "the key verified before"
+	}
+	return fmt.Sprintf("verify: %v: the server publishes key %q, but %s is %q", ErrTampered, e.Served, from, e.Trusted)
+}
+
+func (e *KeyChangedError) Unwrap() error { return ErrTampered }
 
 func tampered(format string, args ...any) error {
 	return fmt.Errorf("verify: %w: %s", ErrTampered, fmt.Sprintf(format, args...))

@@ -228,9 +228,9 @@ func TestVerifyStateFile(t *testing.T) {
 }
 
 // A log whose key changed since the state was saved (a server started over)
-// is refused, and the error names the state file that holds the old key, so
-// that whoever started it over on purpose knows what to remove.
-func TestVerifyChangedKeyNamesState(t *testing.T) {
+// is refused as tampered, with a KeyChangedError that says the key came from
+// the state, for the caller to say which file holds it.
+func TestVerifyChangedKey(t *testing.T) {
 	_, _, srv := MustLog(t, 10)
 	state := filepath.Join(t.TempDir(), "state.json")
 	if _, err := verify(t, srv.URL, state); err != nil {
@@ -244,6 +244,7 @@ func TestVerifyChangedKeyNamesState(t *testing.T) {
 	if err := json.Unmarshal(b, &st); err != nil {
 		t.Fatal(err)
 	}
+	served := st.Key
 	_, other, err := accesslog.NewKey(st.Origin, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -254,7 +255,14 @@ func TestVerifyChangedKeyNamesState(t *testing.T) {
 	}
 	mustWrite(t, state, b)
 	_, err = verify(t, srv.URL, state)
-	if !errors.Is(err, accesslog.ErrTampered) || !strings.Contains(err.Error(), state) || !strings.Contains(err.Error(), other.VerifierKey) {
-		t.Fatalf("err = %v, want ErrTampered naming %s and the key it holds", err, state)
+	var changed *accesslog.KeyChangedError
+	if !errors.Is(err, accesslog.ErrTampered) || !errors.As(err, &changed) ||
+		*changed != (accesslog.KeyChangedError{Served: served, Trusted: other.VerifierKey, Saved: true}) {
+		t.Fatalf("err = %v, want a KeyChangedError from the saved key", err)
+	}
+	// A key given by the caller is no saved one.
+	_, err = accesslog.Verify(t.Context(), accesslog.VerifyConfig{URL: srv.URL, Key: other.VerifierKey})
+	if !errors.As(err, &changed) || changed.Saved {
+		t.Fatalf("err = %v, want a KeyChangedError from the given key", err)
 	}
 }

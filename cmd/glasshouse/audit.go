@@ -168,7 +168,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	bar.done()
 	switch {
 	case errors.Is(err, accesslog.ErrTampered):
-		return fmt.Errorf("log NOT verified: %w", err)
+		return fmt.Errorf("log NOT verified: %w%s", err, startedOver(err, *state))
 	case errors.Is(err, accesslog.ErrState):
 		return err
 	case err != nil:
@@ -345,6 +345,17 @@ func nonNilSlice[T any](s []T) []T {
 	}
 	return s
 }
+// startedOver is what to add to err when it says the server's key is not
+// the one verified before, kept in state: a log started over on purpose (a
+// new demo at the same address) is verified again once that file goes.
+func startedOver(err error, state string) string {
+	var changed *accesslog.KeyChangedError
+	if !errors.As(err, &changed) || !changed.Saved {
+		return ""
+	}
+	return fmt.Sprintf(" (kept in %s; if this server's log was started over on purpose, as a new demo does, remove that file to trust its new key)", state)
+}
+
 
 // defaultAuditState is one state file per server host and kind of state
 // (prefix "audit-" or "watch-"), in the user's config folder.

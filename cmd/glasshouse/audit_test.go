@@ -1,11 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/glasshouse/glasshouse/accesslog"
 )
 
 // TestAuditFreshMachine runs the README's audit command as a newcomer
@@ -63,6 +66,58 @@ func TestAuditErrorsSayWhatFailed(t *testing.T) {
 			msg := cliMessage(err)
 			if !strings.Contains(msg, tt.want) || strings.Contains(msg, "NOT verified") || strings.Contains(msg, "\n") {
 				t.Fatalf("error %q, want one line with %q and without NOT verified", msg, tt.want)
+			}
+		})
+	}
+}
+
+// TestAuditStartedOver: a server that publishes another key than the one
+// verified before is refused by verify and watch alike, naming the state
+// file to remove if its log was started over on purpose; once it is gone,
+// the new log verifies.
+func TestAuditStartedOver(t *testing.T) {
+	m := MustRunMain(t)
+	dir := t.TempDir()
+	_, other, err := accesslog.NewKey("elsewhere", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"audit", "verify"}, {"audit", "watch", "--once"}} {
+		t.Run(args[1], func(t *testing.T) {
+			state := filepath.Join(dir, args[1]+".json")
+			run := func() error {
+				_, err := runCLI(t, append(args, m.URL(), "--state", state)...)
+				return err
+			}
+			if err := run(); err != nil {
+				t.Fatalf("first run: %v", err)
+			}
+			// The state now holds another key, as after the server's log
+			// was started over with a new one.
+			b, err := os.ReadFile(state)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var st map[string]any
+			if err := json.Unmarshal(b, &st); err != nil || st["key"] == nil {
+				t.Fatalf("state %s: %v, %v", b, st, err)
+			}
+			st["key"] = other.VerifierKey
+			if b, err = json.Marshal(st); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(state, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			err = run()
+			if msg := cliMessage(err); !strings.Contains(msg, "NOT verified") || !strings.Contains(msg, state) || !strings.Contains(msg, "remove that file") {
+				t.Fatalf("error %q, want NOT verified, naming %s to remove", msg, state)
+			}
+			if err := os.Remove(state); err != nil {
+				t.Fatal(err)
+			}
+			if err := run(); err != nil {
+				t.Fatalf("after removing the state: %v", err)
 			}
 		})
 	}

@@ -435,7 +435,7 @@ func runWatch(ctx context.Context, c watchConfig, stdout, stderr io.Writer) erro
 		step, err := f.Advance(ctx)
 		switch {
 		case errors.Is(err, accesslog.ErrTampered):
-			return fmt.Errorf("log NOT verified, stopped watching: %w", err)
+			return fmt.Errorf("log NOT verified, stopped watching: %w%s", err, startedOver(err, c.StateFile))
 		case ctx.Err() != nil:
 			return nil
 		case err != nil:
