@@ -345,6 +345,7 @@ func nonNilSlice[T any](s []T) []T {
 	}
 	return s
 }
+
 // startedOver is what to add to err when it says the server's key is not
 // the one verified before, kept in state: a log started over on purpose (a
 // new demo at the same address) is verified again once that file goes.
@@ -355,7 +356,6 @@ func startedOver(err error, state string) string {
 	}
 	return fmt.Sprintf(" (kept in %s; if this server's log was started over on purpose, as a new demo does, remove that file to trust its new key)", state)
 }
-
 
 // defaultAuditState is one state file per server host and kind of state
 // (prefix "audit-" or "watch-"), in the user's config folder.
