@@ -102,3 +102,47 @@ func (r *Remote) fetch(ctx context.Context, u string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// fetchOrdered fetches resources first..last-1 with get, at most 2*workers
+// ahead of the reader, and returns the function that hands them out in
+// order, next(first), next(first+1), …, and the one that stops the
+// fetching (call it when done).
+func fetchOrdered[T any](ctx context.Context, first, last uint64, workers int, get func(context.Context, uint64) (T, error)) (next func(uint64) (T, error), stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	type result struct {
+		v   T
+		err error
+	}
+	n := last - first
+	if last < first {
+		n = 0
+	}
+	slots := make([]chan result, n)
+	for i := range slots {
+		slots[i] = make(chan result, 1)
+	}
+	window := make(chan struct{}, 2*workers)
+	go func() {
+		for i := range n {
+			select {
+			case window <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			go func() {
+				v, err := get(ctx, first+i)
+				slots[i] <- result{v, err}
+			}()
+		}
+	}()
+	return func(i uint64) (T, error) {
+		select {
+		case r := <-slots[i-first]:
+			<-window
+			return r.v, r.err
+		case <-ctx.Done():
+			var zero T
+			return zero, ctx.Err()
+		}
+	}, cancel
+}

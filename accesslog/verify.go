@@ -180,48 +180,21 @@ func Verify(ctx context.Context, cfg VerifyConfig) (*Report, error) {
 }
 
 // fetched is one entry bundle and its level-0 tile.
-type fetched struct {
-	bundle, tile []byte
-	err          error
-}
+type fetched struct{ bundle, tile []byte }
 
 // prefetch fetches the entry bundles of a tree of size entries, with their
-// level-0 tiles, at most 2*workers ahead of the reader, and returns the
-// function that hands them out in order: next(i) for i = 0, 1, … It stops
-// when ctx ends.
-func prefetch(ctx context.Context, r *Remote, size uint64, workers int) (next func(bundle uint64) (fetched, error)) {
+// level-0 tiles, at most 2*workers ahead of the reader (see fetchOrdered):
+// next(i) for i = 0, 1, … hands them out in order.
+func prefetch(ctx context.Context, r *Remote, size uint64, workers int) (next func(bundle uint64) (fetched, error), stop func()) {
 	nb := (size + layout.EntryBundleWidth - 1) / layout.EntryBundleWidth
-	slots := make([]chan fetched, nb)
-	for i := range slots {
-		slots[i] = make(chan fetched, 1)
-	}
-	window := make(chan struct{}, 2*workers)
-	go func() {
-		for i := range nb {
-			select {
-			case window <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			go func() {
-				p := layout.PartialTileSize(0, i, size)
-				var f fetched
-				if f.bundle, f.err = r.ReadEntryBundle(ctx, i, p); f.err == nil {
-					f.tile, f.err = r.ReadTile(ctx, 0, i, p)
-				}
-				slots[i] <- f
-			}()
+	return fetchOrdered(ctx, 0, nb, workers, func(ctx context.Context, i uint64) (f fetched, err error) {
+		p := layout.PartialTileSize(0, i, size)
+		if f.bundle, err = r.ReadEntryBundle(ctx, i, p); err != nil {
+			return f, err
 		}
-	}()
-	return func(i uint64) (fetched, error) {
-		select {
-		case f := <-slots[i]:
-			<-window
-			return f, nil
-		case <-ctx.Done():
-			return fetched{}, ctx.Err()
-		}
-	}
+		f.tile, err = r.ReadTile(ctx, 0, i, p)
+		return f, err
+	})
 }
 
 // treeCheck recomputes a tree entry by entry, comparing each entry's hash
@@ -332,20 +305,16 @@ func (c *treeCheck) sortedCounts() []Count {
 // it with the served tiles, the previous state's root at its size, and
 // cp's root; it returns the check, which counted the entries.
 func verifyTree(ctx context.Context, r *Remote, cp *Checkpoint, prev *State, cfg VerifyConfig) (*treeCheck, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	size := cp.Size
-	next := prefetch(ctx, r, size, cfg.Workers)
+	next, stop := prefetch(ctx, r, size, cfg.Workers)
+	defer stop()
 	check := newTreeCheck(prev)
 	for bi := range (size + layout.EntryBundleWidth - 1) / layout.EntryBundleWidth {
 		f, err := next(bi)
-		if err != nil {
-			return nil, err
-		}
-		if errors.Is(f.err, fs.ErrNotExist) {
-			return nil, tampered("log truncated: the checkpoint has %d entries, but %v", size, f.err)
-		} else if f.err != nil {
-			return nil, fmt.Errorf("verify: %w", f.err)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, tampered("log truncated: the checkpoint has %d entries, but %v", size, err)
+		} else if err != nil {
+			return nil, fmt.Errorf("verify: %w", err)
 		}
 		if err := check.bundle(bi, size, f, cfg); err != nil {
 			return nil, err
