@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/glasshouse/glasshouse/internal/syncbuf"
+
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"golang.org/x/mod/sumdb/note"
@@ -138,24 +140,6 @@ func TestWitnessPolicyOpen(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // witnessed is a feeder whose checkpoints a real litewitness cosigns.
 type witnessed struct {
 	f       *accesslog.Feeder
@@ -163,7 +147,7 @@ type witnessed struct {
 	policy  *accesslog.WitnessPolicy
 	monitor *accesslog.WitnessMonitor
 	reg     *prometheus.Registry
-	logs    *syncBuffer
+	logs    *syncbuf.Buffer
 }
 
 func newWitnessed(t *testing.T, dir string, o *memOutbox, w *witnesstest.Witness) *witnessed {
@@ -172,7 +156,7 @@ func newWitnessed(t *testing.T, dir string, o *memOutbox, w *witnesstest.Witness
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := &witnessed{o: o, policy: policy, reg: prometheus.NewRegistry(), logs: &syncBuffer{}}
+	x := &witnessed{o: o, policy: policy, reg: prometheus.NewRegistry(), logs: &syncbuf.Buffer{}}
 	x.monitor = accesslog.NewWitnessMonitor(policy, slog.New(slog.NewTextHandler(x.logs, nil)))
 	x.reg.MustRegister(x.monitor)
 	x.f, err = accesslog.NewFeeder(context.Background(), accesslog.FeederConfig{

@@ -12,9 +12,10 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/glasshouse/glasshouse/internal/syncbuf"
 
 	"github.com/glasshouse/glasshouse"
 	"github.com/glasshouse/glasshouse/realtime"
@@ -34,7 +35,7 @@ type testServer struct {
 	Web    *web.Server
 	Store  *sqlstore.Store
 	Hub    *realtime.Hub
-	Logs   *syncBuffer
+	Logs   *syncbuf.Buffer
 	dbPath string
 }
 
@@ -51,7 +52,7 @@ func mustServer(tb testing.TB, hub *realtime.Hub, options ...func(*web.Config)) 
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
 	}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	cfg := web.Config{
 		Store:   store,
 		Hub:     hub,
@@ -85,24 +86,6 @@ func withSignIn(adjust func(*signin.Config)) func(*web.Config) {
 		adjust(&sc)
 		c.SignIn = signin.New(sc)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // response is a finished HTTP exchange.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -19,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/glasshouse/glasshouse/internal/syncbuf"
 
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
@@ -76,24 +77,6 @@ func (p *logProxy) forge(b []byte) {
 	p.forged = b
 }
 
-// lockedBuffer is an output written by a command running in a goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // parseAlerts reads watch --json output: one alert per line.
 func parseAlerts(t *testing.T, out string) []watchAlert {
 	t.Helper()
@@ -119,7 +102,7 @@ func alertRules(alerts []watchAlert) []string {
 
 // runningWatch is `glasshouse audit watch` running in the background.
 type runningWatch struct {
-	stdout, stderr lockedBuffer
+	stdout, stderr syncbuf.Buffer
 	cancel         context.CancelFunc
 	done           chan error
 }
