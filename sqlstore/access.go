@@ -86,20 +86,8 @@ func (s *Store) record(ctx context.Context, r *recording) error {
 // op, so that a failure is its op's alone. The error means the transaction
 // is unusable.
 func (s *Store) runRecords(bt *tx, ops []*op) (ok bool, err error) {
-	savepoint := &Statement{Query: "SAVEPOINT records"}
-	bt.later(savepoint)
-	before := *bt.batch
-	fail := func() (bool, error) {
-		*bt.batch = before // the ids are handed out again, one by one
-		if bt.unqueue(savepoint) {
-			return false, nil
-		}
-		if _, err := bt.exec("ROLLBACK TO SAVEPOINT records"); err != nil {
-			return false, fmt.Errorf("rollback to savepoint: %w", err)
-		}
-		bt.later(&Statement{Query: "RELEASE SAVEPOINT records"})
-		return false, nil
-	}
+	sp := bt.savepoint("records")
+	fail := func() (bool, error) { return false, sp.rollback() } // one by one next
 	var rs []*recording
 	var recorded, refused []*op // refused by their do, which wrote nothing
 	var events [][]glasshouse.Event
@@ -128,7 +116,7 @@ func (s *Store) runRecords(bt *tx, ops []*op) (ok bool, err error) {
 		return fail()
 	}
 	bt.saveMessageCounter()
-	bt.later(&Statement{Query: "RELEASE SAVEPOINT records"})
+	sp.release()
 	if err := bt.flush(); err != nil {
 		return fail()
 	}

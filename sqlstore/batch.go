@@ -185,29 +185,57 @@ func (s *Store) runOp(bt *tx, o *op) error {
 	}
 	// The savepoint waits to run with the op's first statement; an op that
 	// runs none needs none.
-	savepoint := &Statement{Query: "SAVEPOINT op"}
-	bt.later(savepoint)
+	sp := bt.savepoint("op")
 	t := &tx{ctx: context.WithoutCancel(o.ctx), s: s, pool: s.writer, sqlTx: bt.sqlTx, batch: bt.batch, pl: bt.pl}
-	before := *bt.batch
-	err := o.fn(t)
-	if err == nil {
-		o.events = t.events
-		if !bt.queuedLast(savepoint) {
-			bt.later(&Statement{Query: "RELEASE SAVEPOINT op"})
-		} else {
-			bt.unqueue(savepoint)
-		}
+	if err := o.fn(t); err != nil {
+		o.err = err
+		return sp.rollback()
+	}
+	o.events = t.events
+	sp.release()
+	return nil
+}
+
+// savepoint is a SAVEPOINT of the writer's transaction, queued to run with
+// the next statement (see later), and the batch's ids as they were when it
+// was taken.
+type savepoint struct {
+	t      *tx
+	name   string
+	st     *Statement
+	before batch
+}
+
+// savepoint queues SAVEPOINT name.
+func (t *tx) savepoint(name string) *savepoint {
+	sp := &savepoint{t: t, name: name, st: &Statement{Query: "SAVEPOINT " + name}, before: *t.batch}
+	t.later(sp.st)
+	return sp
+}
+
+// release keeps what ran since the savepoint: RELEASE is queued, or, if
+// nothing ran since, the savepoint is taken back.
+func (sp *savepoint) release() {
+	if sp.t.queuedLast(sp.st) {
+		sp.t.unqueue(sp.st)
+		return
+	}
+	sp.t.later(&Statement{Query: "RELEASE SAVEPOINT " + sp.name})
+}
+
+// rollback undoes what ran since the savepoint, and hands the ids taken
+// since out again. If the savepoint has not run yet, it and what was queued
+// after it are taken back. The error means the transaction is unusable.
+func (sp *savepoint) rollback() error {
+	t := sp.t
+	*t.batch = sp.before
+	if t.unqueue(sp.st) {
 		return nil
 	}
-	o.err = err
-	*bt.batch = before // the ids it took are handed out again
-	if bt.unqueue(savepoint) {
-		return nil // nothing ran: what it queued goes too
-	}
-	if _, err := bt.exec("ROLLBACK TO SAVEPOINT op"); err != nil {
+	if _, err := t.exec("ROLLBACK TO SAVEPOINT " + sp.name); err != nil {
 		return fmt.Errorf("rollback to savepoint: %w", err)
 	}
-	bt.later(&Statement{Query: "RELEASE SAVEPOINT op"})
+	t.later(&Statement{Query: "RELEASE SAVEPOINT " + sp.name})
 	return nil
 }
 

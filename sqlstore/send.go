@@ -92,25 +92,15 @@ func (s *Store) runSends(bt *tx, ops []*op) (ok bool, err error) {
 	if len(sends) == 0 {
 		return true, nil
 	}
-	savepoint := &Statement{Query: "SAVEPOINT sends"}
-	bt.later(savepoint)
-	before := *bt.batch
+	sp := bt.savepoint("sends")
 	err = bt.sendMessages(sends)
 	if err == nil {
 		bt.saveMessageCounter()
-		bt.later(&Statement{Query: "RELEASE SAVEPOINT sends"})
+		sp.release()
 		err = bt.flush()
 	}
 	if err != nil {
-		*bt.batch = before // the ids are handed out again, one by one
-		if bt.unqueue(savepoint) {
-			return false, nil
-		}
-		if _, err := bt.exec("ROLLBACK TO SAVEPOINT sends"); err != nil {
-			return false, fmt.Errorf("rollback to savepoint: %w", err)
-		}
-		bt.later(&Statement{Query: "RELEASE SAVEPOINT sends"})
-		return false, nil
+		return false, sp.rollback() // the ids are handed out again, one by one
 	}
 	for i, o := range sent {
 		if sd := sends[i]; sd.err != nil {
